@@ -1,0 +1,39 @@
+"""Packaging for tb-recipe.
+
+The core install (reader, analyzer, CLI, TensorBoard plugin) must not pull in
+TensorFlow; the Keras callback is the `tensorflow` extra.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tb-recipe",
+    version="0.1.0",
+    description="Diagnose TensorBoard training curves and suggest what to change",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["tb_recipe_plugin", "tb_recipe_plugin.*"]),
+    include_package_data=True,
+    install_requires=[
+        "tensorboard>=2.15",
+        "numpy>=1.24",
+        "protobuf>=4.21",
+        "werkzeug>=2.2",
+        "rich>=13",
+        "fsspec>=2023.1",
+        "google-crc32c>=1.5",
+    ],
+    extras_require={
+        "tensorflow": ["tensorflow>=2.16"],
+        "dev": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "ruff>=0.5",
+            "tbparse>=0.0.9",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["tb-recipe=tb_recipe_plugin.cli:main"],
+    },
+)

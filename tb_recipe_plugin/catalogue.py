@@ -1,0 +1,232 @@
+"""The one finding catalogue: severity, title and message template per code.
+
+Every presenter (CLI text/JSON/Markdown, the TensorBoard tab) renders findings
+through `render_finding`, so wording and translations live here only. Message
+templates are filled from a finding's evidence; numbers are shown with four
+significant digits, and a key the rule did not provide renders as "?" rather
+than failing the whole report.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from tb_recipe_plugin.report import Finding, json_number
+from tb_recipe_plugin.suggestions import SUGGESTIONS
+
+LANGS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    severity: str
+    title: dict[str, str]
+    message: dict[str, str]
+    suggestions: tuple[str, ...]
+
+
+FINDINGS: dict[str, FindingSpec] = {
+    "nonfinite_loss": FindingSpec(
+        "error",
+        {"en": "Non-finite loss (NaN/Inf)", "zh": "损失出现 NaN/Inf"},
+        {
+            "en": "{tag} became {first_value} at step {first_step} ({count} non-finite points; last finite value {last_finite} at step {last_finite_step}).",
+            "zh": "{tag} 在第 {first_step} 步变为 {first_value}（共 {count} 个非有限值；最后一个有限值为第 {last_finite_step} 步的 {last_finite}）。",
+        },
+        ("check_inputs_nan", "lower_lr", "clip_gradients", "safe_loss_ops", "add_batchnorm", "weight_decay", "residual_connections"),
+    ),
+    "divergence": FindingSpec(
+        "error",
+        {"en": "Training diverges", "zh": "训练发散"},
+        {
+            "en": "{tag} fell to {min_value} at step {min_step} and then rose to {last_value} by step {end_step} ({ratio}x its minimum) without recovering.",
+            "zh": "{tag} 在第 {min_step} 步降到 {min_value} 后回升，到第 {end_step} 步为 {last_value}（最低值的 {ratio} 倍），且没有恢复。",
+        },
+        ("lower_lr", "clip_gradients", "lr_warmup", "check_pipeline", "add_batchnorm"),
+    ),
+    "no_learning": FindingSpec(
+        "error",
+        {"en": "Nothing is being learned", "zh": "模型没有学到东西"},
+        {
+            "en": "{tag} went from {first_value} to {last_value} (best {best_value}), a {improvement_pct}% improvement over the run{chance_note}.",
+            "zh": "{tag} 从 {first_value} 变为 {last_value}（最好 {best_value}），整个训练只改善了 {improvement_pct}%{chance_note}。",
+        },
+        ("check_gradients_nonfinite", "overfit_one_batch", "lr_sweep", "lower_init_scale", "check_labels", "check_last_layer"),
+    ),
+    "overfitting": FindingSpec(
+        "warning",
+        {"en": "Overfitting", "zh": "过拟合"},
+        {
+            "en": "{val_tag} bottomed at {val_best} at step {best_step} and moved to {val_last} by step {end_step} while {train_tag} fell from {train_at_best} to {train_last}.",
+            "zh": "{val_tag} 在第 {best_step} 步达到最好值 {val_best}，到第 {end_step} 步变为 {val_last}，而 {train_tag} 从 {train_at_best} 继续降到 {train_last}。",
+        },
+        ("early_stopping", "dropout", "weight_decay", "augmentation", "more_data", "smaller_model"),
+    ),
+    "val_plateau": FindingSpec(
+        "warning",
+        {"en": "Validation stopped improving", "zh": "验证集不再提升"},
+        {
+            "en": "{val_tag} has stayed within {val_spread_pct}% of its best ({val_best} at step {best_step}) since step {start_step}, while {train_tag} kept falling from {train_start} to {train_last}.",
+            "zh": "从第 {start_step} 步起 {val_tag} 一直在最好值（第 {best_step} 步的 {val_best}）的 {val_spread_pct}% 以内，而 {train_tag} 仍从 {train_start} 降到 {train_last}。",
+        },
+        ("early_stopping", "reduce_lr_on_plateau", "dropout", "weight_decay", "augmentation"),
+    ),
+    "underfitting": FindingSpec(
+        "warning",
+        {"en": "Underfitting", "zh": "欠拟合"},
+        {
+            "en": "{train_tag} levelled off at {train_last} (only {improvement_pct}% below its start) with a train/validation gap of {gap_pct}%: the model is not fitting even the training data.",
+            "zh": "{train_tag} 停在 {train_last}（只比开始时低 {improvement_pct}%），训练/验证差距仅 {gap_pct}%：模型连训练集都没拟合好。",
+        },
+        ("bigger_model", "less_regularization", "train_longer", "lr_sweep"),
+    ),
+    "plateau": FindingSpec(
+        "warning",
+        {"en": "Training has plateaued", "zh": "训练进入平台期"},
+        {
+            "en": "{tag} improved by less than {tail_change_pct}% over the last {tail_fraction_pct}% of the run (steps {start_step}-{end_step}) after improving {early_improvement_pct}% before.",
+            "zh": "{tag} 在最后 {tail_fraction_pct}% 的训练（第 {start_step}-{end_step} 步）中改善不到 {tail_change_pct}%，而此前改善了 {early_improvement_pct}%。",
+        },
+        ("reduce_lr_on_plateau", "lower_lr", "smaller_batch", "stop_earlier"),
+    ),
+    "still_learning": FindingSpec(
+        "info",
+        {"en": "Still improving at the end", "zh": "训练结束时仍在提升"},
+        {
+            "en": "{tag} was still improving at the last step ({tail_change_pct}% over the last {tail_fraction_pct}% of the run, ending at {last_value}){val_note}: the run is probably stopped too early.",
+            "zh": "{tag} 到最后一步仍在改善（最后 {tail_fraction_pct}% 的训练中改善了 {tail_change_pct}%，最终为 {last_value}）{val_note}：训练可能停得太早。",
+        },
+        ("train_longer", "keep_schedule"),
+    ),
+    "lr_too_small": FindingSpec(
+        "warning",
+        {"en": "Learning rate probably too small", "zh": "学习率可能太小"},
+        {
+            "en": "{tag} decreases almost linearly (straight-line fit R² = {r2}, second half {second_half_ratio}x as steep as the first) from {first_value} to {last_value}, with no sign of saturation.",
+            "zh": "{tag} 几乎呈直线下降（直线拟合 R² = {r2}，后半段斜率是前半段的 {second_half_ratio} 倍），从 {first_value} 降到 {last_value}，看不到饱和的迹象。",
+        },
+        ("raise_lr", "lr_range_test"),
+    ),
+    "noisy_loss": FindingSpec(
+        "warning",
+        {"en": "Noisy curve", "zh": "曲线震荡"},
+        {
+            "en": "{tag} fluctuates by {noise_ratio}x its overall trend (typical step-to-step swing {noise} against a total change of {trend}).",
+            "zh": "{tag} 的波动是整体趋势的 {noise_ratio} 倍（相邻点典型变化 {noise}，而总体变化只有 {trend}）。",
+        },
+        ("larger_batch", "lower_lr", "shuffle_data", "larger_val_set", "more_capacity"),
+    ),
+    "periodic_loss": FindingSpec(
+        "warning",
+        {"en": "Loss repeats every epoch", "zh": "损失按 epoch 周期性重复"},
+        {
+            "en": "{tag} repeats with a period of {period} steps (autocorrelation {autocorr}); the epoch is {epoch_steps} steps long: batches come in the same order every epoch.",
+            "zh": "{tag} 以 {period} 步为周期重复（自相关 {autocorr}），而一个 epoch 有 {epoch_steps} 步：每个 epoch 的批次顺序都一样。",
+        },
+        ("shuffle_data", "check_sampler"),
+    ),
+    "loss_spikes": FindingSpec(
+        "warning",
+        {"en": "Loss spikes", "zh": "损失尖峰"},
+        {
+            "en": "{tag} has {count} isolated spike(s) above {threshold}x its running level; the largest is {max_value} at step {max_step} ({max_ratio}x).",
+            "zh": "{tag} 出现 {count} 次孤立尖峰（超过滑动水平的 {threshold} 倍），最大一次是第 {max_step} 步的 {max_value}（{max_ratio} 倍）。",
+        },
+        ("clip_gradients", "lower_lr", "lr_warmup", "check_bad_batches"),
+    ),
+    "lr_decay_too_early": FindingSpec(
+        "warning",
+        {"en": "Learning rate decayed too early", "zh": "学习率衰减过早"},
+        {
+            "en": "{lr_tag} fell to {lr_fraction_pct}% of its peak by step {decay_step} while {tag} was still improving; afterwards {tag} changed only {after_change_pct}%.",
+            "zh": "{lr_tag} 在第 {decay_step} 步已降到峰值的 {lr_fraction_pct}%，而 {tag} 当时仍在改善；此后 {tag} 只变化了 {after_change_pct}%。",
+        },
+        ("delay_decay", "reduce_lr_on_plateau", "disable_decay"),
+    ),
+    "val_better_than_train": FindingSpec(
+        "info",
+        {"en": "Validation loss below training loss", "zh": "验证损失低于训练损失"},
+        {
+            "en": "{val_tag} stayed below {train_tag} on {fraction_pct}% of the evaluations (last: {val_last} vs {train_last}).",
+            "zh": "{fraction_pct}% 的评估中 {val_tag} 低于 {train_tag}（最后：{val_last} 对 {train_last}）。",
+        },
+        ("explain_regularization_gap", "larger_val_set", "check_leakage"),
+    ),
+    "data_problem": FindingSpec(
+        "warning",
+        {"en": "Validation does not follow training", "zh": "验证集与训练不一致"},
+        {
+            "en": "{detail}",
+            "zh": "{detail_zh}",
+        },
+        ("check_split_distribution", "check_leakage", "check_labels", "check_val_preprocessing"),
+    ),
+    "best_checkpoint_mismatch": FindingSpec(
+        "info",
+        {"en": "Best loss and best metric at different steps", "zh": "最优损失与最优指标不在同一步"},
+        {
+            "en": "{loss_tag} is best at step {loss_step} ({loss_best}) but {metric_tag} is best at step {metric_step} ({metric_best}; {metric_at_loss_step} at the loss-best step).",
+            "zh": "{loss_tag} 在第 {loss_step} 步最好（{loss_best}），而 {metric_tag} 在第 {metric_step} 步最好（{metric_best}；在损失最优步为 {metric_at_loss_step}）。",
+        },
+        ("checkpoint_by_metric",),
+    ),
+}
+
+
+class _Values(dict):
+    """format_map source: formats numbers compactly and tolerates missing keys."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key) if key in self else self.__missing__(key)
+        return format_number(value)
+
+
+def format_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    # Field names only; a template never uses format specs, so user-provided
+    # strings (tag names) cannot inject format syntax.
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(str(values[name]))
+    return "".join(out)
+
+
+def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
+    spec = FINDINGS[finding.code]
+    values = _Values(finding.evidence)
+    values.setdefault("start_step", finding.start_step)
+    values.setdefault("end_step", finding.end_step)
+    return {
+        "code": finding.code,
+        "severity": spec.severity,
+        "title": spec.title[lang],
+        "message": _fill(spec.message[lang], values),
+        "start_step": finding.start_step,
+        "end_step": finding.end_step,
+        "confidence": round(finding.confidence, 2),
+        "series": list(finding.tags),
+        "evidence": {k: json_number(v) for k, v in finding.evidence.items()},
+        "suggestions": [
+            {"id": sid, **{k: _fill(v, values) for k, v in SUGGESTIONS[sid][lang].items()}}
+            for sid in spec.suggestions
+        ],
+    }

@@ -1,0 +1,102 @@
+"""What the analyzer hands to every presenter (CLI text/JSON/Markdown, plugin).
+
+Findings are language-neutral: a code, a step range and the evidence numbers.
+Titles, messages and suggestions are rendered from the one catalogue
+(`catalogue.py`) at presentation time, so the CLI's ``--lang`` and the tab's
+language switch read the same analysis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from tb_recipe_plugin import __version__
+
+SCHEMA = "tb-recipe.report/1"
+
+STATUS_ORDER = ("no_data", "ok", "info", "warning", "error")
+SEVERITIES = ("info", "warning", "error")
+
+Evidence = dict[str, float | int | str | None]
+
+
+@dataclass
+class Finding:
+    code: str
+    start_step: int | None
+    end_step: int | None
+    evidence: Evidence
+    confidence: float
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Phase:
+    start_step: int
+    end_step: int
+    label: str  # falling | flat | rising | noisy
+
+
+@dataclass
+class Role:
+    tag: str
+    level: str  # epoch | batch
+    direction: str | None = None  # for metrics: "max" or "min"
+
+
+@dataclass
+class RunReport:
+    run: str
+    status: str
+    best_step: int | None = None
+    best_step_basis: str | None = None
+    roles: dict[str, Role] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    phases: dict[str, list[Phase]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    num_series: int = 0
+
+
+def json_number(value: Any) -> Any:
+    """JSON has no NaN/Inf; scripts reading our output must not choke on them."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return float(f"{value:.6g}")
+    return value
+
+
+def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
+    from tb_recipe_plugin import catalogue
+
+    return {
+        "run": report.run,
+        "status": report.status,
+        "best_step": report.best_step,
+        "best_step_basis": report.best_step_basis,
+        "roles": {
+            name: {k: v for k, v in vars(role).items() if v is not None}
+            for name, role in report.roles.items()
+        },
+        "findings": [catalogue.render_finding(f, lang) for f in report.findings],
+        "phases": {
+            tag: [vars(p) for p in phases] for tag, phases in report.phases.items()
+        },
+        "errors": list(report.errors),
+    }
+
+
+def reports_to_dict(
+    reports: list[RunReport], logdir: str, lang: str = "en"
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "tb-recipe", "version": __version__},
+        "logdir": logdir,
+        "lang": lang,
+        "runs": [run_to_dict(r, lang) for r in reports],
+    }

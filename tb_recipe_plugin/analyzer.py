@@ -1,13 +1,77 @@
-"""Series in, findings out: the analyzer entry point (work in progress)."""
+"""Series in, findings out: the one analysis behind the CLI and the TensorBoard tab.
+
+`analyze_run` is pure (no I/O): loaders fill a `RunData`, presenters render
+the `RunReport`. A rule that raises on some odd curve must not take the whole
+run down, so each rule runs guarded and a failure becomes a run error.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tb_recipe_plugin.report import RunReport
+import numpy as np
+
+from tb_recipe_plugin.catalogue import FINDINGS
+from tb_recipe_plugin.curves import make_curve
+from tb_recipe_plugin.phases import phases
+from tb_recipe_plugin.report import STATUS_ORDER, RunReport
+from tb_recipe_plugin.roles import assign_roles
+from tb_recipe_plugin.rules import RULES, Context
 from tb_recipe_plugin.series import RunData
 
 
 def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -> RunReport:
-    status = "no_data" if not run.series else "ok"
-    return RunReport(run=run.name, status=status, errors=list(run.errors), num_series=len(run.series))
+    """Diagnose one run. Raises KeyError only for a bad `role_overrides` entry."""
+    report = RunReport(run=run.name, status="no_data", errors=list(run.errors), num_series=len(run.series))
+    if not run.series:
+        report.errors.append("no scalar series in this run")
+        return report
+    roles = assign_roles(run.series, role_overrides)
+    report.roles = roles
+    ctx = Context(run=run, roles=roles)
+    for role, info in roles.items():
+        curve = make_curve(run.series[info.tag], direction=info.direction or "min", level=info.level)
+        if curve is not None:
+            ctx.curves[role] = curve
+    if not any(r in roles for r in ("train_loss", "val_loss", "batch_loss", "val_metric", "train_metric")):
+        report.errors.append(
+            f"no loss or metric series recognised among {len(run.series)} tag(s); name one with --role train_loss=TAG"
+        )
+        return report
+    for rule in RULES:
+        try:
+            finding = rule(ctx)
+        except Exception as exc:  # noqa: BLE001 - one bad rule must not hide the others
+            report.errors.append(f"rule {rule.__name__} failed: {type(exc).__name__}: {exc}")
+            continue
+        if finding is not None:
+            ctx.findings.append(finding)
+    severity_rank = {"info": 0, "warning": 1, "error": 2}
+    ctx.findings.sort(key=lambda f: (-severity_rank[FINDINGS[f.code].severity], f.start_step or 0))
+    report.findings = ctx.findings
+    for curve in ctx.curves.values():
+        report.phases[curve.tag] = phases(curve)
+    report.best_step, report.best_step_basis = _best_step(ctx)
+    report.status = _status(report)
+    return report
+
+
+def _best_step(ctx: Context) -> tuple[int | None, str | None]:
+    """The checkpoint to keep: lowest validation loss, else best validation metric."""
+    for role, label in (("val_loss", "lowest"), ("val_metric", "best")):
+        c = ctx.curves.get(role)
+        if c is not None:
+            return c.best_step(), f"{label} {c.tag}"
+    t = ctx.curves.get("train_loss")
+    if t is not None and not np.all(np.isfinite(t.series.values)):
+        return t.best_step(), f"lowest {t.tag} before it became non-finite"
+    return None, None
+
+
+def _status(report: RunReport) -> str:
+    worst = "ok"
+    for f in report.findings:
+        sev = FINDINGS[f.code].severity
+        if STATUS_ORDER.index(sev) > STATUS_ORDER.index(worst):
+            worst = sev
+    return worst

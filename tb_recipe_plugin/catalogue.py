@@ -26,6 +26,8 @@ class FindingSpec:
     title: dict[str, str]
     message: dict[str, str]
     suggestions: tuple[str, ...]
+    # Optional sentence parts: name -> (evidence key that must be present, {lang: template}).
+    fragments: tuple[tuple[str, str, dict[str, str]], ...] = ()
 
 
 FINDINGS: dict[str, FindingSpec] = {
@@ -36,7 +38,15 @@ FINDINGS: dict[str, FindingSpec] = {
             "en": "{tag} became {first_value} at step {first_step} ({count} non-finite points; last finite value {last_finite} at step {last_finite_step}).",
             "zh": "{tag} 在第 {first_step} 步变为 {first_value}（共 {count} 个非有限值；最后一个有限值为第 {last_finite_step} 步的 {last_finite}）。",
         },
-        ("check_inputs_nan", "lower_lr", "clip_gradients", "safe_loss_ops", "add_batchnorm", "weight_decay", "residual_connections"),
+        (
+            "check_inputs_nan",
+            "lower_lr",
+            "clip_gradients",
+            "safe_loss_ops",
+            "add_batchnorm",
+            "weight_decay",
+            "residual_connections",
+        ),
     ),
     "divergence": FindingSpec(
         "error",
@@ -54,7 +64,24 @@ FINDINGS: dict[str, FindingSpec] = {
             "en": "{tag} went from {first_value} to {last_value} (best {best_value}), a {improvement_pct}% improvement over the run{chance_note}.",
             "zh": "{tag} 从 {first_value} 变为 {last_value}（最好 {best_value}），整个训练只改善了 {improvement_pct}%{chance_note}。",
         },
-        ("check_gradients_nonfinite", "overfit_one_batch", "lr_sweep", "lower_init_scale", "check_labels", "check_last_layer"),
+        (
+            "check_gradients_nonfinite",
+            "overfit_one_batch",
+            "lr_sweep",
+            "lower_init_scale",
+            "check_labels",
+            "check_last_layer",
+        ),
+        (
+            (
+                "chance_note",
+                "classes",
+                {
+                    "en": "; {typical_value} ≈ ln({classes}) = {ln_classes}, the loss of a uniform guess over {classes} classes",
+                    "zh": "；{typical_value} ≈ ln({classes}) = {ln_classes}，正是对 {classes} 个类别均匀猜测时的损失",
+                },
+            ),
+        ),
     ),
     "overfitting": FindingSpec(
         "warning",
@@ -100,6 +127,13 @@ FINDINGS: dict[str, FindingSpec] = {
             "zh": "{tag} 到最后一步仍在改善（最后 {tail_fraction_pct}% 的训练中改善了 {tail_change_pct}%，最终为 {last_value}）{val_note}：训练可能停得太早。",
         },
         ("train_longer", "keep_schedule"),
+        (
+            (
+                "val_note",
+                "also_improving",
+                {"en": "; {also_improving} is improving too", "zh": "；{also_improving} 也在改善"},
+            ),
+        ),
     ),
     "lr_too_small": FindingSpec(
         "warning",
@@ -158,11 +192,26 @@ FINDINGS: dict[str, FindingSpec] = {
     "data_problem": FindingSpec(
         "warning",
         {"en": "Validation does not follow training", "zh": "验证集与训练不一致"},
-        {
-            "en": "{detail}",
-            "zh": "{detail_zh}",
-        },
+        {"en": "{train_flat_text}{val_stuck_text}", "zh": "{train_flat_text}{val_stuck_text}"},
         ("check_split_distribution", "check_leakage", "check_labels", "check_val_preprocessing"),
+        (
+            (
+                "train_flat_text",
+                "train_flat",
+                {
+                    "en": "{val_tag} improved {val_gain_pct}% while {train_tag} changed only {train_gain_pct}%: validation does not follow training.",
+                    "zh": "{val_tag} 改善了 {val_gain_pct}%，而 {train_tag} 只变化了 {train_gain_pct}%：验证集的表现与训练不一致。",
+                },
+            ),
+            (
+                "val_stuck_text",
+                "val_stuck",
+                {
+                    "en": "{train_tag} improved {train_gain_pct}% but {val_tag} never got clearly better than its first evaluations (best {val_best} at step {best_step}, last {val_last}): validation data may not match training data.",
+                    "zh": "{train_tag} 改善了 {train_gain_pct}%，但 {val_tag} 始终没有明显好于最初的评估（最好 {val_best}，第 {best_step} 步；最后 {val_last}）：验证数据可能与训练数据不一致。",
+                },
+            ),
+        ),
     ),
     "best_checkpoint_mismatch": FindingSpec(
         "info",
@@ -215,6 +264,9 @@ def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
     values = _Values(finding.evidence)
     values.setdefault("start_step", finding.start_step)
     values.setdefault("end_step", finding.end_step)
+    for name, key, templates in spec.fragments:
+        present = finding.evidence.get(key) is not None
+        dict.__setitem__(values, name, _fill(templates[lang], values) if present else "")
     return {
         "code": finding.code,
         "severity": spec.severity,
@@ -226,7 +278,6 @@ def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
         "series": list(finding.tags),
         "evidence": {k: json_number(v) for k, v in finding.evidence.items()},
         "suggestions": [
-            {"id": sid, **{k: _fill(v, values) for k, v in SUGGESTIONS[sid][lang].items()}}
-            for sid in spec.suggestions
+            {"id": sid, **{k: _fill(v, values) for k, v in SUGGESTIONS[sid][lang].items()}} for sid in spec.suggestions
         ],
     }

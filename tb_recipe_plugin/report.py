@@ -78,21 +78,14 @@ def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
         "status": report.status,
         "best_step": report.best_step,
         "best_step_basis": report.best_step_basis,
-        "roles": {
-            name: {k: v for k, v in vars(role).items() if v is not None}
-            for name, role in report.roles.items()
-        },
+        "roles": {name: {k: v for k, v in vars(role).items() if v is not None} for name, role in report.roles.items()},
         "findings": [catalogue.render_finding(f, lang) for f in report.findings],
-        "phases": {
-            tag: [vars(p) for p in phases] for tag, phases in report.phases.items()
-        },
+        "phases": {tag: [vars(p) for p in phases] for tag, phases in report.phases.items()},
         "errors": list(report.errors),
     }
 
 
-def reports_to_dict(
-    reports: list[RunReport], logdir: str, lang: str = "en"
-) -> dict[str, Any]:
+def reports_to_dict(reports: list[RunReport], logdir: str, lang: str = "en") -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tool": {"name": "tb-recipe", "version": __version__},

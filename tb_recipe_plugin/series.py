@@ -28,9 +28,7 @@ class Series:
         if self.wall_times is not None:
             self.wall_times = np.asarray(self.wall_times, dtype=np.float64)
         if self.steps.shape != self.values.shape:
-            raise ValueError(
-                f"series {self.tag!r}: {self.steps.size} steps but {self.values.size} values"
-            )
+            raise ValueError(f"series {self.tag!r}: {self.steps.size} steps but {self.values.size} values")
 
     def __len__(self) -> int:
         return int(self.steps.size)

@@ -1,0 +1,153 @@
+"""Numerical helpers shared by the rules: cleaning, downsampling, smoothing, fits.
+
+Rules must cope with 5-point epoch curves and 100k-point batch curves alike,
+with uneven steps and any loss scale. So every rule works on a `Curve`: the
+finite points of a series, downsampled to at most `MAX_POINTS` by bin medians
+(robust to the spikes a separate rule looks for) and lightly smoothed, plus
+scale-free summary numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tb_recipe_plugin.series import Series
+
+MAX_POINTS = 400
+"""Long series are reduced to this many bin medians before trend analysis."""
+
+SMOOTH_FRACTION = 0.1
+"""Smoothing window as a fraction of the (downsampled) curve length."""
+
+
+@dataclass
+class Curve:
+    """A series prepared for trend rules. `direction` says which way is better."""
+
+    tag: str
+    series: Series
+    steps: np.ndarray  # finite points only
+    values: np.ndarray
+    bsteps: np.ndarray  # downsampled
+    bvalues: np.ndarray
+    smooth: np.ndarray  # smoothed bvalues
+    direction: str = "min"
+    level: str = "epoch"
+
+    @property
+    def n(self) -> int:
+        return int(self.bsteps.size)
+
+    @property
+    def span(self) -> int:
+        return int(self.steps[-1] - self.steps[0]) if self.steps.size else 0
+
+    def oriented(self) -> np.ndarray:
+        """Smoothed values with lower = better, so rules handle metrics and losses alike."""
+        return self.smooth if self.direction == "min" else -self.smooth
+
+    def best_index(self) -> int:
+        """Index into the finite raw points of the best value."""
+        v = self.values if self.direction == "min" else -self.values
+        return int(np.argmin(v))
+
+    def best_step(self) -> int:
+        return int(self.steps[self.best_index()])
+
+    def best_value(self) -> float:
+        return float(self.values[self.best_index()])
+
+    def smooth_at(self, step: float) -> float:
+        return float(np.interp(step, self.bsteps, self.smooth))
+
+
+def make_curve(series: Series, direction: str = "min", level: str = "epoch") -> Curve | None:
+    finite = np.isfinite(series.values)
+    steps, values = series.steps[finite], series.values[finite]
+    if steps.size == 0:
+        return None
+    bsteps, bvalues = downsample(steps, values, MAX_POINTS)
+    return Curve(
+        tag=series.tag,
+        series=series,
+        steps=steps,
+        values=values,
+        bsteps=bsteps,
+        bvalues=bvalues,
+        smooth=smooth(bvalues),
+        direction=direction,
+        level=level,
+    )
+
+
+def downsample(steps: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    n = steps.size
+    if n <= max_points:
+        return steps.astype(np.float64), values.copy()
+    edges = np.linspace(0, n, max_points + 1).astype(np.int64)
+    bsteps = np.empty(max_points)
+    bvalues = np.empty(max_points)
+    for i in range(max_points):
+        lo, hi = edges[i], edges[i + 1]
+        bsteps[i] = steps[(lo + hi - 1) // 2]
+        bvalues[i] = np.median(values[lo:hi])
+    return bsteps, bvalues
+
+
+def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Centered rolling median; windows shrink at the ends instead of padding."""
+    n = values.size
+    if window <= 1 or n < 3:
+        return values.copy()
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return np.nanmedian(windows, axis=1)
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    n = values.size
+    if window <= 1 or n < 3:
+        return values.copy()
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return np.nanmean(windows, axis=1)
+
+
+def smooth(values: np.ndarray) -> np.ndarray:
+    """Median then mean: removes isolated outliers first, then the jitter."""
+    n = values.size
+    window = int(round(n * SMOOTH_FRACTION)) | 1
+    if window < 3:
+        return values.copy()
+    return rolling_mean(rolling_median(values, window), window)
+
+
+def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Slope, intercept and R² of a least-squares line (R² = 0 for constant y)."""
+    if x.size < 2 or np.ptp(x) == 0:
+        return 0.0, float(y.mean()) if y.size else 0.0, 0.0
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else 0.0
+    return float(slope), float(intercept), r2
+
+
+def tail_start_index(steps: np.ndarray, fraction: float) -> int:
+    """First index of the last `fraction` of the step span."""
+    if steps.size == 0:
+        return 0
+    cut = steps[-1] - fraction * (steps[-1] - steps[0])
+    return int(np.searchsorted(steps, cut, side="left"))
+
+
+def noise_level(values: np.ndarray) -> float:
+    """Robust size of the wiggle around the smoothed trend (1.4826 MAD)."""
+    if values.size < 4:
+        return 0.0
+    resid = values - smooth(values)
+    return float(1.4826 * np.median(np.abs(resid - np.median(resid))))

@@ -1,0 +1,226 @@
+"""Map a run's tags to the roles the rules need (train/val loss, metrics, LR).
+
+Every writer names things differently: Keras (`train/epoch_loss` in a split
+folder), PyTorch (`Loss/train`), Lightning (`train_loss_epoch`, `lr-Adam`),
+Hugging Face (`eval/loss`), YOLO (`train/box_loss`, `metrics/mAP_0.5`) and
+hand-written loops (`Test loss (avg on test)`). Tags are split into lowercase
+word tokens and scored; the best candidate per role wins and the report says
+which tag was used, so a wrong guess is visible and `--role` can fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from tb_recipe_plugin.report import Role
+from tb_recipe_plugin.series import Series
+
+ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
+
+TRAIN_WORDS = {"train", "training", "trn"}
+VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", "holdout"}
+LOSS_WORDS = {"loss", "nll", "xent", "crossentropy", "cost", "objective", "elbo"}
+BATCH_WORDS = {"batch", "step", "iter", "iteration", "iterations", "it"}
+EPOCH_WORDS = {"epoch"}
+LR_WORDS = {"lr", "learningrate"}
+# Metric name -> direction; order is preference when several metrics exist.
+METRICS: dict[str, str] = {
+    "accuracy": "max",
+    "acc": "max",
+    "top1": "max",
+    "iou": "max",
+    "miou": "max",
+    "map": "max",
+    "map50": "max",
+    "f1": "max",
+    "fscore": "max",
+    "auc": "max",
+    "auroc": "max",
+    "dice": "max",
+    "bleu": "max",
+    "rouge": "max",
+    "r2": "max",
+    "precision": "max",
+    "recall": "max",
+    "top5": "max",
+    "perplexity": "min",
+    "ppl": "min",
+    "mae": "min",
+    "rmse": "min",
+    "mse": "min",
+    "mape": "min",
+    "error": "min",
+    "err": "min",
+    "wer": "min",
+    "cer": "min",
+    "distance": "min",
+}
+METRIC_PRIORITY = list(METRICS)
+# Tags that are bookkeeping, not training signals.
+IGNORE_WORDS = {
+    "time",
+    "runtime",
+    "seconds",
+    "second",
+    "sec",
+    "samples",
+    "throughput",
+    "flos",
+    "fps",
+    "memory",
+    "mem",
+    "grad",
+    "gradient",
+    "norm",
+    "hp",
+    "hparams",
+    "weight",
+    "weights",
+    "momentum",
+    "lossscale",
+    "scale",
+    "gpu",
+    "cpu",
+    "speed",
+    "tokens",
+    "images",
+    "epochs",
+}
+# Heads of multi-part detection losses: prefer the box loss as the primary.
+PART_PREFERENCE = {"total": 2.0, "box": 1.0, "bbox": 1.0, "obj": 0.5, "cls": 0.2}
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+
+
+def tokens(tag: str) -> list[str]:
+    spaced = _CAMEL.sub("_", tag).lower()
+    spaced = spaced.replace("learning_rate", "learningrate").replace("learning rate", "learningrate")
+    spaced = spaced.replace("cross_entropy", "crossentropy").replace("map_0.5", "map50")
+    words = [t for t in re.split(r"[^a-z0-9]+", spaced) if t]
+    # Parameter-group suffixes: YOLO's `x/lr0`, `lr1`...
+    return [re.sub(r"^(lr)\d+$", r"\1", w) for w in words]
+
+
+@dataclass
+class _Candidate:
+    role: str
+    tag: str
+    score: float
+    level: str
+    direction: str | None = None
+
+
+def _level(words: set[str], tag: str) -> str:
+    if words & EPOCH_WORDS:
+        return "epoch"
+    if words & BATCH_WORDS:
+        return "batch"
+    return "epoch"
+
+
+def _is_keras_running_mean(tag: str) -> bool:
+    """Keras' `batch_*` summaries are running means within the epoch, not raw losses."""
+    last = tag.rsplit("/", 1)[-1]
+    return last.startswith("batch_")
+
+
+def _classify(tag: str, series: Series) -> list[_Candidate]:
+    words = tokens(tag)
+    wset = set(words)
+    if not words or wset & IGNORE_WORDS or (wset <= {"epoch", "step", "global"}):
+        return []
+    is_val = bool(wset & VAL_WORDS)
+    is_train = bool(wset & TRAIN_WORDS) and not is_val
+    level = _level(wset, tag)
+    n = len(series)
+    finite = series.values[np.isfinite(series.values)]
+    constant = finite.size > 0 and float(np.ptp(finite)) == 0.0
+    base = min(np.log10(max(n, 1)), 3.0) * 0.1
+    if n < 3:
+        base -= 5
+    if constant:
+        base -= 3
+    if "vs" in wset or "iterations" in wset:
+        base -= 1
+    if wset & LR_WORDS and not wset & LOSS_WORDS:
+        return [_Candidate("lr", tag, base + (1 if level == "epoch" else 0), level)]
+    out: list[_Candidate] = []
+    if wset & LOSS_WORDS:
+        part = max((PART_PREFERENCE.get(w, 0.0) for w in words), default=0.0)
+        plain = 1.0 if len(wset - TRAIN_WORDS - VAL_WORDS - LOSS_WORDS - EPOCH_WORDS) == 0 else 0.0
+        score = base + part + plain
+        if is_val:
+            out.append(_Candidate("val_loss", tag, score + (0.5 if level == "epoch" else -0.5), "epoch"))
+        elif level == "batch":
+            penalty = -1.0 if _is_keras_running_mean(tag) else 0.0
+            out.append(_Candidate("batch_loss", tag, score + penalty + (1.0 if is_train else 0.0), "batch"))
+            out.append(_Candidate("train_loss", tag, score - 2.0, "batch"))
+        else:
+            bonus = (1.0 if is_train else 0.0) + (0.5 if "epoch" in wset else 0.0)
+            out.append(_Candidate("train_loss", tag, score + bonus, "epoch"))
+        return out
+    metric = next((m for m in METRIC_PRIORITY if m in wset), None)
+    if metric is not None:
+        direction = METRICS[metric]
+        score = base - METRIC_PRIORITY.index(metric) * 0.02 + (0.5 if level == "epoch" else 0.0)
+        role = "train_metric" if is_train else "val_metric"
+        if not is_train and not is_val:
+            score -= 0.5  # unsplit metrics (`metrics/mAP_0.5`) are usually held-out ones
+        out.append(_Candidate(role, tag, score, level, direction))
+    return out
+
+
+def _overlaps(a: Series, b: Series) -> bool:
+    """Do two series cover the same stretch of training? Rejects test-batch-index axes."""
+    if not len(a) or not len(b):
+        return False
+    lo, hi = max(a.steps[0], b.steps[0]), min(a.steps[-1], b.steps[-1])
+    span = max(a.steps[-1] - a.steps[0], b.steps[-1] - b.steps[0], 1)
+    return (hi - lo) >= 0.3 * span
+
+
+def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None) -> dict[str, Role]:
+    """Pick one tag per role. Overrides win; unknown override tags raise KeyError."""
+    roles: dict[str, Role] = {}
+    overrides = dict(overrides or {})
+    for role, tag in overrides.items():
+        if role not in ROLE_NAMES:
+            raise KeyError(f"unknown role {role!r} (choose from {', '.join(ROLE_NAMES)})")
+        if tag not in series:
+            raise KeyError(f"role {role}: no series named {tag!r} in this run")
+    candidates: dict[str, list[_Candidate]] = {r: [] for r in ROLE_NAMES}
+    for tag, s in series.items():
+        for cand in _classify(tag, s):
+            candidates[cand.role].append(cand)
+    for role in ROLE_NAMES:
+        if role in overrides:
+            tag = overrides[role]
+            cands = [c for c in candidates[role] if c.tag == tag]
+            direction = cands[0].direction if cands else ("max" if role.endswith("metric") else None)
+            level = "batch" if role == "batch_loss" else "epoch"
+            roles[role] = Role(tag=tag, level=level, direction=direction)
+            continue
+        ranked = sorted(candidates[role], key=lambda c: (-c.score, c.tag))
+        ranked = [c for c in ranked if c.score > -2]
+        if role in ("val_loss", "val_metric", "train_metric") and "train_loss" in roles:
+            anchor = series[roles["train_loss"].tag]
+            ranked = [c for c in ranked if _overlaps(series[c.tag], anchor)]
+        if ranked:
+            best = ranked[0]
+            roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
+    # A metric role should measure the same thing on both splits when possible.
+    if "val_metric" in roles and "train_metric" in roles:
+        vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)
+        if not set(vm) & set(tm) & set(METRICS):
+            del roles["train_metric"]
+    if "batch_loss" in roles and "train_loss" in roles and roles["batch_loss"].tag == roles["train_loss"].tag:
+        del roles["batch_loss"]
+    return roles
+
+
+def is_running_mean(tag: str) -> bool:
+    return _is_keras_running_mean(tag)

@@ -1,0 +1,47 @@
+"""The rule set, in evaluation order.
+
+Order matters: a rule may stay silent when an earlier, more specific finding
+already explains the curve (no "plateau" on a run that diverged), so each
+finding is reported once under its most useful name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tb_recipe_plugin.report import Finding
+from tb_recipe_plugin.rules.context import Context
+from tb_recipe_plugin.rules.fit import (
+    best_checkpoint_mismatch,
+    data_problem,
+    overfitting,
+    underfitting,
+    val_better_than_train,
+    val_plateau,
+)
+from tb_recipe_plugin.rules.health import divergence, no_learning, nonfinite_loss
+from tb_recipe_plugin.rules.noise import loss_spikes, noisy_loss, periodic_loss
+from tb_recipe_plugin.rules.progress import lr_decay_too_early, lr_too_small, plateau, still_learning
+
+Rule = Callable[[Context], Finding | None]
+
+RULES: tuple[Rule, ...] = (
+    nonfinite_loss,
+    divergence,
+    no_learning,
+    data_problem,
+    overfitting,
+    val_plateau,
+    underfitting,
+    lr_decay_too_early,
+    plateau,
+    still_learning,
+    lr_too_small,
+    noisy_loss,
+    periodic_loss,
+    loss_spikes,
+    val_better_than_train,
+    best_checkpoint_mismatch,
+)
+
+__all__ = ["RULES", "Context", "Rule"]

@@ -1,0 +1,46 @@
+"""What every rule sees: the run's curves by role, prepared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tb_recipe_plugin.curves import Curve
+from tb_recipe_plugin.report import Finding, Role
+from tb_recipe_plugin.series import RunData
+
+
+@dataclass
+class Context:
+    run: RunData
+    roles: dict[str, Role]
+    curves: dict[str, Curve] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def curve(self, role: str) -> Curve | None:
+        return self.curves.get(role)
+
+    def has(self, code: str) -> bool:
+        return any(f.code == code for f in self.findings)
+
+    def primary_loss(self) -> Curve | None:
+        """The curve that best says how training is going: validation if logged."""
+        return self.curves.get("val_loss") or self.curves.get("train_loss")
+
+    def train_curve(self) -> Curve | None:
+        return self.curves.get("train_loss") or self.curves.get("batch_loss")
+
+
+def interp_to(curve: Curve, steps: np.ndarray) -> np.ndarray:
+    """Smoothed values of `curve` at other steps (train and val are logged at different steps)."""
+    return np.interp(steps, curve.bsteps, curve.smooth)
+
+
+def rel(change: float, reference: float) -> float:
+    """Relative change that never divides by ~0."""
+    return change / max(abs(reference), 1e-12)
+
+
+def pct(x: float) -> float:
+    return round(100.0 * x, 1)

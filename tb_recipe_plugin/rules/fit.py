@@ -1,0 +1,323 @@
+"""Rules that compare training with validation: over/underfitting and friends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tb_recipe_plugin.curves import Curve, linear_fit, tail_start_index
+from tb_recipe_plugin.report import Finding
+from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
+
+OVERFIT_MIN_RISE_OF_BEST = 0.1
+"""Validation must end at least 10% worse than its best value..."""
+OVERFIT_MIN_RISE_OF_DROP = 0.1
+"""...and have given back at least 10% of what it had gained."""
+OVERFIT_MIN_AFTER = 0.15
+"""The turn must be followed by at least 15% of the evaluations (and 2 points)."""
+TRAIN_STILL_FALLING = 0.02
+"""Training loss must keep improving by 2% after the turn (else it is divergence or a plateau)."""
+
+
+def _val_curve(ctx: Context) -> Curve | None:
+    return ctx.curves.get("val_loss") or ctx.curves.get("val_metric")
+
+
+def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
+    """Index of the best smoothed validation point and how far it has come back since."""
+    o = c.oriented()
+    b = int(np.argmin(o))
+    after = c.n - 1 - b
+    if after < max(2, OVERFIT_MIN_AFTER * c.n):
+        return None
+    best, first, last = float(o[b]), float(o[0]), float(o[-1])
+    return b, best, first, last, last - best
+
+
+def overfitting(ctx: Context) -> Finding | None:
+    """Validation turns worse and keeps going while training loss still falls.
+
+    The best checkpoint is the turn; everything after it is memorising the
+    training set. Uses the validation loss, or the validation metric when no
+    loss is logged.
+    """
+    v, t = _val_curve(ctx), ctx.curves.get("train_loss")
+    if v is None or t is None or v.n < 5 or ctx.has("divergence") or ctx.has("no_learning"):
+        return None
+    turn = _turn(v)
+    if turn is None:
+        return None
+    b, best, first, last, rise = turn
+    drop = first - best
+    scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
+    if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_OF_DROP * drop:
+        return None
+    o = v.oriented()
+    slope, _, _ = linear_fit(v.bsteps[b:], o[b:])
+    if slope <= 0:
+        return None
+    t_at_best = float(interp_to(t, v.bsteps[b : b + 1])[0])
+    t_last = float(t.smooth[-1])
+    if rel(t_at_best - t_last, t_at_best) < TRAIN_STILL_FALLING:
+        return None
+    best_step = v.best_step()
+    return Finding(
+        "overfitting",
+        int(best_step),
+        int(v.steps[-1]),
+        {
+            "val_tag": v.tag,
+            "train_tag": t.tag,
+            "val_best": v.best_value(),
+            "best_step": int(best_step),
+            "val_last": float(v.values[-1]),
+            "train_at_best": float(np.interp(best_step, t.steps, t.values)),
+            "train_last": float(t.values[-1]),
+            "rise_pct": pct(rel(rise, scale)),
+        },
+        min(0.95, 0.5 + rise / max(drop, 1e-12)),
+        (v.tag, t.tag),
+    )
+
+
+VAL_FLAT_TOLERANCE = 0.05
+"""Validation is "flat" when its trend moves less than 5% of its value over the tail."""
+VAL_FLAT_MIN_TAIL = 0.3
+"""...for at least the last 30% of the run,"""
+TRAIN_GAIN_IN_TAIL = 0.1
+"""...while training loss improves by at least 10% over the same stretch."""
+
+
+def flat_tail_start(c: Curve, tolerance: float) -> int:
+    """Earliest index from which the smoothed curve stays near its final level.
+
+    "Near" is relative to the curve's own level and to the range it travelled,
+    so the test is scale-free.
+    """
+    o = c.oriented()
+    level = float(np.median(o[-max(2, c.n // 5) :]))
+    band = tolerance * max(abs(level), 1e-12)
+    band = max(band, 0.05 * float(np.ptp(o)))
+    inside = np.abs(o - level) <= band
+    if not inside[-1]:
+        return c.n
+    outside = np.nonzero(~inside)[0]
+    return int(outside[-1] + 1) if outside.size else 0
+
+
+def val_plateau(ctx: Context) -> Finding | None:
+    """Training keeps improving but validation has stopped: extra epochs buy nothing.
+
+    Often the first stage of overfitting; the fix is the same family
+    (early stopping, regularisation, a lower LR on plateau).
+    """
+    v, t = _val_curve(ctx), ctx.curves.get("train_loss")
+    if v is None or t is None or v.n < 5 or ctx.has("overfitting") or ctx.has("no_learning") or ctx.has("divergence"):
+        return None
+    s = flat_tail_start(v, VAL_FLAT_TOLERANCE)
+    if s >= v.n or v.n - s < 3:
+        return None
+    tail_steps = v.bsteps[s:]
+    if tail_steps[-1] - tail_steps[0] < VAL_FLAT_MIN_TAIL * (v.bsteps[-1] - v.bsteps[0]):
+        return None
+    o = v.oriented()
+    if float(o[0] - np.min(o)) <= 0:
+        return None  # never improved: no_learning / data_problem territory
+    t_start, t_end = interp_to(t, tail_steps[[0, -1]])
+    train_gain = rel(float(t_start - t_end), float(t_start))
+    if train_gain < TRAIN_GAIN_IN_TAIL:
+        return None
+    vals = v.smooth[s:]
+    return Finding(
+        "val_plateau",
+        int(tail_steps[0]),
+        int(v.steps[-1]),
+        {
+            "val_tag": v.tag,
+            "train_tag": t.tag,
+            "val_best": v.best_value(),
+            "best_step": v.best_step(),
+            "val_spread_pct": pct(rel(float(np.ptp(vals)), float(np.median(vals)))),
+            "train_start": float(np.interp(tail_steps[0], t.steps, t.values)),
+            "train_last": float(t.values[-1]),
+            "train_gain_pct": pct(train_gain),
+        },
+        min(0.9, 0.5 + train_gain),
+        (v.tag, t.tag),
+    )
+
+
+UNDERFIT_MAX_IMPROVEMENT = 0.3
+"""Training loss that ends within 30% of where it started has barely been fitted,"""
+UNDERFIT_MAX_GAP = 0.1
+"""...and a train/val gap under 10% says there is no memorisation to regularise away."""
+
+
+def underfitting(ctx: Context) -> Finding | None:
+    """Training loss stays high and flat with validation close to it.
+
+    The model cannot even fit the training data: more capacity, less
+    regularisation or more/better optimisation, not more data, will help.
+    """
+    t, v = ctx.curves.get("train_loss"), ctx.curves.get("val_loss")
+    if t is None or t.n < 5 or ctx.has("no_learning") or ctx.has("divergence"):
+        return None
+    first = float(np.median(t.values[: max(1, min(3, t.values.size // 5))]))
+    last = float(t.smooth[-1])
+    improvement = rel(first - last, first)
+    if first <= 0 or improvement > UNDERFIT_MAX_IMPROVEMENT:
+        return None
+    s = flat_tail_start(t, 0.03)
+    if s >= t.n or (t.bsteps[-1] - t.bsteps[s]) < 0.3 * (t.bsteps[-1] - t.bsteps[0]):
+        return None
+    gap = 0.0
+    if v is not None:
+        gap = rel(float(v.smooth[-1]) - last, last)
+        if abs(gap) > UNDERFIT_MAX_GAP:
+            return None
+    return Finding(
+        "underfitting",
+        int(t.bsteps[s]),
+        int(t.steps[-1]),
+        {"train_tag": t.tag, "train_last": last, "improvement_pct": pct(improvement), "gap_pct": pct(gap)},
+        0.6,
+        (t.tag,) + ((v.tag,) if v else ()),
+    )
+
+
+VBT_MIN_FRACTION = 0.8
+"""Validation below training on 80% of evaluations..."""
+VBT_MIN_MARGIN = 0.05
+"""...by more than 5%, and still at the end."""
+
+
+def val_better_than_train(ctx: Context) -> Finding | None:
+    """Validation loss persistently below training loss.
+
+    Usually harmless (dropout/augmentation only act in training; Keras'
+    training loss is an average over an epoch in which the model improved),
+    but a large, lasting gap can also mean an easy or leaked validation set.
+    """
+    v, t = ctx.curves.get("val_loss"), ctx.curves.get("train_loss")
+    if v is None or t is None or v.n < 3 or ctx.has("nonfinite_loss"):
+        return None
+    tv = interp_to(t, v.bsteps)
+    if np.any(tv <= 0) or np.any(v.smooth <= 0):
+        return None
+    below = v.bvalues < tv * (1 - VBT_MIN_MARGIN)
+    fraction = float(below.mean())
+    if fraction < VBT_MIN_FRACTION or not below[-max(1, v.n // 5) :].all():
+        return None
+    return Finding(
+        "val_better_than_train",
+        int(v.steps[0]),
+        int(v.steps[-1]),
+        {
+            "val_tag": v.tag,
+            "train_tag": t.tag,
+            "fraction_pct": pct(fraction),
+            "val_last": float(v.values[-1]),
+            "train_last": float(tv[-1]),
+        },
+        0.7,
+        (v.tag, t.tag),
+    )
+
+
+DATA_TRAIN_FLAT = 0.05
+"""Training that improves less than 5%..."""
+DATA_VAL_GAIN = 0.2
+"""...while validation improves more than 20% is a data problem."""
+DATA_TRAIN_GAIN = 0.3
+"""Conversely: training improving by 30% while validation never beats its first value."""
+
+
+def data_problem(ctx: Context) -> Finding | None:
+    """Validation behaves as if it came from another distribution than training.
+
+    Train flat/rising but validation improving, or validation that never gets
+    better than its first evaluation while training improves a lot (labels
+    shuffled, different preprocessing, a split from another domain).
+    """
+    v, t = _val_curve(ctx), ctx.curves.get("train_loss")
+    if v is None or t is None or v.n < 4 or t.n < 4:
+        return None
+    if ctx.has("nonfinite_loss") or ctx.has("divergence") or ctx.has("no_learning"):
+        return None
+    ov = v.oriented()
+    v_first = float(np.median(ov[: max(1, v.n // 5)]))
+    v_gain = rel(v_first - float(np.min(ov)), v_first)
+    t0 = float(interp_to(t, v.bsteps[:1])[0])
+    t_gain = rel(t0 - float(t.smooth[-1]), t0)
+    end = int(v.steps[-1])
+    evidence = {
+        "val_tag": v.tag,
+        "train_tag": t.tag,
+        "val_gain_pct": pct(v_gain),
+        "train_gain_pct": pct(t_gain),
+        "val_best": v.best_value(),
+        "best_step": v.best_step(),
+        "val_last": float(v.values[-1]),
+    }
+    if t_gain < DATA_TRAIN_FLAT and v_gain > DATA_VAL_GAIN and v.direction == "min":
+        evidence["train_flat"] = True
+        return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
+    best_idx = int(np.argmin(ov))
+    early = best_idx <= max(1, int(0.1 * v.n))
+    never_better = (v_gain < 0.02) or (early and ov[-1] > ov[best_idx] + 0.1 * abs(ov[best_idx]))
+    if t_gain > DATA_TRAIN_GAIN and never_better:
+        evidence["val_stuck"] = True
+        return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
+    return None
+
+
+MISMATCH_MIN_METRIC_LOSS = 0.02
+"""The metric at the loss-best step must be 2% (of its range) worse than its best,"""
+MISMATCH_MIN_DISTANCE = 0.1
+"""...and the two steps at least 10% of the run apart."""
+
+
+def best_checkpoint_mismatch(ctx: Context) -> Finding | None:
+    """Lowest validation loss and best validation metric happen at different steps.
+
+    Checkpointing on val_loss then keeps a model with a worse metric; pick the
+    monitor that matches what you will report.
+    """
+    vl, vm = ctx.curves.get("val_loss"), ctx.curves.get("val_metric")
+    if vl is None or vm is None or vl.n < 5 or vm.n < 5:
+        return None
+    ls, ms = vl.best_step(), vm.best_step()
+    span = max(vl.span, 1)
+    if abs(ls - ms) < MISMATCH_MIN_DISTANCE * span:
+        return None
+    metric_at_loss = float(np.interp(ls, vm.steps, vm.values))
+    mbest = vm.best_value()
+    mrange = float(np.ptp(vm.values)) or 1.0
+    if abs(mbest - metric_at_loss) < MISMATCH_MIN_METRIC_LOSS * mrange or abs(mbest - metric_at_loss) < 0.005 * abs(
+        mbest
+    ):
+        return None
+    return Finding(
+        "best_checkpoint_mismatch",
+        min(ls, ms),
+        max(ls, ms),
+        {
+            "loss_tag": vl.tag,
+            "metric_tag": vm.tag,
+            "loss_step": ls,
+            "loss_best": vl.best_value(),
+            "metric_step": ms,
+            "metric_best": mbest,
+            "metric_at_loss_step": metric_at_loss,
+            "best_step": ms,
+        },
+        0.6,
+        (vl.tag, vm.tag),
+    )
+
+
+def tail_gain(c: Curve, fraction: float) -> float:
+    """Relative improvement of the smoothed curve over the last `fraction` of its span."""
+    i = tail_start_index(c.bsteps, fraction)
+    o = c.oriented()
+    i = min(i, c.n - 1)
+    return rel(float(o[i] - o[-1]), float(o[i]))

@@ -1,0 +1,169 @@
+"""Rules for runs that are broken: non-finite values, divergence, no learning."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tb_recipe_plugin.report import Finding
+from tb_recipe_plugin.rules.context import Context, pct, rel
+
+NONFINITE_ROLES = ("train_loss", "val_loss", "batch_loss", "train_metric", "val_metric")
+
+
+def nonfinite_loss(ctx: Context) -> Finding | None:
+    """NaN/Inf in a loss or metric: the earliest one, since later ones are consequences.
+
+    TensorBoard's charts silently drop NaN points, so a run can look merely
+    "stopped" when it in fact blew up; the first bad step is what to debug.
+    """
+    first: tuple[int, str, float, int] | None = None
+    tags = []
+    for role in NONFINITE_ROLES:
+        role_info = ctx.roles.get(role)
+        if role_info is None:
+            continue
+        s = ctx.run.series[role_info.tag]
+        bad = ~np.isfinite(s.values)
+        if not bad.any():
+            continue
+        tags.append(s.tag)
+        i = int(np.argmax(bad))
+        if first is None or s.steps[i] < first[0]:
+            first = (int(s.steps[i]), s.tag, float(s.values[i]), int(bad.sum()))
+    if first is None:
+        return None
+    step, tag, value, count = first
+    s = ctx.run.series[tag]
+    before = np.isfinite(s.values) & (s.steps < step)
+    last_finite = float(s.values[before][-1]) if before.any() else None
+    last_finite_step = int(s.steps[before][-1]) if before.any() else None
+    return Finding(
+        "nonfinite_loss",
+        step,
+        int(s.steps[-1]),
+        {
+            "tag": tag,
+            "first_step": step,
+            "first_value": value,
+            "count": count,
+            "last_finite": last_finite,
+            "last_finite_step": last_finite_step,
+            "tags_affected": ", ".join(tags),
+        },
+        1.0,
+        tuple(tags),
+    )
+
+
+DIV_RISE_OF_DROP = 0.5
+"""The loss must climb back at least half of the way it had come down..."""
+DIV_MIN_RATIO = 1.3
+"""...and end at least 30% above its minimum (positive losses),"""
+DIV_TAIL = 0.2
+"""...and stay up over the last 20% of the run (no recovery)."""
+DIV_EXPLODE_RATIO = 10.0
+"""A loss that reaches 10x its starting value has exploded, whatever happened before."""
+
+
+def divergence(ctx: Context) -> Finding | None:
+    """Training loss that turns upward (or explodes) and does not come back.
+
+    Only the training loss counts: a rising validation loss with a falling
+    training loss is overfitting. A training loss that rises is almost always an
+    optimisation problem (learning rate too high) or a pipeline bug.
+    """
+    c = ctx.train_curve()
+    if c is None or c.n < 4:
+        return None
+    y = c.smooth
+    i_min = int(np.argmin(y))
+    first, low, last = float(y[0]), float(y[i_min]), float(y[-1])
+    raw_max = float(np.max(c.values))
+    exploded = first > 0 and raw_max > DIV_EXPLODE_RATIO * first and c.values[-1] > DIV_EXPLODE_RATIO * first
+    tail = c.bsteps >= c.bsteps[-1] - DIV_TAIL * (c.bsteps[-1] - c.bsteps[0])
+    rise = last - low
+    drop = first - low
+    ratio_ok = last > DIV_MIN_RATIO * low if low > 0 else rise > 0.3 * abs(first)
+    sustained = bool(np.all(y[tail] > low + 0.5 * rise)) and i_min < c.n - max(2, int(tail.sum()))
+    rising = rise > DIV_RISE_OF_DROP * drop and ratio_ok and sustained and rise > 0
+    if not (rising or exploded):
+        return None
+    min_step = int(c.bsteps[i_min])
+    return Finding(
+        "divergence",
+        min_step,
+        int(c.steps[-1]),
+        {
+            "tag": c.tag,
+            "min_value": low,
+            "min_step": min_step,
+            "last_value": float(c.values[-1]),
+            "ratio": round(last / low, 2) if low > 0 else None,
+            "first_value": first,
+        },
+        0.9 if exploded else min(0.95, 0.6 + 0.3 * min(1.0, rise / max(drop, 1e-12))),
+        (c.tag,),
+    )
+
+
+NO_LEARN_MAX_IMPROVEMENT = 0.05
+"""Less than 5% below the starting loss over the whole run counts as not learning."""
+NO_LEARN_MIN_POINTS = 5
+CHANCE_TOLERANCE = 0.03
+"""A loss within 3% of ln(C) for an integer C is the loss of a uniform guess."""
+METRIC_MIN_GAIN = 0.05
+"""...unless a validation metric improved by more than this (absolute, for 0-1 metrics)."""
+
+
+def uniform_guess_classes(loss: float) -> int | None:
+    """C such that loss ~= ln(C), i.e. the model predicts 1/C for every class."""
+    if not (0.5 < loss < 12):
+        return None
+    c = round(math.exp(loss))
+    if c >= 2 and abs(loss - math.log(c)) <= CHANCE_TOLERANCE * math.log(c):
+        return c
+    return None
+
+
+def no_learning(ctx: Context) -> Finding | None:
+    """The loss never meaningfully decreases: typically stuck at ln(num_classes).
+
+    A flat loss from the first point on means the weights are not moving in a
+    useful direction (LR far too small, dead units, NaN gradients, labels that
+    do not match the inputs). A metric that still improves vetoes the finding.
+    """
+    c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss") or ctx.curves.get("batch_loss")
+    if c is None or c.steps.size < NO_LEARN_MIN_POINTS or ctx.has("nonfinite_loss"):
+        return None
+    first = float(np.median(c.values[: max(1, min(3, c.values.size // 5))]))
+    best = float(np.min(c.smooth))
+    improvement = rel(first - best, first)
+    if first <= 0 or improvement > NO_LEARN_MAX_IMPROVEMENT:
+        return None
+    vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
+    if vm is not None and vm.n >= 3:
+        o = vm.oriented()
+        gain = float(o[0] - np.min(o))
+        scale = 1.0 if np.all(np.abs(vm.values) <= 1.0) else max(abs(float(vm.values[0])), 1e-12)
+        if gain / scale > METRIC_MIN_GAIN:
+            return None
+    classes = uniform_guess_classes(float(np.median(c.values)))
+    evidence = {
+        "tag": c.tag,
+        "first_value": first,
+        "last_value": float(c.values[-1]),
+        "best_value": best,
+        "improvement_pct": pct(improvement),
+    }
+    if classes is not None:
+        evidence.update(classes=classes, typical_value=float(np.median(c.values)), ln_classes=math.log(classes))
+    return Finding(
+        "no_learning",
+        int(c.steps[0]),
+        int(c.steps[-1]),
+        evidence,
+        0.95 if classes is not None else 0.8,
+        (c.tag,),
+    )

@@ -1,0 +1,235 @@
+"""Rules about the pace of training: plateaus, unfinished runs, LR too small or decayed too early."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tb_recipe_plugin.curves import Curve, linear_fit, tail_start_index
+from tb_recipe_plugin.report import Finding
+from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
+from tb_recipe_plugin.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
+
+PLATEAU_TOLERANCE = 0.03
+"""A curve is flat while its smoothed trend stays within 3% of its final level."""
+PLATEAU_MIN_TAIL = 0.3
+"""...for at least the last 30% of the run,"""
+PLATEAU_MIN_EARLY_GAIN = 0.1
+"""...after having improved by at least 10% before (else it is no_learning)."""
+
+
+def _early_gain(c: Curve, s: int) -> float:
+    o = c.oriented()
+    first = float(np.median(o[: max(1, min(3, c.n // 5))]))
+    return rel(first - float(o[s]), first)
+
+
+def _flat_tail(c: Curve, tolerance: float = PLATEAU_TOLERANCE) -> int | None:
+    s = flat_tail_start(c, tolerance)
+    if s >= c.n - 2:
+        return None
+    if c.bsteps[-1] - c.bsteps[s] < PLATEAU_MIN_TAIL * (c.bsteps[-1] - c.bsteps[0]):
+        return None
+    return s
+
+
+def plateau(ctx: Context) -> Finding | None:
+    """Both curves flat over a long tail after early progress: the run has converged
+    at this learning rate, and the remaining epochs are wasted unless something
+    changes (lower LR, smaller batch)."""
+    if any(ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau", "underfitting")):
+        return None
+    c = ctx.primary_loss()
+    if c is None or c.n < 6:
+        return None
+    s = _flat_tail(c)
+    if s is None:
+        return None
+    early = _early_gain(c, s)
+    if early < PLATEAU_MIN_EARLY_GAIN:
+        return None
+    t = ctx.curves.get("train_loss")
+    if t is not None and t is not c:
+        t0, t1 = interp_to(t, c.bsteps[[s, -1]])
+        if rel(float(t0 - t1), float(t0)) >= TRAIN_GAIN_IN_TAIL:
+            return None
+    o = c.oriented()
+    tail_change = rel(float(o[s] - np.min(o[s:])), float(o[s]))
+    return Finding(
+        "plateau",
+        int(c.bsteps[s]),
+        int(c.steps[-1]),
+        {
+            "tag": c.tag,
+            "tail_change_pct": max(pct(tail_change), 1.0),
+            "tail_fraction_pct": pct((c.bsteps[-1] - c.bsteps[s]) / max(c.bsteps[-1] - c.bsteps[0], 1)),
+            "early_improvement_pct": pct(early),
+            "plateau_value": float(np.median(c.bvalues[s:])),
+        },
+        0.7,
+        (c.tag,),
+    )
+
+
+STILL_TAIL = 0.25
+"""Look at the last quarter of the run..."""
+STILL_MIN_TAIL_GAIN = 0.02
+"""...where the fitted trend must still improve by at least 2% of the curve's level,"""
+STILL_MIN_TAIL_SHARE = 0.08
+"""...or deliver at least 8% of all the progress of the run (losses with a high floor),"""
+STILL_MIN_TREND_NOISE = 2.0
+"""...and that trend must be at least twice the scatter around it."""
+STILL_BEST_NEAR_END = 0.1
+"""...and be at its best within the last 10% of the evaluations."""
+
+
+def _still_improving(c: Curve) -> bool:
+    """A downward trend over the tail that stands out from the noise and is not negligible."""
+    o = c.bvalues if c.direction == "min" else -c.bvalues
+    i = min(tail_start_index(c.bsteps, STILL_TAIL), c.n - 4)
+    if i < 0:
+        return False
+    x, y = c.bsteps[i:], o[i:]
+    slope, intercept, _ = linear_fit(x, y)
+    change = -slope * float(x[-1] - x[0])
+    resid = y - (slope * x + intercept)
+    level = abs(float(np.median(y)))
+    total = float(np.max(o[: max(1, i)]) - np.min(o))
+    return change > STILL_MIN_TREND_NOISE * float(np.std(resid)) and (
+        change >= STILL_MIN_TAIL_GAIN * level or change >= STILL_MIN_TAIL_SHARE * total
+    )
+
+
+def still_learning(ctx: Context) -> Finding | None:
+    """Both curves still improving at the last step: the run was stopped too early."""
+    if any(
+        ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss")
+    ):
+        return None
+    c = ctx.primary_loss()
+    if c is None or c.n < 4:
+        return None
+    gain = tail_gain(c, STILL_TAIL)
+    best_i = int(np.argmin(c.oriented()))
+    if not _still_improving(c) or best_i < c.n - 1 - max(1, int(STILL_BEST_NEAR_END * c.n)):
+        return None
+    t = ctx.curves.get("train_loss")
+    val_note = ""
+    if t is not None and t is not c:
+        if not _still_improving(t):
+            return None
+        val_note = t.tag
+    return Finding(
+        "still_learning",
+        int(
+            c.bsteps[
+                min(c.n - 1, int(np.searchsorted(c.bsteps, c.bsteps[-1] - STILL_TAIL * (c.bsteps[-1] - c.bsteps[0]))))
+            ]
+        ),
+        int(c.steps[-1]),
+        {
+            "tag": c.tag,
+            "tail_change_pct": pct(gain),
+            "tail_fraction_pct": pct(STILL_TAIL),
+            "last_value": float(c.values[-1]),
+            "also_improving": val_note or None,
+        },
+        min(0.9, 0.5 + 3 * gain),
+        (c.tag,) + ((t.tag,) if val_note and t else ()),
+    )
+
+
+LINEAR_MIN_R2 = 0.97
+"""A straight line explains at least 97% of the curve's variance,"""
+LINEAR_MIN_HALF_RATIO = 0.6
+"""...the second half still falls at 60% or more of the first half's rate,"""
+LINEAR_MIN_POINTS = 8
+
+
+def lr_too_small(ctx: Context) -> Finding | None:
+    """Loss that decreases in a straight line: healthy curves fall fast and then
+    bend; a line that never bends means each step moves the weights too little."""
+    if any(ctx.has(c) for c in ("no_learning", "divergence", "nonfinite_loss")):
+        return None
+    c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss")
+    if c is None or c.n < LINEAR_MIN_POINTS:
+        return None
+    x, y = c.bsteps, c.smooth
+    slope, _, r2 = linear_fit(x, y)
+    if slope >= 0 or r2 < LINEAR_MIN_R2:
+        return None
+    h = c.n // 2
+    s1, _, _ = linear_fit(x[: h + 1], y[: h + 1])
+    s2, _, _ = linear_fit(x[h:], y[h:])
+    if s1 >= 0 or s2 / s1 < LINEAR_MIN_HALF_RATIO:
+        return None
+    first, last = float(c.values[0]), float(c.values[-1])
+    return Finding(
+        "lr_too_small",
+        int(c.steps[0]),
+        int(c.steps[-1]),
+        {
+            "tag": c.tag,
+            "r2": round(r2, 3),
+            "second_half_ratio": round(s2 / s1, 2),
+            "first_value": first,
+            "last_value": last,
+        },
+        min(0.9, 0.4 + (r2 - 0.9) * 5),
+        (c.tag,),
+    )
+
+
+LR_DECAYED_FRACTION = 0.1
+"""The LR counts as decayed once it is below 10% of its peak,"""
+LR_MIN_AFTER = 0.25
+"""...if that happened with at least 25% of the run still to go,"""
+LR_GAIN_BEFORE = 0.05
+"""...the loss improved at least 5% over the stretch just before,"""
+LR_MAX_GAIN_AFTER = 0.05
+"""...and at most 5% in all the remaining run."""
+
+
+def lr_decay_too_early(ctx: Context) -> Finding | None:
+    """LR schedule that kills the learning rate while the loss is still falling.
+
+    Progress stops not because the model converged but because the steps
+    became too small: a schedule tuned for a longer run, or a decay whose
+    default rate was never checked.
+    """
+    lr, c = ctx.curves.get("lr"), ctx.primary_loss()
+    if lr is None or c is None or lr.steps.size < 4 or c.n < 6:
+        return None
+    p = int(np.argmax(lr.values))
+    peak = float(lr.values[p])
+    if peak <= 0:
+        return None
+    low = np.nonzero(lr.values[p:] <= LR_DECAYED_FRACTION * peak)[0]
+    if not low.size:
+        return None
+    d_step = int(lr.steps[p + low[0]])
+    start, end = int(c.steps[0]), int(c.steps[-1])
+    if end - d_step < LR_MIN_AFTER * (end - start) or d_step <= start:
+        return None
+    window = max(d_step - max(int(lr.steps[p]), start), (end - start) // 10, 1)
+    o_before = rel(c.smooth_at(d_step - window) - c.smooth_at(d_step), c.smooth_at(d_step - window))
+    o_after = rel(c.smooth_at(d_step) - float(np.min(c.smooth[c.bsteps >= d_step])), c.smooth_at(d_step))
+    if c.direction == "max":
+        o_before, o_after = -o_before, -o_after
+    if o_before < LR_GAIN_BEFORE or o_after > LR_MAX_GAIN_AFTER:
+        return None
+    return Finding(
+        "lr_decay_too_early",
+        d_step,
+        end,
+        {
+            "tag": c.tag,
+            "lr_tag": lr.tag,
+            "lr_peak": peak,
+            "lr_fraction_pct": pct(float(lr.values[p + low[0]]) / peak),
+            "decay_step": d_step,
+            "before_change_pct": pct(o_before),
+            "after_change_pct": pct(max(o_after, 0.0)),
+        },
+        0.7,
+        (c.tag, lr.tag),
+    )

@@ -108,6 +108,67 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Centered rolling mean in O(n) via cumulative sums; windows shrink at the ends."""
+    n = values.size
+    if window <= 1 or n < 3:
+        return values.copy()
+    half = window // 2
+    csum = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    idx = np.arange(n)
+    lo = np.clip(idx - half, 0, n)
+    hi = np.clip(idx + half + 1, 0, n)
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def smooth_at(self, step: float) -> float:
+        return float(np.interp(step, self.bsteps, self.smooth))
+
+
+def make_curve(series: Series, direction: str = "min", level: str = "epoch") -> Curve | None:
+    finite = np.isfinite(series.values)
+    steps, values = series.steps[finite], series.values[finite]
+    if steps.size == 0:
+        return None
+    bsteps, bvalues = downsample(steps, values, MAX_POINTS)
+    return Curve(
+        tag=series.tag,
+        series=series,
+        steps=steps,
+        values=values,
+        bsteps=bsteps,
+        bvalues=bvalues,
+        smooth=smooth(bvalues),
+        direction=direction,
+        level=level,
+    )
+
+
+def downsample(steps: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    n = steps.size
+    if n <= max_points:
+        return steps.astype(np.float64), values.copy()
+    edges = np.linspace(0, n, max_points + 1).astype(np.int64)
+    bsteps = np.empty(max_points)
+    bvalues = np.empty(max_points)
+    for i in range(max_points):
+        lo, hi = edges[i], edges[i + 1]
+        bsteps[i] = steps[(lo + hi - 1) // 2]
+        bvalues[i] = np.median(values[lo:hi])
+    return bsteps, bvalues
+
+
+def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Centered rolling median; windows shrink at the ends instead of padding."""
+    n = values.size
+    if window <= 1 or n < 3:
+        return values.copy()
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return np.nanmedian(windows, axis=1)
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     n = values.size
     if window <= 1 or n < 3:
         return values.copy()
@@ -146,8 +207,13 @@ def tail_start_index(steps: np.ndarray, fraction: float) -> int:
 
 
 def noise_level(values: np.ndarray) -> float:
-    """Robust size of the wiggle around the smoothed trend (1.4826 MAD)."""
-    if values.size < 4:
+    """Robust standard deviation of point-to-point noise, from second differences.
+
+    Second differences cancel any locally linear trend, so a steep but smooth
+    descent does not count as noise; the MAD ignores isolated spikes, which a
+    separate rule reports. For iid noise, var(y[i-1] - 2y[i] + y[i+1]) = 6 sigma^2.
+    """
+    if values.size < 5:
         return 0.0
-    resid = values - smooth(values)
-    return float(1.4826 * np.median(np.abs(resid - np.median(resid))))
+    d2 = values[:-2] - 2 * values[1:-1] + values[2:]
+    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))

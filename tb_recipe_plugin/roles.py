@@ -217,8 +217,6 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)
         if not set(vm) & set(tm) & set(METRICS):
             del roles["train_metric"]
-    if "batch_loss" in roles and "train_loss" in roles and roles["batch_loss"].tag == roles["train_loss"].tag:
-        del roles["batch_loss"]
     return roles
 
 

@@ -41,7 +41,7 @@ def overfitting(ctx: Context) -> Finding | None:
     loss is logged.
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
-    if v is None or t is None or v.n < 5 or ctx.has("divergence") or ctx.has("no_learning"):
+    if v is None or t is None or v.n < 5 or any(ctx.has(c) for c in ("divergence", "no_learning", "data_problem")):
         return None
     turn = _turn(v)
     if turn is None:
@@ -80,11 +80,25 @@ def overfitting(ctx: Context) -> Finding | None:
 
 
 VAL_FLAT_TOLERANCE = 0.05
-"""Validation is "flat" when its trend moves less than 5% of its value over the tail."""
+"""Validation is "flat" when it stays within 5% of its final level over the tail,"""
+VAL_MAX_TREND_GAIN = 0.1
+"""...and its fitted trend improves by less than 10% there,"""
 VAL_FLAT_MIN_TAIL = 0.3
 """...for at least the last 30% of the run,"""
 TRAIN_GAIN_IN_TAIL = 0.1
-"""...while training loss improves by at least 10% over the same stretch."""
+"""...while training loss improves by at least 10% over the same stretch,"""
+VAL_VS_TRAIN = 0.33
+"""...and at least three times faster (relative) than validation does."""
+
+
+def trend_gain(c: Curve, start: int) -> float:
+    """Relative improvement of a straight-line fit from `start` to the end (noise-robust)."""
+    x, y = c.bsteps[start:], c.oriented()[start:]
+    if x.size < 2:
+        return 0.0
+    slope, intercept, _ = linear_fit(x, y)
+    y0 = slope * x[0] + intercept
+    return rel(float(-slope * (x[-1] - x[0])), float(y0))
 
 
 def flat_tail_start(c: Curve, tolerance: float) -> int:
@@ -124,7 +138,8 @@ def val_plateau(ctx: Context) -> Finding | None:
         return None  # never improved: no_learning / data_problem territory
     t_start, t_end = interp_to(t, tail_steps[[0, -1]])
     train_gain = rel(float(t_start - t_end), float(t_start))
-    if train_gain < TRAIN_GAIN_IN_TAIL:
+    val_gain = trend_gain(v, s)
+    if train_gain < TRAIN_GAIN_IN_TAIL or val_gain > VAL_MAX_TREND_GAIN or val_gain > VAL_VS_TRAIN * train_gain:
         return None
     vals = v.smooth[s:]
     return Finding(

@@ -142,6 +142,11 @@ def no_learning(ctx: Context) -> Finding | None:
     improvement = rel(first - best, first)
     if first <= 0 or improvement > NO_LEARN_MAX_IMPROVEMENT:
         return None
+    vl = ctx.curves.get("val_loss")
+    if vl is not None and vl is not c and vl.n >= 3:
+        v0 = float(np.median(vl.values[: max(1, min(3, vl.values.size // 5))]))
+        if rel(v0 - float(np.min(vl.smooth)), v0) > 4 * NO_LEARN_MAX_IMPROVEMENT:
+            return None  # validation learns: a data problem, not a dead model
     vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
     if vm is not None and vm.n >= 3:
         o = vm.oriented()

@@ -14,12 +14,15 @@ NOISY_RATIO = 0.15
 NOISY_RATIO_BATCH = 0.6
 """...and above 60% for raw batch-level losses, which are noisy by nature."""
 NOISY_MIN_POINTS = 8
+NOISY_LEVEL_FLOOR = 0.2
+"""On a flat curve the trend is ~0; measure the wiggle against 20% of its level instead."""
 
 
 def _noise_ratio(c: Curve) -> tuple[float, float, float]:
     noise = noise_level(c.bvalues)
     trend = float(np.ptp(smooth(c.bvalues)))
-    return noise / max(trend, 1e-12), noise, trend
+    reference = max(trend, NOISY_LEVEL_FLOOR * abs(float(np.median(c.bvalues))), 1e-12)
+    return noise / reference, noise, trend
 
 
 def noisy_loss(ctx: Context) -> Finding | None:
@@ -29,7 +32,7 @@ def noisy_loss(ctx: Context) -> Finding | None:
     early stopping) and the optimiser is probably bouncing: too small a batch,
     too high a learning rate, unshuffled data or a tiny validation set.
     """
-    if ctx.has("nonfinite_loss") or ctx.has("divergence"):
+    if ctx.has("nonfinite_loss") or ctx.has("divergence") or ctx.has("no_learning"):
         return None
     worst: tuple[float, Curve, float, float, float] | None = None
     for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
@@ -59,7 +62,8 @@ PERIODIC_MIN_AUTOCORR = 0.3
 PERIODIC_MIN_CYCLES = 3
 """...seen over at least three cycles."""
 PERIODIC_MAX_POINTS = 4000
-PERIODIC_EPOCH_TOLERANCE = 0.1
+PERIODIC_FUNDAMENTAL = 0.8
+"""A divisor of the best lag with 80% of its autocorrelation is the real period."""
 
 
 def _uniform(c: Curve) -> tuple[np.ndarray, float]:
@@ -68,6 +72,11 @@ def _uniform(c: Curve) -> tuple[np.ndarray, float]:
     dstep = float(np.median(np.diff(steps))) if steps.size > 1 else 1.0
     dstep = max(dstep, 1.0)
     n = int((steps[-1] - steps[0]) / dstep) + 1
+    if n > 4 * steps.size:
+        # Very uneven steps (gaps, restarts): an even grid would be mostly
+        # interpolation, so treat the points as evenly spaced instead.
+        steps = steps[0] + dstep * np.arange(steps.size)
+        n = steps.size
     grid = steps[0] + dstep * np.arange(n)
     y = np.interp(grid, steps, values)
     if n > PERIODIC_MAX_POINTS:
@@ -94,6 +103,16 @@ def _autocorr(y: np.ndarray, lag: int) -> float:
     a, b = a - a.mean(), b - b.mean()
     denom = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
     return float(np.sum(a * b) / denom) if denom > 0 else 0.0
+
+
+def _refine(y: np.ndarray, lag: int, ac: float) -> tuple[int, float]:
+    """Best lag within 10% of a coarse one (the coarse grid skips lags)."""
+    best_lag, best_ac = lag, ac
+    for cand in range(max(2, int(lag * 0.9)), int(lag * 1.1) + 2):
+        a = _autocorr(y, cand)
+        if a > best_ac:
+            best_lag, best_ac = cand, a
+    return best_lag, best_ac
 
 
 def _epoch_length(ctx: Context, c: Curve) -> float | None:
@@ -137,11 +156,13 @@ def periodic_loss(ctx: Context) -> Finding | None:
             best_lag, best_ac = lag, ac
     if best_lag == 0 or best_ac < PERIODIC_MIN_AUTOCORR:
         return None
-    # Refine around the coarse peak; a true period also correlates at twice the lag.
-    for lag in range(max(2, int(best_lag * 0.9)), int(best_lag * 1.1) + 2):
-        ac = _autocorr(y, lag)
-        if ac > best_ac:
+    best_lag, best_ac = _refine(y, best_lag, best_ac)
+    # Multiples of the period correlate as well as the period itself: keep the fundamental.
+    for k in (5, 4, 3, 2):
+        lag, ac = _refine(y, int(round(best_lag / k)), 0.0)
+        if lag >= 2 and ac >= PERIODIC_FUNDAMENTAL * best_ac:
             best_lag, best_ac = lag, ac
+            break
     if 2 * best_lag * PERIODIC_MIN_CYCLES <= y.size * 2 and _autocorr(y, 2 * best_lag) < PERIODIC_MIN_AUTOCORR / 2:
         return None
     period = best_lag * dstep
@@ -182,25 +203,24 @@ def loss_spikes(ctx: Context) -> Finding | None:
     y = c.values
     n = y.size
     w = int(min(50, max(5, n // 20)))
+    # Trailing window of the w points before each point i >= w.
+    windows = np.lib.stride_tricks.sliding_window_view(y[:-1], w)
+    base = np.median(windows, axis=1)
+    mad = 1.4826 * np.median(np.abs(windows - base[:, None]), axis=1)
+    cur = y[w:]
+    candidates = np.nonzero((base > 0) & (cur > SPIKE_FACTOR * base) & (cur > base + SPIKE_MAD * mad))[0] + w
     spikes: list[int] = []
-    i = w
-    while i < n:
-        base_win = y[i - w : i]
-        base = float(np.median(base_win))
-        mad = 1.4826 * float(np.median(np.abs(base_win - base)))
-        if base > 0 and y[i] > SPIKE_FACTOR * base and y[i] > base + SPIKE_MAD * mad:
-            back = y[i + 1 : i + 1 + SPIKE_RECOVERY]
-            if back.size and np.any(back < base * (1 + (SPIKE_FACTOR - 1) / 2)):
-                spikes.append(i)
-                i += SPIKE_RECOVERY
-                continue
-        i += 1
+    ratios: list[float] = []
+    for i in candidates:
+        if spikes and i - spikes[-1] <= SPIKE_RECOVERY:
+            continue
+        b = base[i - w]
+        back = y[i + 1 : i + 1 + SPIKE_RECOVERY]
+        if back.size and np.any(back < b * (1 + (SPIKE_FACTOR - 1) / 2)):
+            spikes.append(int(i))
+            ratios.append(float(y[i] / b))
     if not spikes:
         return None
-    ratios = []
-    for j in spikes:
-        base = float(np.median(y[j - w : j]))
-        ratios.append(y[j] / base)
     k = int(np.argmax(ratios))
     top = spikes[k]
     return Finding(

@@ -1,0 +1,401 @@
+"""Each rule on constructed curves: fires on its pattern, stays silent elsewhere,
+whatever the loss scale and the number of points."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tb_recipe_plugin.analyzer import analyze_run
+from tb_recipe_plugin.catalogue import FINDINGS, LANGS, render_finding
+from tests.curves import codes, decay, noisy, run
+
+SCALES = [1e-3, 1.0, 1e3]
+LENGTHS = [10, 40, 300]
+
+
+def finding(report, code):
+    return next(f for f in report.findings if f.code == code)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_healthy_run_has_no_warnings(scale, n):
+    train = noisy(decay(n, 2.0, 0.3, rate=6), 0.01) * scale
+    val = noisy(decay(n, 2.1, 0.35, rate=6), 0.01, seed=1) * scale
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    assert rep.status in ("ok", "info"), [render_finding(f)["message"] for f in rep.findings]
+    assert not codes(rep) & {"nonfinite_loss", "divergence", "no_learning", "overfitting", "noisy_loss"}
+
+
+# -- nonfinite_loss ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nonfinite_reports_first_step(bad):
+    train = decay(30)
+    train[17:] = bad
+    rep = analyze_run(run(train_loss=train, steps=np.arange(30) * 10))
+    f = finding(rep, "nonfinite_loss")
+    assert f.start_step == 170 and f.evidence["first_step"] == 170
+    assert f.evidence["count"] == 13
+    assert f.evidence["last_finite_step"] == 160
+    assert rep.status == "error"
+
+
+def test_nonfinite_in_metric_is_reported_too():
+    acc = np.linspace(0.3, 0.9, 20)
+    acc[5] = math.nan
+    rep = analyze_run(run(train_loss=decay(20), val_acc=acc))
+    assert finding(rep, "nonfinite_loss").evidence["tag"] == "val_acc"
+
+
+def test_all_nan_series_does_not_crash():
+    rep = analyze_run(run(train_loss=np.full(10, np.nan)))
+    assert "nonfinite_loss" in codes(rep)
+
+
+# -- divergence ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("n", [12, 60, 2000])
+def test_divergence_loss_turns_up_and_stays(scale, n):
+    k = n // 3
+    y = np.concatenate([decay(k, 2.0, 0.5, 4), np.linspace(0.55, 3.0, n - k)]) * scale
+    rep = analyze_run(run(train_loss=noisy(y, 0.01)))
+    f = finding(rep, "divergence")
+    assert f.evidence["last_value"] > 2 * f.evidence["min_value"]
+
+
+def test_rising_train_loss_from_the_start_is_divergence():
+    rep = analyze_run(run(train_loss=np.linspace(1.0, 4.0, 20), val_loss=np.linspace(1.1, 4.5, 20)))
+    assert "divergence" in codes(rep)
+
+
+def test_recovered_bump_is_not_divergence():
+    y = decay(60)
+    y[20:30] += np.hanning(10) * 1.5
+    rep = analyze_run(run(train_loss=y))
+    assert "divergence" not in codes(rep)
+
+
+def test_overfitting_is_not_divergence():
+    n = 40
+    train = decay(n, 2, 0.05)
+    val = decay(n, 2, 0.5) + np.clip(np.linspace(-0.4, 0.8, n), 0, None)
+    assert "divergence" not in codes(analyze_run(run(Loss__train=train, Loss__val=val)))
+
+
+# -- no_learning -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classes", [2, 4, 10, 100])
+def test_no_learning_at_uniform_guess_loss(classes):
+    y = noisy(np.full(50, math.log(classes)), 0.003)
+    acc = noisy(np.full(50, 1 / classes), 0.01)
+    rep = analyze_run(run(train__loss=y, eval__loss=y + 0.002, eval__accuracy=acc))
+    f = finding(rep, "no_learning")
+    assert f.evidence["classes"] == classes
+    assert f"ln({classes})" in render_finding(f)["message"]
+    assert rep.status == "error"
+
+
+def test_flat_loss_without_chance_value_is_still_no_learning():
+    rep = analyze_run(run(train_loss=noisy(np.full(30, 0.731), 0.002)))
+    f = finding(rep, "no_learning")
+    assert "classes" not in f.evidence
+
+
+def test_improving_metric_vetoes_no_learning():
+    loss = noisy(np.full(30, 0.9), 0.002)
+    acc = np.linspace(0.5, 0.9, 30)
+    assert "no_learning" not in codes(analyze_run(run(train_loss=loss, val_acc=acc)))
+
+
+def test_learning_run_is_not_no_learning():
+    assert "no_learning" not in codes(analyze_run(run(train_loss=decay(30))))
+
+
+# -- overfitting -----------------------------------------------------------------
+
+
+def _u_shape(n, turn, scale=1.0, rise=0.6):
+    t = np.arange(n)
+    val = decay(n, 2.0, 0.5, rate=4) + rise * np.clip((t - turn) / (n - turn), 0, None)
+    return val * scale
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("n,turn", [(10, 4), (40, 15), (300, 100)])
+def test_overfitting_best_step_is_the_turn(scale, n, turn):
+    train = decay(n, 2.0, 0.05, rate=4) * scale
+    val = noisy(_u_shape(n, turn, scale), 0.005)
+    rep = analyze_run(run(epoch_loss=train, val_epoch_loss=val))
+    f = finding(rep, "overfitting")
+    true_turn = int(np.argmin(_u_shape(n, turn)))
+    assert abs(f.start_step - true_turn) <= max(2, n // 8)
+    assert rep.best_step == f.evidence["best_step"]
+    assert rep.status == "warning"
+
+
+def test_overfitting_on_metric_when_no_val_loss():
+    n = 40
+    acc = 0.9 - 0.4 * np.exp(-np.arange(n) / 4) - 0.15 * np.clip((np.arange(n) - 15) / 25, 0, None)
+    rep = analyze_run(run(train_loss=decay(n, 2, 0.05), val_accuracy=acc))
+    assert "overfitting" in codes(rep)
+
+
+def test_small_late_wobble_is_not_overfitting():
+    n = 40
+    val = decay(n, 2.0, 0.5, rate=4)
+    val[-3:] += 0.01
+    rep = analyze_run(run(Loss__train=decay(n, 2.0, 0.3), Loss__val=val))
+    assert "overfitting" not in codes(rep)
+
+
+# -- val_plateau / plateau / still_learning --------------------------------------------
+
+
+@pytest.mark.parametrize("n", [12, 40, 300])
+def test_val_plateau_train_keeps_falling(n):
+    train = np.linspace(1.0, 0.1, n)
+    val = noisy(decay(n, 1.2, 0.6, rate=12), 0.005)
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    assert "val_plateau" in codes(rep)
+    assert "overfitting" not in codes(rep)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_plateau_both_flat_after_progress(scale):
+    n = 50
+    train = noisy(decay(n, 2.0, 0.4, rate=15), 0.002) * scale
+    val = noisy(decay(n, 2.1, 0.45, rate=15), 0.002, 1) * scale
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    f = finding(rep, "plateau")
+    assert f.start_step < n // 2
+
+
+def test_still_learning_when_both_fall_at_the_end():
+    n = 20
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.1, rate=1.2), Loss__val=decay(n, 2.1, 0.2, rate=1.2)))
+    assert "still_learning" in codes(rep)
+    assert rep.status == "info"
+
+
+def test_plateau_is_not_still_learning():
+    n = 50
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.4, 15), Loss__val=decay(n, 2, 0.45, 15)))
+    assert "still_learning" not in codes(rep)
+
+
+# -- underfitting ----------------------------------------------------------------
+
+
+def test_underfitting_high_flat_small_gap():
+    n = 40
+    train = decay(n, 1.0, 0.82, rate=10)
+    val = train * 1.03
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    assert "underfitting" in codes(rep)
+
+
+def test_well_fitted_is_not_underfitting():
+    rep = analyze_run(run(Loss__train=decay(40, 1.0, 0.05, 8), Loss__val=decay(40, 1.0, 0.06, 8)))
+    assert "underfitting" not in codes(rep)
+
+
+# -- lr_too_small ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("n", [10, 50, 5000])
+def test_lr_too_small_straight_line(scale, n):
+    y = noisy(np.linspace(2.3, 1.6, n), 0.002) * scale
+    rep = analyze_run(run(train_loss=y))
+    assert "lr_too_small" in codes(rep)
+
+
+def test_bending_curve_is_not_lr_too_small():
+    assert "lr_too_small" not in codes(analyze_run(run(train_loss=decay(50, 2.3, 0.2, 5))))
+
+
+# -- noisy_loss ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_noisy_validation(scale):
+    n = 30
+    val = (decay(n, 1.0, 0.5, 5) + 0.12 * np.random.default_rng(3).standard_normal(n)) * scale
+    rep = analyze_run(run(Loss__train=decay(n, 1.0, 0.3, 5) * scale, Loss__val=val))
+    f = finding(rep, "noisy_loss")
+    assert f.evidence["noise_ratio"] > 0.15
+
+
+def test_smooth_curves_are_not_noisy():
+    rep = analyze_run(run(Loss__train=noisy(decay(30), 0.003), Loss__val=noisy(decay(30, 2.1, 0.3), 0.003)))
+    assert "noisy_loss" not in codes(rep)
+
+
+# -- periodic_loss ---------------------------------------------------------------
+
+
+def _epoch_periodic(epochs=12, per_epoch=50, amplitude=0.3, seed=0):
+    steps = np.arange(epochs * per_epoch)
+    trend = decay(steps.size, 2.0, 0.5, 3)
+    pattern = amplitude * np.sin(2 * np.pi * steps / per_epoch)
+    return steps, noisy(trend + pattern, 0.03, seed)
+
+
+@pytest.mark.parametrize("per_epoch", [20, 50, 137])
+def test_periodic_batch_loss_found_with_its_period(per_epoch):
+    steps, y = _epoch_periodic(per_epoch=per_epoch)
+    rep = analyze_run(run(train__batch_loss_raw=y, steps=steps))
+    rep = analyze_run(run(**{"Loss__train_batch": y}, steps=steps))
+    f = finding(rep, "periodic_loss")
+    assert abs(f.evidence["period"] - per_epoch) <= max(2, per_epoch * 0.05)
+
+
+def test_iid_noise_is_not_periodic():
+    y = noisy(decay(600, 2, 0.5, 3), 0.1)
+    rep = analyze_run(run(Loss__train_batch=y))
+    assert "periodic_loss" not in codes(rep)
+
+
+def test_keras_running_mean_batch_loss_is_not_called_periodic():
+    """Keras' batch_loss restarts its running mean every epoch: periodic by construction."""
+    per_epoch, epochs = 40, 10
+    raw = noisy(decay(per_epoch * epochs, 2, 0.5, 3), 0.2)
+    running = np.concatenate(
+        [np.cumsum(raw[e * per_epoch : (e + 1) * per_epoch]) / np.arange(1, per_epoch + 1) for e in range(epochs)]
+    )
+    rep = analyze_run(run(train__batch_loss=running, train__epoch_loss=decay(epochs)))
+    assert "periodic_loss" not in codes(rep)
+
+
+# -- loss_spikes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_isolated_spikes_are_counted(scale):
+    y = noisy(decay(800, 2, 0.4, 3), 0.03) * scale
+    for i in (200, 450, 700):
+        y[i] *= 4
+    rep = analyze_run(run(Loss__train_step=y))
+    f = finding(rep, "loss_spikes")
+    assert f.evidence["count"] == 3
+    assert f.evidence["max_step"] in (200, 450, 700)
+
+
+def test_gaussian_noise_has_no_spikes():
+    rep = analyze_run(run(Loss__train_step=noisy(decay(800, 2, 0.4, 3), 0.05)))
+    assert "loss_spikes" not in codes(rep)
+
+
+# -- lr_decay_too_early ----------------------------------------------------------
+
+
+def test_lr_decayed_while_loss_was_falling():
+    n = 60
+    lr = np.where(np.arange(n) < 15, 1e-3, 1e-5)
+    loss = np.concatenate([np.linspace(2.0, 1.0, 15), np.full(n - 15, 0.99)])
+    rep = analyze_run(run(Loss__train=noisy(loss, 0.002), learning_rate=lr))
+    f = finding(rep, "lr_decay_too_early")
+    assert 14 <= f.evidence["decay_step"] <= 16
+
+
+def test_constant_lr_is_not_decay_too_early():
+    n = 60
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.5, 10), learning_rate=np.full(n, 1e-3)))
+    assert "lr_decay_too_early" not in codes(rep)
+
+
+def test_cosine_to_the_end_is_fine():
+    n = 60
+    lr = 1e-3 * 0.5 * (1 + np.cos(np.pi * np.arange(n) / n))
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.3, 3), learning_rate=lr))
+    assert "lr_decay_too_early" not in codes(rep)
+
+
+# -- val_better_than_train / data_problem / best_checkpoint_mismatch ---------------------
+
+
+def test_val_better_than_train():
+    train = decay(30, 2, 0.5)
+    rep = analyze_run(run(Loss__train=train, Loss__val=train * 0.75))
+    assert "val_better_than_train" in codes(rep)
+    assert "val_better_than_train" not in codes(analyze_run(run(Loss__train=train, Loss__val=train * 1.1)))
+
+
+def test_val_never_improves_while_train_does():
+    n = 30
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.2), Loss__val=np.linspace(2.3, 2.8, n)))
+    assert "data_problem" in codes(rep)
+    assert "overfitting" not in codes(rep)
+
+
+def test_val_improves_while_train_flat():
+    n = 30
+    rep = analyze_run(run(Loss__train=noisy(np.full(n, 1.0), 0.003), Loss__val=decay(n, 2, 0.5)))
+    assert "data_problem" in codes(rep)
+
+
+def test_best_checkpoint_mismatch():
+    n = 40
+    t = np.arange(n)
+    val_loss = decay(n, 2, 0.5, 6) + 0.3 * np.clip((t - 12) / 28, 0, None)
+    val_acc = 0.5 + 0.4 * (1 - np.exp(-t / 8))
+    rep = analyze_run(run(Loss__train=decay(n, 2, 0.05, 6), Loss__val=val_loss, Accuracy__val=val_acc))
+    f = finding(rep, "best_checkpoint_mismatch")
+    assert f.evidence["metric_step"] > f.evidence["loss_step"]
+
+
+# -- catalogue and report invariants ---------------------------------------------------
+
+
+def test_every_code_renders_in_every_language():
+    for code, spec in FINDINGS.items():
+        assert spec.severity in ("info", "warning", "error")
+        for lang in LANGS:
+            assert spec.title[lang] and spec.message[lang]
+            assert spec.suggestions
+
+
+def test_rendered_messages_have_no_missing_numbers():
+    cases = [
+        run(train_loss=np.r_[decay(10), [np.nan] * 3]),
+        run(Loss__train=decay(40, 2, 0.05, 4), Loss__val=_u_shape(40, 15)),
+        run(train_loss=noisy(np.full(40, math.log(10)), 0.002)),
+    ]
+    for rd in cases:
+        for f in analyze_run(rd).findings:
+            for lang in LANGS:
+                msg = render_finding(f, lang)["message"]
+                assert "?" not in msg, msg
+
+
+def test_no_data_run():
+    rep = analyze_run(run())
+    assert rep.status == "no_data" and rep.errors
+
+
+def test_unrecognised_tags_say_how_to_fix():
+    rep = analyze_run(run(epoch_time=np.arange(10.0)))
+    assert rep.status == "no_data"
+    assert "--role" in rep.errors[-1]
+
+
+def test_role_override():
+    rep = analyze_run(run(nll_thing=decay(20), other=np.arange(20.0)), role_overrides={"train_loss": "other"})
+    assert rep.roles["train_loss"].tag == "other"
+    with pytest.raises(KeyError):
+        analyze_run(run(x=decay(5)), role_overrides={"train_loss": "missing"})
+
+
+def test_phases_cover_each_role_series():
+    rep = analyze_run(run(Loss__train=decay(40), Loss__val=_u_shape(40, 15)))
+    ph = rep.phases["Loss/val"]
+    assert ph[0].start_step == 0 and ph[-1].end_step == 39
+    assert {p.label for p in ph} >= {"falling", "rising"}

@@ -120,71 +120,15 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
-def smooth_at(self, step: float) -> float:
-        return float(np.interp(step, self.bsteps, self.smooth))
-
-
-def make_curve(series: Series, direction: str = "min", level: str = "epoch") -> Curve | None:
-    finite = np.isfinite(series.values)
-    steps, values = series.steps[finite], series.values[finite]
-    if steps.size == 0:
-        return None
-    bsteps, bvalues = downsample(steps, values, MAX_POINTS)
-    return Curve(
-        tag=series.tag,
-        series=series,
-        steps=steps,
-        values=values,
-        bsteps=bsteps,
-        bvalues=bvalues,
-        smooth=smooth(bvalues),
-        direction=direction,
-        level=level,
-    )
-
-
-def downsample(steps: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    n = steps.size
-    if n <= max_points:
-        return steps.astype(np.float64), values.copy()
-    edges = np.linspace(0, n, max_points + 1).astype(np.int64)
-    bsteps = np.empty(max_points)
-    bvalues = np.empty(max_points)
-    for i in range(max_points):
-        lo, hi = edges[i], edges[i + 1]
-        bsteps[i] = steps[(lo + hi - 1) // 2]
-        bvalues[i] = np.median(values[lo:hi])
-    return bsteps, bvalues
-
-
-def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
-    """Centered rolling median; windows shrink at the ends instead of padding."""
-    n = values.size
-    if window <= 1 or n < 3:
-        return values.copy()
-    half = window // 2
-    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.nanmedian(windows, axis=1)
-
-
-def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    n = values.size
-    if window <= 1 or n < 3:
-        return values.copy()
-    half = window // 2
-    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.nanmean(windows, axis=1)
-
-
 def smooth(values: np.ndarray) -> np.ndarray:
     """Median then mean: removes isolated outliers first, then the jitter."""
     n = values.size
     window = int(round(n * SMOOTH_FRACTION)) | 1
     if window < 3:
         return values.copy()
-    return rolling_mean(rolling_median(values, window), window)
+    # The mean stage is short so that one huge first-epoch value cannot leak
+    # far into its neighbours (the median stage already removed outliers).
+    return rolling_mean(rolling_median(values, window), 3)
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:

@@ -18,8 +18,18 @@ from tb_recipe_plugin.report import reports_to_dict
 from tb_recipe_plugin.series import RunData, Series
 
 TAGS = [
-    "train/epoch_loss", "validation/epoch_loss", "validation/epoch_accuracy", "train/epoch_learning_rate",
-    "train/batch_loss", "Loss/train", "Loss/val", "lr-Adam", "train_loss_step", "val_acc", "epoch", "weird tag ✓",
+    "train/epoch_loss",
+    "validation/epoch_loss",
+    "validation/epoch_accuracy",
+    "train/epoch_learning_rate",
+    "train/batch_loss",
+    "Loss/train",
+    "Loss/val",
+    "lr-Adam",
+    "train_loss_step",
+    "val_acc",
+    "epoch",
+    "weird tag ✓",
 ]
 
 values = st.one_of(

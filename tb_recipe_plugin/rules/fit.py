@@ -10,8 +10,8 @@ from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""
-OVERFIT_MIN_RISE_OF_DROP = 0.1
-"""...and have given back at least 10% of what it had gained."""
+OVERFIT_MIN_RISE_OF_DROP = 0.05
+"""...and have given back at least 5% of what it had gained (guards against tiny noisy gains)."""
 OVERFIT_MIN_AFTER = 0.15
 """The turn must be followed by at least 15% of the evaluations (and 2 points)."""
 TRAIN_STILL_FALLING = 0.02
@@ -23,13 +23,15 @@ def _val_curve(ctx: Context) -> Curve | None:
 
 
 def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
-    """Index of the best smoothed validation point and how far it has come back since."""
+    """The best validation point (raw, as early stopping would pick it) and how far
+    the smoothed curve has come back since. Index is into the downsampled curve."""
     o = c.oriented()
-    b = int(np.argmin(o))
+    raw = c.bvalues if c.direction == "min" else -c.bvalues
+    b = int(np.argmin(raw))
     after = c.n - 1 - b
     if after < max(2, OVERFIT_MIN_AFTER * c.n):
         return None
-    best, first, last = float(o[b]), float(o[0]), float(o[-1])
+    best, first, last = float(raw[b]), float(raw[0]), float(o[-1])
     return b, best, first, last, last - best
 
 
@@ -49,6 +51,8 @@ def overfitting(ctx: Context) -> Finding | None:
     b, best, first, last, rise = turn
     drop = first - best
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
+    if drop <= DATA_VAL_NEVER * scale:
+        return None  # validation never improved: not a turn (see data_problem)
     if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_OF_DROP * drop:
         return None
     o = v.oriented()
@@ -176,7 +180,7 @@ def underfitting(ctx: Context) -> Finding | None:
     t, v = ctx.curves.get("train_loss"), ctx.curves.get("val_loss")
     if t is None or t.n < 5 or ctx.has("no_learning") or ctx.has("divergence"):
         return None
-    first = float(np.median(t.values[: max(1, min(3, t.values.size // 5))]))
+    first = float(t.values[0])
     last = float(t.smooth[-1])
     improvement = rel(first - last, first)
     if first <= 0 or improvement > UNDERFIT_MAX_IMPROVEMENT:
@@ -243,7 +247,9 @@ DATA_TRAIN_FLAT = 0.05
 DATA_VAL_GAIN = 0.2
 """...while validation improves more than 20% is a data problem."""
 DATA_TRAIN_GAIN = 0.3
-"""Conversely: training improving by 30% while validation never beats its first value."""
+"""Conversely: training improving by 30% while validation never beats its first value"""
+DATA_VAL_NEVER = 0.02
+"""...by more than 2%."""
 
 
 def data_problem(ctx: Context) -> Finding | None:
@@ -259,7 +265,7 @@ def data_problem(ctx: Context) -> Finding | None:
     if ctx.has("nonfinite_loss") or ctx.has("divergence") or ctx.has("no_learning"):
         return None
     ov = v.oriented()
-    v_first = float(np.median(ov[: max(1, v.n // 5)]))
+    v_first = float(v.bvalues[0] if v.direction == "min" else -v.bvalues[0])
     v_gain = rel(v_first - float(np.min(ov)), v_first)
     t0 = float(interp_to(t, v.bsteps[:1])[0])
     t_gain = rel(t0 - float(t.smooth[-1]), t0)
@@ -276,10 +282,9 @@ def data_problem(ctx: Context) -> Finding | None:
     if t_gain < DATA_TRAIN_FLAT and v_gain > DATA_VAL_GAIN and v.direction == "min":
         evidence["train_flat"] = True
         return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
-    best_idx = int(np.argmin(ov))
-    early = best_idx <= max(1, int(0.1 * v.n))
-    never_better = (v_gain < 0.02) or (early and ov[-1] > ov[best_idx] + 0.1 * abs(ov[best_idx]))
-    if t_gain > DATA_TRAIN_GAIN and never_better:
+    # Overfitting also ends with validation worse than at the start, but it
+    # improved first; a validation set that never improves at all is different data.
+    if t_gain > DATA_TRAIN_GAIN and v_gain < DATA_VAL_NEVER:
         evidence["val_stuck"] = True
         return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
     return None

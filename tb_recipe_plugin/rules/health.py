@@ -114,7 +114,9 @@ NO_LEARN_MIN_POINTS = 5
 CHANCE_TOLERANCE = 0.03
 """A loss within 3% of ln(C) for an integer C is the loss of a uniform guess."""
 METRIC_MIN_GAIN = 0.05
-"""...unless a validation metric improved by more than this (absolute, for 0-1 metrics)."""
+"""...unless a validation metric improved by more than this (absolute, for 0-1 metrics),"""
+METRIC_ABOVE_CHANCE = 0.1
+"""...or, when the loss says C classes, an accuracy got 10 points above chance (1/C)."""
 
 
 def uniform_guess_classes(loss: float) -> int | None:
@@ -137,7 +139,7 @@ def no_learning(ctx: Context) -> Finding | None:
     c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss") or ctx.curves.get("batch_loss")
     if c is None or c.steps.size < NO_LEARN_MIN_POINTS or ctx.has("nonfinite_loss"):
         return None
-    first = float(np.median(c.values[: max(1, min(3, c.values.size // 5))]))
+    first = float(c.values[0])
     best = float(np.min(c.smooth))
     improvement = rel(first - best, first)
     if first <= 0 or improvement > NO_LEARN_MAX_IMPROVEMENT:
@@ -147,14 +149,19 @@ def no_learning(ctx: Context) -> Finding | None:
         v0 = float(np.median(vl.values[: max(1, min(3, vl.values.size // 5))]))
         if rel(v0 - float(np.min(vl.smooth)), v0) > 4 * NO_LEARN_MAX_IMPROVEMENT:
             return None  # validation learns: a data problem, not a dead model
+    classes = uniform_guess_classes(float(np.median(c.values)))
     vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
     if vm is not None and vm.n >= 3:
         o = vm.oriented()
         gain = float(o[0] - np.min(o))
-        scale = 1.0 if np.all(np.abs(vm.values) <= 1.0) else max(abs(float(vm.values[0])), 1e-12)
-        if gain / scale > METRIC_MIN_GAIN:
+        unit = bool(np.all(np.abs(vm.values) <= 1.0))
+        scale = 1.0 if unit else max(abs(float(vm.values[0])), 1e-12)
+        if classes is not None and unit and vm.direction == "max":
+            # Accuracy creeping up to chance level is not learning.
+            if float(np.max(vm.values)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
+                return None
+        elif gain / scale > METRIC_MIN_GAIN:
             return None
-    classes = uniform_guess_classes(float(np.median(c.values)))
     evidence = {
         "tag": c.tag,
         "first_value": first,

@@ -1,0 +1,88 @@
+"""Terminal presenter: one block per run, worst news first, readable at 80 columns.
+
+Run names, tags and messages come from log files, so everything that is not
+our own markup goes through `rich.markup.escape`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from tb_recipe_plugin import __version__
+from tb_recipe_plugin.catalogue import render_finding
+from tb_recipe_plugin.report import STATUS_ORDER, RunReport
+
+TOP_SUGGESTIONS = 3
+STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green", "no_data": "dim"}
+LABEL = {
+    "en": {
+        "best": "best step",
+        "roles": "tags used",
+        "errors": "read errors",
+        "steps": "steps",
+        "confidence": "confidence",
+        "runs": "runs",
+        "no_data": "no data",
+        "none": "no findings",
+        "best_none": "no validation curve",
+    },
+    "zh": {
+        "best": "最佳步数",
+        "roles": "使用的标签",
+        "errors": "读取错误",
+        "steps": "步",
+        "confidence": "置信度",
+        "runs": "个运行",
+        "no_data": "无数据",
+        "none": "没有发现问题",
+        "best_none": "没有验证曲线",
+    },
+}
+
+
+def sort_key(report: RunReport) -> tuple[int, str]:
+    return (-STATUS_ORDER.index(report.status) if report.status in STATUS_ORDER else 0, report.run)
+
+
+def render_text(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
+    words = LABEL[lang]
+    console.print(f"[bold]tb-recipe {__version__}[/] · {escape(logdir)} · {len(reports)} {words['runs']}")
+    for report in sorted(reports, key=sort_key):
+        console.print()
+        _run_block(report, lang, console)
+    counts = Counter(r.status for r in reports)
+    parts = [f"[{STYLE[s]}]{counts[s]} {words['no_data'] if s == 'no_data' else s}[/]" for s in reversed(STATUS_ORDER)]
+    console.print()
+    console.print(f"{len(reports)} {words['runs']}: " + ", ".join(parts))
+
+
+def _run_block(report: RunReport, lang: str, console: Console) -> None:
+    words = LABEL[lang]
+    status = report.status
+    best = (
+        f"{words['best']} {report.best_step} ({escape(report.best_step_basis or '')})"
+        if report.best_step is not None
+        else f"{words['best']}: {words['best_none']}"
+    )
+    console.print(f"[bold]{escape(report.run)}[/]  [{STYLE.get(status, 'bold')}]{status.upper()}[/]  {best}")
+    if report.roles:
+        roles = " · ".join(f"{name}={escape(role.tag)}" for name, role in report.roles.items())
+        console.print(f"  [dim]{words['roles']}: {roles}[/]")
+    if not report.findings and status in ("ok", "info"):
+        console.print(f"  [green]{words['none']}[/]")
+    for finding in report.findings:
+        f = render_finding(finding, lang)
+        span = f"{words['steps']} {f['start_step']}–{f['end_step']}"
+        console.print(
+            f"  [{STYLE[f['severity']]}]{f['severity']}[/] [bold]{escape(f['title'])}[/] "
+            f"[dim]({f['code']}, {span}, {words['confidence']} {f['confidence']:.2f})[/]"
+        )
+        console.print(f"    {escape(f['message'])}")
+        for s in f["suggestions"][:TOP_SUGGESTIONS]:
+            console.print(f"    → {escape(s['action'])} [dim]{escape(s['why'])}[/]")
+    for error in report.errors:
+        console.print(f"  [red]{words['errors']}:[/] {escape(error)}")

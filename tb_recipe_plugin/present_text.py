@@ -50,14 +50,17 @@ def sort_key(report: RunReport) -> tuple[int, str]:
 
 def render_text(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
     words = LABEL[lang]
-    console.print(f"[bold]tb-recipe {__version__}[/] · {escape(logdir)} · {len(reports)} {words['runs']}")
+    runs = f"{len(reports)} {words['runs']}"
+    if lang == "en" and len(reports) == 1:
+        runs = "1 run"
+    console.print(f"[bold]tb-recipe {__version__}[/] · {escape(logdir)} · {runs}")
     for report in sorted(reports, key=sort_key):
         console.print()
         _run_block(report, lang, console)
     counts = Counter(r.status for r in reports)
     parts = [f"[{STYLE[s]}]{counts[s]} {words['no_data'] if s == 'no_data' else s}[/]" for s in reversed(STATUS_ORDER)]
     console.print()
-    console.print(f"{len(reports)} {words['runs']}: " + ", ".join(parts))
+    console.print(f"{runs}: " + ", ".join(parts))
 
 
 def _run_block(report: RunReport, lang: str, console: Console) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve, linear_fit, tail_start_index
+from tb_recipe_plugin.curves import Curve, linear_fit, noise_level, tail_start_index
 from tb_recipe_plugin.report import Finding
 from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""
-OVERFIT_MIN_RISE_OF_DROP = 0.05
-"""...and have given back at least 5% of what it had gained (guards against tiny noisy gains)."""
+OVERFIT_MIN_RISE_SE = 3.0
+"""...and the rise must stand out from the noise: 3 standard errors of the mean of the
+points after the turn (point-to-point noise / sqrt(count))."""
 OVERFIT_MIN_AFTER = 0.15
 """The turn must be followed by at least 15% of the evaluations (and 2 points)."""
 TRAIN_STILL_FALLING = 0.02
@@ -53,7 +54,8 @@ def overfitting(ctx: Context) -> Finding | None:
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
     if drop <= DATA_VAL_NEVER * scale:
         return None  # validation never improved: not a turn (see data_problem)
-    if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_OF_DROP * drop:
+    standard_error = noise_level(v.bvalues) / np.sqrt(max(v.n - 1 - b, 1))
+    if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_SE * standard_error:
         return None
     o = v.oriented()
     slope, _, _ = linear_fit(v.bsteps[b:], o[b:])
@@ -178,7 +180,7 @@ def underfitting(ctx: Context) -> Finding | None:
     regularisation or more/better optimisation, not more data, will help.
     """
     t, v = ctx.curves.get("train_loss"), ctx.curves.get("val_loss")
-    if t is None or t.n < 5 or ctx.has("no_learning") or ctx.has("divergence"):
+    if t is None or t.n < 5 or any(ctx.has(c) for c in ("no_learning", "divergence", "lr_decay_too_early")):
         return None
     first = float(t.values[0])
     last = float(t.smooth[-1])

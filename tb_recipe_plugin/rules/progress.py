@@ -18,9 +18,14 @@ PLATEAU_MIN_EARLY_GAIN = 0.1
 
 
 def _early_gain(c: Curve, s: int) -> float:
+    """Improvement from the first logged value to the plateau level.
+
+    Raw first value: runs that converge within a few epochs have their whole
+    descent inside one smoothing window.
+    """
     o = c.oriented()
-    first = float(np.median(o[: max(1, min(3, c.n // 5))]))
-    return rel(first - float(o[s]), first)
+    first = float(c.values[0] if c.direction == "min" else -c.values[0])
+    return rel(first - float(np.median(o[s:])), first)
 
 
 def _flat_tail(c: Curve, tolerance: float = PLATEAU_TOLERANCE) -> int | None:
@@ -211,8 +216,13 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
     if end - d_step < LR_MIN_AFTER * (end - start) or d_step <= start:
         return None
     window = max(d_step - max(int(lr.steps[p]), start), (end - start) // 10, 1)
-    o_before = rel(c.smooth_at(d_step - window) - c.smooth_at(d_step), c.smooth_at(d_step - window))
-    o_after = rel(c.smooth_at(d_step) - float(np.min(c.smooth[c.bsteps >= d_step])), c.smooth_at(d_step))
+    # Raw values: the decisive stretch is often the first few epochs, which a
+    # smoothing window would blur.
+    def at(step: float) -> float:
+        return float(np.interp(step, c.steps, c.values))
+
+    o_before = rel(at(d_step - window) - at(d_step), at(d_step - window))
+    o_after = rel(at(d_step) - float(np.min(c.smooth[c.bsteps >= d_step])), at(d_step))
     if c.direction == "max":
         o_before, o_after = -o_before, -o_after
     if o_before < LR_GAIN_BEFORE or o_after > LR_MAX_GAIN_AFTER:

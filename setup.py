@@ -31,6 +31,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.5",
             "tbparse>=0.0.9",
+            "tensorboardX>=2.6",
         ],
     },
     entry_points={

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from tb_recipe_plugin.event_reader import frame_record  # noqa: E402
+from tb_recipe_plugin.event_reader import frame_record, masked_crc32c  # noqa: E402
 
 READERS = ("ours", "event_accumulator", "tbparse")
 MARKER = ".read_speed.json"
@@ -88,19 +88,36 @@ def _tensor_value(tag: bytes, value: float, first: bool) -> bytes:
 
 
 def _write_file(path: Path, tags: list[str], steps: int, tensor_style: bool, seed: int) -> int:
-    """One event file, step-major like a training loop; returns the number of scalars written."""
+    """One event file, step-major like a training loop; returns the number of scalars written.
+
+    The first step goes through the plain encoders (metadata, zero step); later
+    records only vary in wall time, step and value, so everything else is
+    pre-encoded per tag and the record header is cached per payload length.
+    """
     tag_bytes = [t.encode() for t in tags]
     wall0 = 1.7e9 + seed
     records = [frame_record(_header(wall0))]
-    for step in range(steps):
-        wall = wall0 + step * 0.01
-        for k, tag in enumerate(tag_bytes):
-            value = 1.0 / (1.0 + 0.001 * step) + 0.01 * k
-            if tensor_style:
-                payload = _tensor_value(tag, value, step == 0)
-            else:
-                payload = _simple_value(tag, value)
-            records.append(frame_record(_event(wall, step, payload)))
+    for k, tag in enumerate(tag_bytes):
+        payload = _tensor_value(tag, 1.0 + 0.01 * k, True) if tensor_style else _simple_value(tag, 1.0 + 0.01 * k)
+        records.append(frame_record(_event(wall0, 0, payload)))
+    # Payload = wall field + step field + summary head (per tag) + 4 value bytes.
+    heads = []
+    for tag in tag_bytes:
+        body = _tensor_value(tag, 0.0, False) if tensor_style else _simple_value(tag, 0.0)
+        heads.append(_varint(5 << 3 | 2) + _varint(len(body) + 2) + b"\x0a" + _varint(len(body)) + body[:-4])
+    frame_head: dict[int, bytes] = {}
+    crc = masked_crc32c
+    for step in range(1, steps):
+        prefix = b"\x09" + _F64.pack(wall0 + step * 0.01) + b"\x10" + _varint(step)
+        base = 1.0 / (1.0 + 0.001 * step)
+        for k, head in enumerate(heads):
+            payload = prefix + head + _F32.pack(base + 0.01 * k)
+            size = len(payload)
+            header = frame_head.get(size)
+            if header is None:
+                length = struct.pack("<Q", size)
+                header = frame_head[size] = length + struct.pack("<I", crc(length))
+            records.append(header + payload + struct.pack("<I", crc(payload)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(records))
     return steps * len(tag_bytes)
@@ -229,11 +246,11 @@ def _run_child(reader: str, logdir: str) -> list[dict[str, object]]:
 
 
 def _tbparse_available() -> bool:
-    try:
-        import tbparse  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Without importing it: tbparse imports TensorFlow, and a child forked from a big parent
+    inherits the parent's peak RSS in `ru_maxrss`, which would spoil the figures."""
+    import importlib.util
+
+    return importlib.util.find_spec("tbparse") is not None
 
 
 def _print_table(results: list[dict[str, object]], expected: int) -> None:

@@ -566,9 +566,15 @@ def _packed_numbers(cols: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wall times, steps and simple values of a parsed column message, read as packed arrays.
 
     Iterating a repeated field from Python costs ~70 ns an element; serializing
-    the message (bytes columns cleared first) emits each numeric column as one
-    packed array that numpy reads in place.
+    the message emits each numeric column as one packed array that numpy reads
+    in place. The bytes columns must have been read already: they are cleared
+    here so the serialization stays small.
     """
+    value_columns = cols.summary.value  # type: ignore[attr-defined]
+    for name in ("tag", "tensor", "metadata"):
+        value_columns.ClearField(name)
+    for name in ("session_log", "file_version"):
+        cols.ClearField(name)  # type: ignore[attr-defined]
     top = _length_delimited(cols.SerializeToString())  # type: ignore[attr-defined]
     value = _length_delimited(_length_delimited(top.get(_EVENT["summary"], b"")).get(1, b""))
     walls = np.frombuffer(top.get(_EVENT["wall_time"], b""), dtype="<f8")
@@ -626,10 +632,6 @@ def _decode_with(datas: list[bytes], prefix: bytes, step_sentinel: int, plugins:
         meta_col, metas = _bytes_column(values.metadata, r)
     session_col, _ = _bytes_column(cols.session_log, r)
     headers = len(cols.file_version)
-    for name in ("tag", "tensor", "metadata"):
-        values.ClearField(name)
-    cols.ClearField("session_log")
-    cols.ClearField("file_version")
     try:
         walls, steps, simples = _packed_numbers(cols)
     except (ValueError, IndexError):
@@ -637,24 +639,9 @@ def _decode_with(datas: list[bytes], prefix: bytes, step_sentinel: int, plugins:
     wall_col = _numeric_column(walls, _SENT_WALL_BITS, r)
     step_col = _numeric_column(steps, step_sentinel, r)
     simple_col = _numeric_column(simples, _SENT_SIMPLE_BITS, r)
-    if (
-        wall_col is None
-        or step_col is None
-        or simple_col is None
-        or tensor_col is None
-        or meta_col is None
-        or session_col is None
-    ):
+    if None in (wall_col, step_col, simple_col, tensor_col, meta_col, session_col):
         return None
-    slow = (
-        (tag_col.count > 1)
-        | (simple_col.count > 1)
-        | (tensor_col.count > 1)
-        | (meta_col.count > 1)
-        | (session_col.count > 0)
-        | ((simple_col.count + tensor_col.count) > 1)
-        | ((tag_col.count == 0) & ((simple_col.count + tensor_col.count + meta_col.count) > 0))
-    )
+    assert wall_col and step_col and simple_col and tensor_col and meta_col and session_col  # for type checkers
     return _Batch(
         steps=np.where(step_col.count > 0, steps[step_col.last], 0),
         walls=np.where(wall_col.count > 0, walls[wall_col.last], 0.0),
@@ -666,8 +653,20 @@ def _decode_with(datas: list[bytes], prefix: bytes, step_sentinel: int, plugins:
         tensors=tensors,
         meta_rows=_rows(meta_col),
         metas=metas,
-        slow=slow,
+        slow=_needs_record_path(tag_col, simple_col, tensor_col, meta_col, session_col),
         headers=headers,
+    )
+
+
+def _needs_record_path(tag: _Column, simple: _Column, tensor: _Column, meta: _Column, session: _Column) -> np.ndarray:
+    """Records the columns cannot represent: several values (TF1 merged summaries), a session log
+    (purges must happen in order), or a value without a tag (proto3 drops an empty tag)."""
+    return (
+        (tag.count > 1)
+        | (meta.count > 1)
+        | (session.count > 0)
+        | ((simple.count + tensor.count) > 1)
+        | ((tag.count == 0) & ((simple.count + tensor.count + meta.count) > 0))
     )
 
 

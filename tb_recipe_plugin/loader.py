@@ -102,20 +102,7 @@ def _local_event_folders(logdir: str) -> list[tuple[str, list[str]]]:
     folder is entered once, so a symlink loop cannot trap the walk.
     """
     root = os.path.normpath(os.path.expanduser(logdir))
-    try:
-        root_stat = os.stat(root)
-    except FileNotFoundError:
-        raise LogdirError(f"logdir {logdir!r} does not exist") from None
-    except OSError as exc:
-        raise LogdirError(f"logdir {logdir!r} cannot be accessed: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(root_stat.st_mode):
-        raise LogdirError(f"logdir {logdir!r} is not a directory")
-    try:
-        with os.scandir(root):
-            pass
-    except OSError as exc:
-        raise LogdirError(f"logdir {logdir!r} cannot be read: {exc.strerror or exc}") from None
-
+    root_stat = _check_local_root(logdir, root)
     found: list[tuple[str, list[str]]] = []
     seen = {(root_stat.st_dev, root_stat.st_ino)}
     stack = [(root, ROOT_RUN)]
@@ -131,6 +118,24 @@ def _local_event_folders(logdir: str) -> list[tuple[str, list[str]]]:
             seen.add(key)
             stack.append((sub_path, sub_name if rel == ROOT_RUN else f"{rel}/{sub_name}"))
     return found
+
+
+def _check_local_root(logdir: str, root: str) -> os.stat_result:
+    """Only the logdir itself is fatal; anything wrong below it is skipped or reported per run."""
+    try:
+        root_stat = os.stat(root)
+    except FileNotFoundError:
+        raise LogdirError(f"logdir {logdir!r} does not exist") from None
+    except OSError as exc:
+        raise LogdirError(f"logdir {logdir!r} cannot be accessed: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(root_stat.st_mode):
+        raise LogdirError(f"logdir {logdir!r} is not a directory")
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise LogdirError(f"logdir {logdir!r} cannot be read: {exc.strerror or exc}") from None
+    return root_stat
 
 
 def _scan_folder(folder: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -204,27 +209,26 @@ def load_run(source: RunSource) -> RunData:
     collector = ScalarCollector()
     errors: list[str] = []
     for split, path in source.files:
-        label = _file_label(split, path)
-        try:
-            with _open_read_only(path) as stream:
-                report = read_event_stream(stream, collector.scope(f"{split}/" if split else ""), label)
-        except FileNotFoundError:
-            errors.append(f"{label}: file disappeared before it could be read; skipped")
-            continue
-        except PermissionError:
-            errors.append(f"{label}: permission denied; skipped")
-            continue
-        except IsADirectoryError:
-            errors.append(f"{label}: is a directory, not an event file; skipped")
-            continue
-        except OSError as exc:
-            errors.append(f"{label}: cannot be read ({exc.strerror or exc}); skipped")
-            continue
-        except Exception as exc:  # noqa: BLE001 - one odd file (or remote backend) must not sink the run
-            errors.append(f"{label}: unexpected error while reading ({exc!r}); skipped the rest of this file")
-            continue
-        errors.extend(report.errors)
+        errors.extend(_read_file(collector, split, path))
     return RunData(name=source.name, series=collector.to_series(), errors=errors)
+
+
+def _read_file(collector: ScalarCollector, split: str | None, path: str) -> list[str]:
+    """Messages about one file; never raises, so one odd file (or remote backend) cannot sink the run."""
+    label = _file_label(split, path)
+    try:
+        with _open_read_only(path) as stream:
+            return read_event_stream(stream, collector.scope(f"{split}/" if split else ""), label).errors
+    except FileNotFoundError:
+        return [f"{label}: file disappeared before it could be read; skipped"]
+    except PermissionError:
+        return [f"{label}: permission denied; skipped"]
+    except IsADirectoryError:
+        return [f"{label}: is a directory, not an event file; skipped"]
+    except OSError as exc:
+        return [f"{label}: cannot be read ({exc.strerror or exc}); skipped"]
+    except Exception as exc:  # noqa: BLE001 - remote backends raise their own exception types
+        return [f"{label}: unexpected error while reading ({exc!r}); skipped the rest of this file"]
 
 
 def _file_label(split: str | None, path: str) -> str:
@@ -237,12 +241,7 @@ def _open_read_only(path: str) -> AbstractContextManager[BinaryIO]:
     if not is_url(path):
         return open(path, "rb")
     fs, inner = _url_to_fs(path)
-    try:
-        return fs.open(inner, "rb")
-    except OSError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - remote backends raise their own types
-        raise OSError(str(exc)) from exc
+    return fs.open(inner, "rb")
 
 
 def iter_runs(logdir: str, run_glob: str | None = None) -> Iterator[RunData]:

@@ -399,3 +399,14 @@ def test_phases_cover_each_role_series():
     ph = rep.phases["Loss/val"]
     assert ph[0].start_step == 0 and ph[-1].end_step == 39
     assert {p.label for p in ph} >= {"falling", "rising"}
+
+
+def test_jumps_at_every_epoch_start_are_periodic_not_spikes():
+    """Class-sorted data: the loss jumps when each new class block starts, every epoch."""
+    per_epoch, epochs = 45, 12
+    steps = np.arange(per_epoch * epochs)
+    base = noisy(decay(steps.size, 1.0, 0.1, 3), 0.05)
+    jumps = np.where(steps % per_epoch == 0, 8.0, 1.0)
+    rep = analyze_run(run(Loss__train_batch=base * jumps, steps=steps))
+    assert "periodic_loss" in codes(rep)
+    assert "loss_spikes" not in codes(rep)

@@ -200,6 +200,8 @@ def loss_spikes(ctx: Context) -> Finding | None:
         c = ctx.curves.get("train_loss")
     if c is None or c.steps.size < 12:
         return None
+    if any(f.code == "periodic_loss" and c.tag in f.tags for f in ctx.findings):
+        return None  # jumps that recur every epoch are the periodic pattern, not isolated spikes
     y = c.values
     n = y.size
     w = int(min(50, max(5, n // 20)))

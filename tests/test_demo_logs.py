@@ -39,3 +39,15 @@ def test_restarted_run_has_no_duplicate_steps():
     for rd in iter_runs(str(DEMO), "torch_restart"):
         for s in rd.series.values():
             assert (s.steps[1:] > s.steps[:-1]).all()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_rendered_text_is_complete(lang):
+    """No placeholder may stay unfilled ("?") in a message or a suggestion."""
+    from tb_recipe_plugin.catalogue import render_finding
+
+    for report in REPORTS.values():
+        for finding in report.findings:
+            f = render_finding(finding, lang)
+            texts = [f["message"]] + [s[k] for s in f["suggestions"] for k in ("action", "why")]
+            assert all("?" not in t and "{" not in t for t in texts), (report.run, f["code"], texts)

@@ -69,6 +69,7 @@ def plateau(ctx: Context) -> Finding | None:
             "tail_fraction_pct": pct((c.bsteps[-1] - c.bsteps[s]) / max(c.bsteps[-1] - c.bsteps[0], 1)),
             "early_improvement_pct": pct(early),
             "plateau_value": float(np.median(c.bvalues[s:])),
+            "best_step": int(c.bsteps[s]),
         },
         0.7,
         (c.tag,),

@@ -86,6 +86,6 @@ def _run_block(report: RunReport, lang: str, console: Console) -> None:
         )
         console.print(f"    {escape(f['message'])}")
         for s in f["suggestions"][:TOP_SUGGESTIONS]:
-            console.print(f"    → {escape(s['action'])} [dim]{escape(s['why'])}[/]")
+            console.print(f"    → {escape(s['action'])} [dim]— {escape(s['why'])}[/]")
     for error in report.errors:
         console.print(f"  [red]{words['errors']}:[/] {escape(error)}")

@@ -290,6 +290,35 @@ def torch_evaluate(torch, model, xv, yv) -> tuple[float, float]:
     return loss, acc
 
 
+def torch_train_epoch(torch, model, opt, loader, writer, step: int, log_every: int = 1, corrupt=frozenset()):
+    """One epoch of plain cross-entropy training that logs the raw per-batch loss
+    as `Loss/train_batch` every `log_every` global steps. Batches whose global
+    step is in `corrupt` get their labels shifted by one class. Returns the
+    new global step and the epoch's mean training loss."""
+    total, n = 0.0, 0
+    for xb, yb in loader:
+        step += 1
+        if step in corrupt:
+            yb = (yb + 1) % NUM_CLASSES
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % log_every == 0:
+            writer.add_scalar("Loss/train_batch", loss.item(), step)
+        total += loss.item() * len(yb)
+        n += len(yb)
+    return step, total / n
+
+
+def torch_log_epoch(torch, model, writer, xv, yv, train_loss: float, at: int) -> None:
+    """Epoch-level `Loss/train`, `Loss/val` and `Accuracy/val` at step `at`."""
+    vl, va = torch_evaluate(torch, model, xv, yv)
+    writer.add_scalar("Loss/train", train_loss, at)
+    writer.add_scalar("Loss/val", vl, at)
+    writer.add_scalar("Accuracy/val", va, at)
+
+
 def torch_unshuffled(run: str) -> None:
     """Training data sorted by class and `DataLoader(shuffle=False)`: every epoch
     walks through all 0s, then all 1s, ... The per-batch loss repeats with the
@@ -309,20 +338,8 @@ def torch_unshuffled(run: str) -> None:
     writer = SummaryWriter(log_dir=str(d))
     step = 0
     for _epoch in range(20):
-        total, n = 0.0, 0
-        for xb, yb in loader:
-            loss = torch.nn.functional.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            writer.add_scalar("Loss/train_batch", loss.item(), step)
-            total += loss.item() * len(yb)
-            n += len(yb)
-        vl, va = torch_evaluate(torch, model, xv_t, yv_t)
-        writer.add_scalar("Loss/train", total / n, step)
-        writer.add_scalar("Loss/val", vl, step)
-        writer.add_scalar("Accuracy/val", va, step)
+        step, train_loss = torch_train_epoch(torch, model, opt, loader, writer, step)
+        torch_log_epoch(torch, model, writer, xv_t, yv_t, train_loss, at=step)
     writer.close()
 
 
@@ -346,22 +363,8 @@ def torch_loss_spikes(run: str) -> None:
     writer = SummaryWriter(log_dir=str(d))
     step = 0
     for epoch in range(16):
-        total, n = 0.0, 0
-        for xb, yb in loader:
-            step += 1
-            if step in bad_steps:
-                yb = (yb + 1) % NUM_CLASSES
-            loss = torch.nn.functional.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            writer.add_scalar("Loss/train_batch", loss.item(), step)
-            total += loss.item() * len(yb)
-            n += len(yb)
-        vl, va = torch_evaluate(torch, model, xv_t, yv_t)
-        writer.add_scalar("Loss/train", total / n, epoch)
-        writer.add_scalar("Loss/val", vl, epoch)
-        writer.add_scalar("Accuracy/val", va, epoch)
+        step, train_loss = torch_train_epoch(torch, model, opt, loader, writer, step, corrupt=bad_steps)
+        torch_log_epoch(torch, model, writer, xv_t, yv_t, train_loss, at=epoch)
     writer.close()
 
 
@@ -391,21 +394,8 @@ def torch_restart(run: str) -> None:
         ckpt = None
         step = first_epoch * STEPS_PER_EPOCH
         for epoch in range(first_epoch, last_epoch + 1):
-            total, n = 0.0, 0
-            for xb, yb in loader:
-                loss = torch.nn.functional.cross_entropy(model(xb), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                step += 1
-                if step % 5 == 0:
-                    writer.add_scalar("Loss/train_batch", loss.item(), step)
-                total += loss.item() * len(yb)
-                n += len(yb)
-            vl, va = torch_evaluate(torch, model, xv_t, yv_t)
-            writer.add_scalar("Loss/train", total / n, epoch)
-            writer.add_scalar("Loss/val", vl, epoch)
-            writer.add_scalar("Accuracy/val", va, epoch)
+            step, train_loss = torch_train_epoch(torch, model, opt, loader, writer, step, log_every=5)
+            torch_log_epoch(torch, model, writer, xv_t, yv_t, train_loss, at=epoch)
             if epoch == ckpt_epoch:
                 ckpt = {"model": copy.deepcopy(model.state_dict()), "opt": copy.deepcopy(opt.state_dict())}
         writer.close()

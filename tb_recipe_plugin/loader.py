@@ -64,7 +64,7 @@ def discover_runs(logdir: str) -> list[RunSource]:
         folders = _local_event_folders(logdir)
     runs: dict[str, RunSource] = {}
     for rel_dir, paths in folders:
-        name, split = _run_of_folder(rel_dir)
+        name, split = run_of_folder(rel_dir)
         source = runs.setdefault(name, RunSource(name))
         source.files.extend((split, path) for path in paths)
     for source in runs.values():
@@ -72,7 +72,7 @@ def discover_runs(logdir: str) -> list[RunSource]:
     return [runs[name] for name in sorted(runs)]
 
 
-def _run_of_folder(rel_dir: str) -> tuple[str, str | None]:
+def run_of_folder(rel_dir: str) -> tuple[str, str | None]:
     """Run name and split for a folder holding event files (`rel_dir` relative to LOGDIR, '/'-separated)."""
     if rel_dir == ROOT_RUN:
         return ROOT_RUN, None

@@ -1,0 +1,92 @@
+"""TensorBoard entry point for the "Diagnosis" tab.
+
+TensorBoard imports this module at start-up through the `tensorboard_plugins`
+entry point; an exception here stops TensorBoard itself. So it imports only
+TensorBoard's own plugin base and werkzeug: the analyzer (numpy) is loaded on
+the first request, and every route turns failures into an HTTP error for that
+request instead of a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+PLUGIN_NAME = "tb_recipe"
+DEFAULT_SAMPLES = 1000
+"""TensorBoard's own default for scalars; `--samples_per_plugin scalars=N` overrides it."""
+
+
+class DiagnosisPlugin(base_plugin.TBPlugin):
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._provider = context.data_provider
+        hints = context.sampling_hints or {}
+        self._samples = hints.get("scalars") or DEFAULT_SAMPLES
+        self._service = None
+
+    def get_plugin_apps(self):
+        return {
+            "/index.js": self._serve_js,
+            "/runs": self._serve_runs,
+            "/diagnosis": self._serve_diagnosis,
+            "/series": self._serve_series,
+        }
+
+    def is_active(self) -> bool:
+        return False  # activity comes from data_plugin_names()
+
+    def data_plugin_names(self):
+        return ("scalars",)
+
+    def frontend_metadata(self):
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Diagnosis")
+
+    def service(self):
+        if self._service is None:
+            from tb_recipe_plugin.plugin_service import DiagnosisService
+
+            self._service = DiagnosisService(self._provider, self._samples)
+        return self._service
+
+    @wrappers.Request.application
+    def _serve_js(self, request):
+        source = resources.files("tb_recipe_plugin").joinpath("frontend", "index.js").read_text(encoding="utf-8")
+        return http_util.Respond(request, source, "application/javascript")
+
+    @wrappers.Request.application
+    def _serve_runs(self, request):
+        return self._call(request, "runs")
+
+    @wrappers.Request.application
+    def _serve_diagnosis(self, request):
+        return self._call(request, "diagnosis")
+
+    @wrappers.Request.application
+    def _serve_series(self, request):
+        return self._call(request, "series")
+
+    def _call(self, request, route: str):
+        """Parse arguments, run the plain route function, map its errors to 400/404."""
+        from tensorboard import plugin_util
+
+        from tb_recipe_plugin.plugin_service import BadRequest, UnknownRun
+
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        args = {k: request.args.get(k) for k in ("run", "lang")}
+        try:
+            body = getattr(self.service(), route)(ctx, eid, **args)
+            code = 200
+        except BadRequest as exc:
+            body, code = {"error": str(exc)}, 400
+        except UnknownRun as exc:
+            body, code = {"error": str(exc)}, 404
+        return http_util.Respond(
+            request, json.dumps(body, ensure_ascii=False, allow_nan=False), "application/json", code=code
+        )

@@ -1,0 +1,170 @@
+"""Route logic of the Diagnosis tab as plain functions over TensorBoard's data provider.
+
+Kept free of HTTP so it can be tested directly; `plugin.py` wraps it. Runs are
+grouped the way the CLI's loader groups folders (Keras' `train/` and
+`validation/` sub-runs form one run), the series come from
+`data_provider.read_scalars` (so the Rust data server, `--load_fast=false` and
+remote logdirs all work), and each run's report is cached until that run's
+data changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from tensorboard.data import provider as tb_provider
+
+from tb_recipe_plugin.analyzer import analyze_run
+from tb_recipe_plugin.catalogue import FINDINGS, LANGS
+from tb_recipe_plugin.loader import run_of_folder
+from tb_recipe_plugin.report import SCHEMA, STATUS_ORDER, RunReport, json_number, run_to_dict
+from tb_recipe_plugin.series import RunData, Series
+
+SCALARS = "scalars"
+
+
+class BadRequest(ValueError):
+    """Missing or malformed query arguments (HTTP 400)."""
+
+
+class UnknownRun(LookupError):
+    """No run of that name in this experiment (HTTP 404)."""
+
+
+Fingerprint = tuple[tuple[str, str, int, float], ...]
+
+
+class DiagnosisService:
+    def __init__(self, provider: tb_provider.DataProvider, samples: int) -> None:
+        self._provider = provider
+        self._samples = samples
+        self._cache: dict[tuple[str, str], tuple[Fingerprint, RunReport, RunData]] = {}
+        self._lock = threading.Lock()
+
+    # -- routes -----------------------------------------------------------------------
+
+    def runs(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
+        """Every run with its status and finding counts, errors first."""
+        del run
+        _lang(lang)
+        groups, listing = self._groups(ctx, eid)
+        rows = []
+        for name in sorted(groups):
+            report, _ = self._analysed(ctx, eid, name, groups, listing)
+            counts = {sev: 0 for sev in ("error", "warning", "info")}
+            for f in report.findings:
+                counts[FINDINGS[f.code].severity] += 1
+            rows.append(
+                {
+                    "run": name,
+                    "status": report.status,
+                    "counts": counts,
+                    "best_step": report.best_step,
+                    "codes": [f.code for f in report.findings],
+                    "errors": len(report.errors),
+                }
+            )
+        rows.sort(key=lambda r: (-STATUS_ORDER.index(r["status"]) if r["status"] in STATUS_ORDER else 0, r["run"]))
+        return {"schema": SCHEMA, "samples_per_series": self._samples, "runs": rows}
+
+    def diagnosis(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
+        """One run's report, the same object as one entry of the CLI's JSON `runs`."""
+        lang = _lang(lang)
+        report, _ = self._analysed(ctx, eid, _run(run), *self._groups(ctx, eid))
+        return {"schema": SCHEMA, "lang": lang, **run_to_dict(report, lang)}
+
+    def series(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
+        """The curves the tab draws: every role's series, with NaN/Inf steps listed apart
+        (JSON has no NaN, and a chart must show them rather than drop them)."""
+        _lang(lang)
+        report, data = self._analysed(ctx, eid, _run(run), *self._groups(ctx, eid))
+        out: dict[str, Any] = {}
+        for role, info in report.roles.items():
+            s = data.series.get(info.tag)
+            if s is None or info.tag in out:
+                continue
+            finite = np.isfinite(s.values)
+            out[info.tag] = {
+                "roles": [r for r, i in report.roles.items() if i.tag == info.tag],
+                "steps": s.steps[finite].tolist(),
+                "values": [json_number(float(v)) for v in s.values[finite]],
+                "nonfinite": [
+                    {"step": int(st), "value": json_number(float(v))}
+                    for st, v in zip(s.steps[~finite], s.values[~finite], strict=True)
+                ],
+            }
+            del role
+        return {"run": report.run, "samples_per_series": self._samples, "series": out}
+
+    # -- data -------------------------------------------------------------------------
+
+    def _groups(self, ctx, eid: str) -> tuple[dict[str, dict[str | None, str]], dict]:
+        listing = self._provider.list_scalars(ctx, experiment_id=eid, plugin_name=SCALARS)
+        groups: dict[str, dict[str | None, str]] = {}
+        for tb_run in listing:
+            name, split = run_of_folder(tb_run)
+            groups.setdefault(name, {})[split] = tb_run
+        return groups, listing
+
+    def _analysed(self, ctx, eid, name, groups, listing) -> tuple[RunReport, RunData]:
+        if name not in groups:
+            raise UnknownRun(f"no run named {name!r}")
+        parts = groups[name]
+        fingerprint = tuple(
+            sorted(
+                (tb_run, tag, int(meta.max_step), float(meta.max_wall_time))
+                for tb_run in parts.values()
+                for tag, meta in listing.get(tb_run, {}).items()
+            )
+        )
+        key = (eid, name)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        data = self._read(ctx, eid, name, parts)
+        try:
+            report = analyze_run(data)
+        except Exception as exc:  # noqa: BLE001 - a bad run shows an error, the tab stays up
+            report = RunReport(run=name, status="error", errors=[f"analysis failed: {type(exc).__name__}: {exc}"])
+        with self._lock:
+            self._cache[key] = (fingerprint, report, data)
+        return report, data
+
+    def _read(self, ctx, eid: str, name: str, parts: dict[str | None, str]) -> RunData:
+        data = RunData(name)
+        result = self._provider.read_scalars(
+            ctx,
+            experiment_id=eid,
+            plugin_name=SCALARS,
+            downsample=self._samples,
+            run_tag_filter=tb_provider.RunTagFilter(runs=list(parts.values())),
+        )
+        for split, tb_run in parts.items():
+            for tag, datums in result.get(tb_run, {}).items():
+                key = f"{split}/{tag}" if split else tag
+                steps = np.array([d.step for d in datums], dtype=np.int64)
+                values = np.array([d.value for d in datums], dtype=np.float64)
+                walls = np.array([d.wall_time for d in datums], dtype=np.float64)
+                order = np.argsort(steps, kind="stable")
+                steps, values, walls = steps[order], values[order], walls[order]
+                # Later points win for a repeated step, as in the CLI's reader.
+                keep = np.r_[steps[1:] != steps[:-1], True] if steps.size else np.zeros(0, bool)
+                data.series[key] = Series(key, steps[keep], values[keep], walls[keep])
+        return data
+
+
+def _lang(lang: str | None) -> str:
+    if lang is None or lang == "":
+        return "en"
+    if lang not in LANGS:
+        raise BadRequest(f"lang must be one of {', '.join(LANGS)}")
+    return lang
+
+
+def _run(run: str | None) -> str:
+    if not run:
+        raise BadRequest("missing required argument: run")
+    return run

@@ -1,0 +1,120 @@
+"""The Diagnosis tab's JSON routes inside a real TensorBoard app over demo_logs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.tb_app import PREFIX, tensorboard_client
+from tests.test_cli import HOSTILE, healthy, write_run
+
+DEMO = Path(__file__).resolve().parent.parent / "demo_logs"
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tb") / "logs"
+    shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns("*.py", "*.md", "*.json"))
+    write_run(root / HOSTILE, **{"Loss/train": healthy(), "Loss/val": [v * 1.05 for v in healthy()]})
+    broken = root / "truncated"
+    write_run(broken, **{"Loss/train": healthy()})
+    event = next(broken.iterdir())
+    event.write_bytes(event.read_bytes()[:-7])
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(logdir):
+    return tensorboard_client(str(logdir))
+
+
+def get(client, route, **args):
+    response = client.get(f"{PREFIX}/{route}", query_string=args)
+    return response.status_code, json.loads(response.get_data(as_text=True))
+
+
+def test_plugin_is_listed_with_its_tab(client):
+    listing = json.loads(client.get("/data/plugins_listing").get_data(as_text=True))
+    entry = listing["tb_recipe"]
+    assert entry["enabled"] is True
+    assert entry["tab_name"] == "Diagnosis"
+    assert entry["loading_mechanism"] == {"type": "IFRAME", "module_path": f"{PREFIX}/index.js"}
+
+
+def test_run_list_merges_keras_splits_and_sorts_errors_first(client):
+    code, body = get(client, "runs")
+    assert code == 200
+    names = [r["run"] for r in body["runs"]]
+    assert "keras_overfitting" in names and "keras_overfitting/train" not in names
+    assert HOSTILE in names
+    statuses = [r["status"] for r in body["runs"]]
+    assert statuses[0] == "error"
+    nan_run = next(r for r in body["runs"] if r["run"] == "keras_nan_divergence")
+    assert nan_run["counts"]["error"] >= 1 and "nonfinite_loss" in nan_run["codes"]
+
+
+def test_diagnosis_has_the_cli_schema(client):
+    code, body = get(client, "diagnosis", run="keras_overfitting")
+    assert code == 200
+    assert {"run", "status", "best_step", "roles", "findings", "phases", "errors"} <= set(body)
+    assert "overfitting" in [f["code"] for f in body["findings"]]
+    assert body["roles"]["val_loss"]["tag"] == "validation/epoch_loss"
+    code, zh = get(client, "diagnosis", run="keras_overfitting", lang="zh")
+    assert code == 200 and zh["findings"][0]["title"] == "过拟合"
+
+
+def test_series_lists_nonfinite_points_explicitly(client):
+    code, body = get(client, "series", run="keras_nan_divergence")
+    assert code == 200
+    train = body["series"]["train/epoch_loss"]
+    assert len(train["steps"]) == len(train["values"]) == 11
+    assert [p["step"] for p in train["nonfinite"]] == [11, 12, 13, 14, 15]
+    assert all(p["value"] == "nan" for p in train["nonfinite"])
+
+
+def test_hostile_run_name_round_trips(client):
+    code, body = get(client, "diagnosis", run=HOSTILE)
+    assert code == 200 and body["run"] == HOSTILE
+
+
+@pytest.mark.parametrize(
+    "route,args,status",
+    [
+        ("diagnosis", {}, 400),
+        ("diagnosis", {"run": "keras_healthy", "lang": "fr"}, 400),
+        ("series", {}, 400),
+        ("diagnosis", {"run": "no_such_run"}, 404),
+        ("series", {"run": "../../etc/passwd"}, 404),
+    ],
+)
+def test_bad_arguments(client, route, args, status):
+    code, body = get(client, route, **args)
+    assert code == status and body["error"]
+
+
+def test_truncated_event_file_does_not_break_the_tab(client):
+    code, body = get(client, "diagnosis", run="truncated")
+    assert code == 200
+    assert body["status"] in ("ok", "info", "warning")
+
+
+def test_frontend_module_is_served(client):
+    response = client.get(f"{PREFIX}/index.js")
+    assert response.status_code == 200
+    assert "export async function render" in response.get_data(as_text=True)
+
+
+def test_new_data_shows_up_after_tensorboard_reloads(tmp_path):
+    write_run(tmp_path / "live", **{"Loss/train": healthy(10)})
+    client = tensorboard_client(str(tmp_path))
+    _, before = get(client, "series", run="live")
+    _, again = get(client, "series", run="live")
+    assert again == before
+    write_run(tmp_path / "live", **{"Loss/train": healthy(30)})  # a second launch appends a file
+    client.reload()
+    _, after = get(client, "series", run="live")
+    assert len(before["series"]["Loss/train"]["steps"]) == 10
+    assert len(after["series"]["Loss/train"]["steps"]) == 30

@@ -25,6 +25,7 @@ setup(
         "rich>=13",
         "fsspec>=2023.1",
         "google-crc32c>=1.5",
+        "plotly>=5",
     ],
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
@@ -34,6 +35,7 @@ setup(
             "ruff>=0.5",
             "tbparse>=0.0.9",
             "tensorboardX>=2.6",
+            "playwright>=1.40",
         ],
     },
     entry_points={

@@ -33,6 +33,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
     def get_plugin_apps(self):
         return {
             "/index.js": self._serve_js,
+            "/plotly.js": self._serve_plotly,
             "/runs": self._serve_runs,
             "/diagnosis": self._serve_diagnosis,
             "/series": self._serve_series,
@@ -58,6 +59,13 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
     def _serve_js(self, request):
         source = resources.files("tb_recipe_plugin").joinpath("frontend", "index.js").read_text(encoding="utf-8")
         return http_util.Respond(request, source, "application/javascript")
+
+    @wrappers.Request.application
+    def _serve_plotly(self, request):
+        """The charting library, from the installed `plotly` package: TensorBoard's page
+        policy forbids scripts from other origins, and no bundle is checked in here."""
+        source = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+        return http_util.Respond(request, source, "application/javascript", expires=86400)
 
     @wrappers.Request.application
     def _serve_runs(self, request):

@@ -50,6 +50,7 @@ class DiagnosisService:
         del run
         _lang(lang)
         groups, listing = self._groups(ctx, eid)
+        self._refresh(ctx, eid, [n for n in groups if self._stale(eid, n, groups, listing)], groups, listing)
         rows = []
         for name in sorted(groups):
             report, _ = self._analysed(ctx, eid, name, groups, listing)
@@ -108,40 +109,55 @@ class DiagnosisService:
             groups.setdefault(name, {})[split] = tb_run
         return groups, listing
 
-    def _analysed(self, ctx, eid, name, groups, listing) -> tuple[RunReport, RunData]:
-        if name not in groups:
-            raise UnknownRun(f"no run named {name!r}")
-        parts = groups[name]
-        fingerprint = tuple(
+    @staticmethod
+    def _fingerprint(parts: dict[str | None, str], listing) -> Fingerprint:
+        """What changes when a run gets new data: each tag's last step and write time."""
+        return tuple(
             sorted(
                 (tb_run, tag, int(meta.max_step), float(meta.max_wall_time))
                 for tb_run in parts.values()
                 for tag, meta in listing.get(tb_run, {}).items()
             )
         )
-        key = (eid, name)
+
+    def _stale(self, eid: str, name: str, groups, listing) -> bool:
         with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1], cached[2]
-        data = self._read(ctx, eid, name, parts)
-        try:
-            report = analyze_run(data)
-        except Exception as exc:  # noqa: BLE001 - a bad run shows an error, the tab stays up
-            report = RunReport(run=name, status="error", errors=[f"analysis failed: {type(exc).__name__}: {exc}"])
+            cached = self._cache.get((eid, name))
+        return cached is None or cached[0] != self._fingerprint(groups[name], listing)
+
+    def _analysed(self, ctx, eid, name, groups, listing) -> tuple[RunReport, RunData]:
+        if name not in groups:
+            raise UnknownRun(f"no run named {name!r}")
+        if self._stale(eid, name, groups, listing):
+            self._refresh(ctx, eid, [name], groups, listing)
         with self._lock:
-            self._cache[key] = (fingerprint, report, data)
+            _, report, data = self._cache[(eid, name)]
         return report, data
 
-    def _read(self, ctx, eid: str, name: str, parts: dict[str | None, str]) -> RunData:
-        data = RunData(name)
+    def _refresh(self, ctx, eid: str, names: list[str], groups, listing) -> None:
+        """Read the stale runs in one data-provider call (one round trip to the
+        data server instead of one per run) and analyse them."""
+        if not names:
+            return
         result = self._provider.read_scalars(
             ctx,
             experiment_id=eid,
             plugin_name=SCALARS,
             downsample=self._samples,
-            run_tag_filter=tb_provider.RunTagFilter(runs=list(parts.values())),
+            run_tag_filter=tb_provider.RunTagFilter(runs=[r for n in names for r in groups[n].values()]),
         )
+        for name in names:
+            data = self._to_run_data(name, groups[name], result)
+            try:
+                report = analyze_run(data)
+            except Exception as exc:  # noqa: BLE001 - a bad run shows an error, the tab stays up
+                report = RunReport(run=name, status="error", errors=[f"analysis failed: {type(exc).__name__}: {exc}"])
+            with self._lock:
+                self._cache[(eid, name)] = (self._fingerprint(groups[name], listing), report, data)
+
+    @staticmethod
+    def _to_run_data(name: str, parts: dict[str | None, str], result) -> RunData:
+        data = RunData(name)
         for split, tb_run in parts.items():
             for tag, datums in result.get(tb_run, {}).items():
                 key = f"{split}/{tag}" if split else tag

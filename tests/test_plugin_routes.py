@@ -118,3 +118,45 @@ def test_new_data_shows_up_after_tensorboard_reloads(tmp_path):
     _, after = get(client, "series", run="live")
     assert len(before["series"]["Loss/train"]["steps"]) == 10
     assert len(after["series"]["Loss/train"]["steps"]) == 30
+
+
+def test_empty_logdir_gives_an_empty_run_list(tmp_path):
+    code, body = get(tensorboard_client(str(tmp_path)), "runs")
+    assert code == 200 and body["runs"] == []
+
+
+def test_a_run_whose_analysis_fails_is_reported_not_fatal(tmp_path, monkeypatch):
+    import tb_recipe_plugin.plugin_service as service
+
+    write_run(tmp_path / "fine", **{"Loss/train": healthy()})
+    write_run(tmp_path / "cursed", **{"Loss/train": healthy()})
+    real = service.analyze_run
+
+    def flaky(run, *args, **kwargs):
+        if run.name == "cursed":
+            raise RuntimeError("boom")
+        return real(run, *args, **kwargs)
+
+    monkeypatch.setattr(service, "analyze_run", flaky)
+    client = tensorboard_client(str(tmp_path))
+    code, body = get(client, "runs")
+    assert code == 200
+    by_name = {r["run"]: r for r in body["runs"]}
+    assert by_name["cursed"]["status"] == "error" and by_name["fine"]["status"] != "error"
+    code, report = get(client, "diagnosis", run="cursed")
+    assert code == 200 and "boom" in report["errors"][0]
+
+
+def test_entry_point_module_imports_nothing_heavy():
+    """TensorBoard imports the entry point at start-up; keep it to TensorBoard and werkzeug."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tb_recipe_plugin.plugin\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch', 'plotly')\n"
+        "         or m in ('tb_recipe_plugin.analyzer', 'tb_recipe_plugin.plugin_service')]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

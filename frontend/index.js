@@ -28,9 +28,7 @@ const STRINGS = {
 const CSS = `
   :root { --fg:#212121; --muted:#616161; --bg:#fff; --panel:#f5f5f5; --line:#e0e0e0; --accent:#f57c00;
           --error:#d32f2f; --warning:#f57c00; --info:#1976d2; --ok:#388e3c; --no_data:#9e9e9e; }
-  @media (prefers-color-scheme: dark) {
-    :root { --fg:#e0e0e0; --muted:#9e9e9e; --bg:#303030; --panel:#3a3a3a; --line:#555; }
-  }
+  :root.dark { --fg:#e0e0e0; --muted:#9e9e9e; --bg:#303030; --panel:#3a3a3a; --line:#555; }
   body { margin:0; font-family: Roboto, Arial, sans-serif; font-size:13px; color:var(--fg); background:var(--bg); }
   #app { display:flex; height:100vh; }
   #sidebar { width:280px; border-right:1px solid var(--line); display:flex; flex-direction:column; }
@@ -234,8 +232,24 @@ async function setLang(lang) {
   else renderMain();
 }
 
+// Follow TensorBoard's own theme toggle (it sets `dark-mode` on the top page's body);
+// fall back to the system preference when the parent page is not reachable.
+function followTheme() {
+  let body = null;
+  try { body = window.parent.document.body; } catch (err) { body = null; }
+  const apply = () => {
+    const dark = body ? body.classList.contains('dark-mode') : matchMedia('(prefers-color-scheme: dark)').matches;
+    if (document.documentElement.classList.contains('dark') === dark) return;
+    document.documentElement.classList.toggle('dark', dark);
+    if (state.report) { renderRunList(); renderMain(); }
+  };
+  apply();
+  if (body) new MutationObserver(apply).observe(body, {attributes: true, attributeFilter: ['class']});
+}
+
 export async function render() {
   document.head.appendChild(el('style', {text: CSS}));
+  followTheme();
   const root = el('div', {id: 'app'});
   document.body.appendChild(root);
   renderShell(root);

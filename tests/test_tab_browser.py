@@ -137,5 +137,15 @@ def test_language_switch(page):
     frame.locator("button[data-lang='en']").click()
 
 
+def test_follows_tensorboards_dark_mode(page):
+    frame = tab(page)
+    page.evaluate("document.body.classList.add('dark-mode')")
+    frame.locator("html.dark").wait_for(state="attached", timeout=10_000)
+    background = frame.locator("body").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background == "rgb(48, 48, 48)"
+    page.evaluate("document.body.classList.remove('dark-mode')")
+    frame.locator("html:not(.dark)").wait_for(state="attached", timeout=10_000)
+
+
 def test_no_console_errors(page):
     assert not [e for e in page.errors if "favicon" not in e], page.errors

@@ -160,3 +160,10 @@ def test_entry_point_module_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_sampling_hint_is_honoured(logdir):
+    client = tensorboard_client(str(logdir), "--samples_per_plugin", "scalars=7")
+    code, body = get(client, "series", run="keras_overfitting")
+    assert code == 200 and body["samples_per_series"] == 7
+    assert all(len(s["steps"]) <= 7 for s in body["series"].values())

@@ -105,10 +105,28 @@ FINDINGS: dict[str, FindingSpec] = {
         "warning",
         {"en": "Underfitting", "zh": "欠拟合"},
         {
-            "en": "{train_tag} levelled off at {train_last} (only {improvement_pct}% below its start) with a train/validation gap of {gap_pct}%: the model is not fitting even the training data.",
-            "zh": "{train_tag} 停在 {train_last}（只比开始时低 {improvement_pct}%），训练/验证差距仅 {gap_pct}%：模型连训练集都没拟合好。",
+            "en": "{train_tag} levelled off at {train_last}{loss_text}{accuracy_text}: the model is not fitting even the training data.",
+            "zh": "{train_tag} 停在 {train_last}{loss_text}{accuracy_text}：模型连训练集都没拟合好。",
         },
-        ("bigger_model", "less_regularization", "train_longer", "lr_sweep"),
+        ("bigger_model", "less_regularization", "lr_sweep"),
+        (
+            (
+                "loss_text",
+                "gap_pct",
+                {
+                    "en": " (only {improvement_pct}% below its start) with a train/validation gap of {gap_pct}%",
+                    "zh": "（只比开始时低 {improvement_pct}%），训练/验证差距仅 {gap_pct}%",
+                },
+            ),
+            (
+                "accuracy_text",
+                "train_accuracy",
+                {
+                    "en": ", and {metric_tag} is stuck at {train_accuracy} with validation accuracy level with it ({val_accuracy})",
+                    "zh": "，{metric_tag} 停在 {train_accuracy}，验证准确率与之持平（{val_accuracy}）",
+                },
+            ),
+        ),
     ),
     "plateau": FindingSpec(
         "warning",

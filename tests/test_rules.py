@@ -202,6 +202,37 @@ def test_underfitting_high_flat_small_gap():
     assert "underfitting" in codes(rep)
 
 
+def test_underfitting_seen_in_a_low_accuracy_plateau():
+    """The loss fell a lot, but training accuracy levels off at 0.8 with validation level with it."""
+    n = 40
+    acc = 0.8 - 0.4 * np.exp(-np.arange(n) / 3)
+    rep = analyze_run(
+        run(
+            Loss__train=decay(n, 1.0, 0.45, 8),
+            Loss__val=decay(n, 1.0, 0.47, 8),
+            Accuracy__train=acc,
+            Accuracy__val=acc + 0.01,
+        )
+    )
+    f = finding(rep, "underfitting")
+    assert f.evidence["train_accuracy"] < 0.9
+    assert "plateau" in codes(rep)  # both descriptions hold: converged, and too weak
+
+
+def test_high_accuracy_plateau_is_not_underfitting():
+    n = 40
+    acc = 0.97 - 0.4 * np.exp(-np.arange(n) / 3)
+    rep = analyze_run(
+        run(
+            Loss__train=decay(n, 1.0, 0.05, 8),
+            Loss__val=decay(n, 1.0, 0.06, 8),
+            Accuracy__train=acc,
+            Accuracy__val=acc - 0.01,
+        )
+    )
+    assert "underfitting" not in codes(rep)
+
+
 def test_well_fitted_is_not_underfitting():
     rep = analyze_run(run(Loss__train=decay(40, 1.0, 0.05, 8), Loss__val=decay(40, 1.0, 0.06, 8)))
     assert "underfitting" not in codes(rep)

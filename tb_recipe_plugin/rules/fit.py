@@ -185,24 +185,50 @@ def underfitting(ctx: Context) -> Finding | None:
     first = float(t.values[0])
     last = float(t.smooth[-1])
     improvement = rel(first - last, first)
-    if first <= 0 or improvement > UNDERFIT_MAX_IMPROVEMENT:
+    if first <= 0:
         return None
     s = flat_tail_start(t, 0.03)
     if s >= t.n or (t.bsteps[-1] - t.bsteps[s]) < 0.3 * (t.bsteps[-1] - t.bsteps[0]):
         return None
-    gap = 0.0
-    if v is not None:
-        gap = rel(float(v.smooth[-1]) - last, last)
-        if abs(gap) > UNDERFIT_MAX_GAP:
+    evidence: dict = {"train_tag": t.tag, "train_last": last, "improvement_pct": pct(improvement)}
+    if improvement <= UNDERFIT_MAX_IMPROVEMENT:
+        gap = 0.0
+        if v is not None:
+            gap = rel(float(v.smooth[-1]) - last, last)
+            if abs(gap) > UNDERFIT_MAX_GAP:
+                return None
+        evidence["gap_pct"] = pct(gap)
+    else:
+        # The loss fell a lot, but a training accuracy stuck well below 1 with
+        # validation accuracy level with it still says the model is too weak.
+        acc = _accuracy_plateau(ctx)
+        if acc is None:
             return None
+        evidence.update(acc)
     return Finding(
-        "underfitting",
-        int(t.bsteps[s]),
-        int(t.steps[-1]),
-        {"train_tag": t.tag, "train_last": last, "improvement_pct": pct(improvement), "gap_pct": pct(gap)},
-        0.6,
-        (t.tag,) + ((v.tag,) if v else ()),
+        "underfitting", int(t.bsteps[s]), int(t.steps[-1]), evidence, 0.6, (t.tag,) + ((v.tag,) if v else ())
     )
+
+
+UNDERFIT_MAX_TRAIN_ACCURACY = 0.9
+"""A training accuracy that levels off below 90%..."""
+UNDERFIT_MAX_ACCURACY_GAP = 0.05
+"""...with validation accuracy within 5 points of it."""
+
+
+def _accuracy_plateau(ctx: Context) -> dict | None:
+    tm, vm = ctx.curves.get("train_metric"), ctx.curves.get("val_metric")
+    if tm is None or vm is None or tm.direction != "max" or "acc" not in tm.tag.lower():
+        return None
+    if not (np.all((tm.values >= 0) & (tm.values <= 1)) and np.all((vm.values >= 0) & (vm.values <= 1))):
+        return None
+    train_acc, val_acc = float(np.median(tm.values[-3:])), float(np.median(vm.values[-3:]))
+    if train_acc >= UNDERFIT_MAX_TRAIN_ACCURACY or abs(val_acc - train_acc) > UNDERFIT_MAX_ACCURACY_GAP:
+        return None
+    s = flat_tail_start(tm, 0.03)
+    if s >= tm.n or (tm.bsteps[-1] - tm.bsteps[s]) < 0.3 * (tm.bsteps[-1] - tm.bsteps[0]):
+        return None
+    return {"train_accuracy": train_acc, "val_accuracy": val_acc, "metric_tag": tm.tag}
 
 
 VBT_MIN_FRACTION = 0.8

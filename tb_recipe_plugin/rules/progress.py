@@ -41,7 +41,7 @@ def plateau(ctx: Context) -> Finding | None:
     """Both curves flat over a long tail after early progress: the run has converged
     at this learning rate, and the remaining epochs are wasted unless something
     changes (lower LR, smaller batch)."""
-    if any(ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau", "underfitting")):
+    if any(ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau")):
         return None
     c = ctx.primary_loss()
     if c is None or c.n < 6:

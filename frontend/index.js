@@ -10,7 +10,7 @@ const STRINGS = {
     emptyHelp: 'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), then reload.',
     best: 'Recommended checkpoint: step', noBest: 'No validation curve, so no recommended checkpoint.',
     steps: 'steps', confidence: 'confidence', suggestions: 'What to change', errors: 'Problems reading this run',
-    losses: 'Loss', metrics: 'Metrics', lr: 'Learning rate', nothing: 'No problems found in this run.',
+    losses: 'Loss', batch: 'Per-batch loss', metrics: 'Metrics', lr: 'Learning rate', nothing: 'No problems found in this run.',
     pick: 'Select a run.', nonfinite: 'non-finite', failed: 'Could not load', tags: 'Tags used',
     status: {error: 'error', warning: 'warning', info: 'info', ok: 'ok', no_data: 'no data'},
   },
@@ -19,7 +19,7 @@ const STRINGS = {
     emptyHelp: '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。',
     best: '推荐的检查点：第', noBest: '没有验证曲线，无法推荐检查点。',
     steps: '步', confidence: '置信度', suggestions: '建议的调整', errors: '读取此运行时的问题',
-    losses: '损失', metrics: '指标', lr: '学习率', nothing: '此运行没有发现问题。',
+    losses: '损失', batch: '每个 batch 的损失', metrics: '指标', lr: '学习率', nothing: '此运行没有发现问题。',
     pick: '请选择一个运行。', nonfinite: '非有限值', failed: '无法加载', tags: '使用的标签',
     status: {error: '错误', warning: '警告', info: '提示', ok: '正常', no_data: '无数据'},
   },
@@ -145,13 +145,15 @@ function renderMain() {
     for (const e of r.errors) list.appendChild(el('li', {text: e}));
     main.appendChild(list);
   }
-  for (const [id, title] of [['loss', t().losses], ['metric', t().metrics], ['lr', t().lr]]) {
+  for (const [id, title] of [['loss', t().losses], ['batch', t().batch], ['metric', t().metrics], ['lr', t().lr]]) {
     main.appendChild(el('div', {id: `chart-${id}`, class: 'chart', 'data-title': title}));
   }
   drawCharts();
 }
 
-const GROUPS = {loss: ['train_loss', 'val_loss', 'batch_loss'], metric: ['train_metric', 'val_metric'], lr: ['lr']};
+// Batch-level losses get their own chart: Keras logs them per batch but epoch
+// values per epoch index, so one shared x axis would squash one of the two.
+const GROUPS = {loss: ['train_loss', 'val_loss'], batch: ['batch_loss'], metric: ['train_metric', 'val_metric'], lr: ['lr']};
 
 async function drawCharts() {
   if (!state.series || !state.report) return;
@@ -159,7 +161,8 @@ async function drawCharts() {
   for (const [id, roles] of Object.entries(GROUPS)) {
     const div = document.getElementById(`chart-${id}`);
     if (!div) continue;
-    const entries = Object.entries(state.series.series).filter(([, s]) => s.roles.some((role) => roles.includes(role)));
+    const entries = Object.entries(state.series.series).filter(([, s]) => s.roles.some((role) => roles.includes(role)) &&
+      !(id === 'batch' && s.roles.some((role) => GROUPS.loss.includes(role))));
     if (!entries.length) { div.style.display = 'none'; continue; }
     const traces = [];
     let top = -Infinity;

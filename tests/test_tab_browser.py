@@ -128,8 +128,20 @@ def test_nan_steps_are_marked(page):
     assert any("non-finite" in n for n in names)
 
 
+def test_batch_loss_has_its_own_chart(page):
+    frame = tab(page)
+    frame.locator(".run[data-run='keras_batch_logging']").click()
+    frame.locator("#chart-batch .main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    loss_tags = frame.locator("#chart-loss").evaluate("el => el.data.map(t => t.name)")
+    batch_tags = frame.locator("#chart-batch").evaluate("el => el.data.map(t => t.name)")
+    assert "train/batch_loss" in batch_tags and "train/batch_loss" not in loss_tags
+
+
 def test_language_switch(page):
     frame = tab(page)
+    frame.locator(".run[data-run='keras_nan_divergence']").click()
+    frame.locator(".card[data-code='nonfinite_loss']").wait_for(timeout=30_000)
     frame.locator("button[data-lang='zh']").click()
     frame.locator("#title").filter(has_text="诊断").wait_for(timeout=10_000)
     frame.locator(".card").first.wait_for(timeout=30_000)

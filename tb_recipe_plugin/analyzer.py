@@ -13,6 +13,7 @@ import numpy as np
 
 from tb_recipe_plugin.catalogue import FINDINGS
 from tb_recipe_plugin.curves import make_curve
+from tb_recipe_plugin.internal_tags import find_internals
 from tb_recipe_plugin.phases import phases
 from tb_recipe_plugin.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.roles import assign_roles
@@ -34,7 +35,7 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
         return report
     roles = assign_roles(run.series, role_overrides)
     report.roles = roles
-    ctx = Context(run=run, roles=roles)
+    ctx = Context(run=run, roles=roles, internals=find_internals(run.series))
     for role, info in roles.items():
         curve = make_curve(run.series[info.tag], direction=info.direction or "min", level=info.level)
         if curve is not None:

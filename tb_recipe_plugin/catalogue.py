@@ -240,6 +240,96 @@ FINDINGS: dict[str, FindingSpec] = {
         },
         ("checkpoint_by_metric",),
     ),
+    "nonfinite_gradients": FindingSpec(
+        "error",
+        {"en": "Non-finite gradients (NaN/Inf)", "zh": "梯度出现 NaN/Inf"},
+        {
+            "en": "Gradients became NaN/Inf at step {first_step}, in {num_layers_hit} of {num_layers} layers ({layers}); {steps} step(s) had non-finite gradients.",
+            "zh": "梯度在第 {first_step} 步变成 NaN/Inf，{num_layers} 层中有 {num_layers_hit} 层受影响（{layers}）；共 {steps} 步的梯度非有限。",
+        },
+        ("check_inputs_nan", "safe_loss_ops", "lower_lr", "clip_gradients", "lr_warmup"),
+    ),
+    "exploding_gradients": FindingSpec(
+        "warning",
+        {"en": "Exploding gradients", "zh": "梯度爆炸"},
+        {
+            "en": "Gradients explode{growth_text}{layer_text}.",
+            "zh": "梯度爆炸{growth_text}{layer_text}。",
+        },
+        ("clip_gradients", "lower_lr", "lr_warmup", "add_batchnorm", "lower_init_scale", "residual_connections"),
+        (
+            (
+                "growth_text",
+                "peak",
+                {
+                    "en": ": the gradient norm reached {peak} at step {peak_step}, {ratio}x its early level of {early}",
+                    "zh": "：梯度范数在第 {peak_step} 步达到 {peak}，是初期水平 {early} 的 {ratio} 倍",
+                },
+            ),
+            (
+                "layer_text",
+                "layer_ratio",
+                {
+                    "en": ": the input-side layer {first_layer} gets {layer_ratio}x the gradient norm of the output-side layer {last_layer}",
+                    "zh": "：靠近输入的 {first_layer} 层的梯度范数是靠近输出的 {last_layer} 层的 {layer_ratio} 倍",
+                },
+            ),
+        ),
+    ),
+    "vanishing_gradients": FindingSpec(
+        "warning",
+        {"en": "Vanishing gradients", "zh": "梯度消失"},
+        {
+            "en": "The input-side layer {first_layer} gets {ratio}x the gradient norm of the output-side layer {last_layer} ({first_norm} vs {last_norm}, median over the second half of the run, {num_layers} layers): the early layers barely learn.",
+            "zh": "靠近输入的 {first_layer} 层的梯度范数只有靠近输出的 {last_layer} 层的 {ratio} 倍（后半程中位数 {first_norm} 对 {last_norm}，共 {num_layers} 层）：前面的层几乎学不到东西。",
+        },
+        ("use_relu", "add_batchnorm", "residual_connections", "lower_init_scale"),
+    ),
+    "dying_relu": FindingSpec(
+        "warning",
+        {"en": "Dying ReLUs", "zh": "ReLU 神经元死亡"},
+        {
+            "en": "{fraction_pct}% of the units of {layer} output 0 for every probe sample; {num_layers_hit} of {num_layers} ReLU layers are 70% dead or more ({layers}). Dead units get no gradient and do not recover.",
+            "zh": "{layer} 层有 {fraction_pct}% 的神经元对所有探测样本都输出 0；{num_layers} 个 ReLU 层中有 {num_layers_hit} 个死亡比例达到 70% 以上（{layers}）。死亡的神经元得不到梯度，也不会再恢复。",
+        },
+        ("lower_lr", "leaky_relu", "check_bias_init", "lower_init_scale", "add_batchnorm"),
+    ),
+    "saturated_activations": FindingSpec(
+        "warning",
+        {"en": "Saturated activations", "zh": "激活函数饱和"},
+        {
+            "en": "{fraction_pct}% of the outputs of {layer} sit at the sigmoid/tanh limits, where the derivative is nearly 0; {num_layers_hit} of {num_layers} such hidden layers are 50% saturated or more ({layers}).",
+            "zh": "{layer} 层有 {fraction_pct}% 的输出落在 sigmoid/tanh 的饱和区，那里的导数几乎为 0；{num_layers} 个这类隐藏层中有 {num_layers_hit} 个饱和比例达到 50% 以上（{layers}）。",
+        },
+        ("normalize_inputs", "lower_init_scale", "add_batchnorm", "use_relu"),
+    ),
+    "update_ratio_high": FindingSpec(
+        "warning",
+        {"en": "Updates too large for the weights", "zh": "参数更新幅度过大"},
+        {
+            "en": "Each step changes the weights by {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
+            "zh": "每一步对权重的改变量约为其范数的 {ratio}（各层、各次读取的中位数，第 {start_step}–{end_step} 步）；健康的比例约为 {healthy}。",
+        },
+        ("lower_lr", "lr_warmup", "clip_gradients"),
+    ),
+    "update_ratio_low": FindingSpec(
+        "warning",
+        {"en": "Updates too small to matter", "zh": "参数更新幅度过小"},
+        {
+            "en": "Each step changes the weights by only {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
+            "zh": "每一步对权重的改变量只有其范数的 {ratio}（各层、各次读取的中位数，第 {start_step}–{end_step} 步）；健康的比例约为 {healthy}。",
+        },
+        ("raise_lr", "lr_range_test"),
+    ),
+    "initial_loss_off": FindingSpec(
+        "warning",
+        {"en": "Initial loss far from ln(C)", "zh": "初始损失偏离 ln(C)"},
+        {
+            "en": "The first batch's loss was {first_loss}, {ratio}x the {expected} = ln({num_classes}) that a freshly initialised {num_classes}-class model should give.",
+            "zh": "第一个 batch 的损失为 {first_loss}，是刚初始化的 {num_classes} 类模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍。",
+        },
+        ("normalize_inputs", "check_from_logits", "lower_init_scale", "init_output_bias", "check_labels"),
+    ),
 }
 
 

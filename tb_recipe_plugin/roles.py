@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, internal_part
 from tb_recipe_plugin.report import Role
 from tb_recipe_plugin.series import Series
 
@@ -129,6 +130,9 @@ def _is_keras_running_mean(tag: str) -> bool:
 
 
 def _classify(tag: str, series: Series) -> list[_Candidate]:
+    internal = internal_part(tag)
+    if internal is not None:
+        return _classify_internal(tag, internal)
     words = tokens(tag)
     wset = set(words)
     if not words or wset & IGNORE_WORDS or (wset <= {"epoch", "step", "global"}):
@@ -172,6 +176,19 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
             score -= 0.5  # unsplit metrics (`metrics/mAP_0.5`) are usually held-out ones
         out.append(_Candidate(role, tag, score, level, direction))
     return out
+
+
+def _classify_internal(tag: str, internal: str) -> list[_Candidate]:
+    """The Keras callback's own series: its raw per-batch loss beats Keras' running mean.
+
+    Everything else it writes (gradient norms, window maxima such as
+    ``window/loss_max``) is a diagnostic signal, not a curve to judge.
+    """
+    if internal == BATCH_LOSS:
+        return [_Candidate("batch_loss", tag, 10.0, "batch")]
+    if internal == LEARNING_RATE:
+        return [_Candidate("lr", tag, 0.5, "batch")]
+    return []
 
 
 def _overlaps(a: Series, b: Series) -> bool:

@@ -175,4 +175,28 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
         "en": {"action": "Choose the checkpoint by the metric you will report: `ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)` (or `val_auc`) keeps step {best_step}.", "why": "Loss and metric can disagree (confidence vs correctness, e.g. the loss-best step is not the AUC-best step); selecting on the loss then gives a worse final metric."},
         "zh": {"action": "按最终要报告的指标选择模型：`ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)`（或 `val_auc`）会保留第 {best_step} 步。", "why": "损失和指标可能不一致（置信度与正确率是两回事，比如损失最低的那一步未必 AUC 最高），按损失选模型会得到更差的最终指标。"},
     },
+    "normalize_inputs": {
+        "en": {"action": "Normalise the inputs to mean 0 and standard deviation 1 per feature, computed on the training set (Keras: a `Normalization()` layer after `adapt(x_train)`; images: divide by 255).", "why": "Raw inputs in the tens or hundreds make the first layer's outputs huge, which saturates activations, gives confident wrong predictions from the first step and forces a tiny learning rate."},
+        "zh": {"action": "把输入按特征归一化到均值 0、标准差 1（统计量取自训练集；Keras：`Normalization()` 层配合 `adapt(x_train)`；图像：除以 255）。", "why": "几十上百的原始输入会让第一层输出过大，激活函数饱和，第一步就给出很自信的错误预测，还会逼着你用极小的学习率。"},
+    },
+    "use_relu": {
+        "en": {"action": "Use ReLU-family activations in the hidden layers (`relu`, `gelu`, `silu`) instead of sigmoid/tanh, with `he_normal` initialisation; keep sigmoid/softmax for the output only.", "why": "The sigmoid's derivative is at most 0.25, so each sigmoid layer shrinks the backward signal; ReLU passes it through unchanged for active units."},
+        "zh": {"action": "隐藏层改用 ReLU 系列激活（`relu`、`gelu`、`silu`），配合 `he_normal` 初始化；sigmoid/softmax 只留在输出层。", "why": "sigmoid 的导数最大只有 0.25，每经过一层 sigmoid 反向信号就缩小一次；ReLU 对激活的神经元则原样传回梯度。"},
+    },
+    "leaky_relu": {
+        "en": {"action": "Replace ReLU with `LeakyReLU(negative_slope=0.01-0.2)` or ELU (PyTorch: `nn.LeakyReLU(0.01)`), at least in the layers that died.", "why": "A small negative slope keeps a gradient flowing for negative inputs, so a unit pushed below zero can come back."},
+        "zh": {"action": "把 ReLU 换成 `LeakyReLU(negative_slope=0.01-0.2)` 或 ELU（PyTorch：`nn.LeakyReLU(0.01)`），至少在死亡的层里换掉。", "why": "负半轴的小斜率让负输入也有梯度，被推到零以下的神经元还能恢复。"},
+    },
+    "check_bias_init": {
+        "en": {"action": "Initialise biases to 0 (Keras' default `bias_initializer='zeros'`) or a small positive value such as 0.01 for ReLU layers; never large negative values.", "why": "A negative bias larger than the typical pre-activation puts a ReLU unit below zero for every input from the start, and it never receives a gradient."},
+        "zh": {"action": "偏置初始化为 0（Keras 默认的 `bias_initializer='zeros'`），ReLU 层也可以用 0.01 这样的小正数；不要用较大的负数。", "why": "负偏置一旦大于常见的预激活值，ReLU 神经元从一开始就对所有输入都小于零，永远得不到梯度。"},
+    },
+    "check_from_logits": {
+        "en": {"action": "Check that the output activation and the loss agree: `from_logits=True` with a linear last layer, or the default `from_logits=False` with softmax/sigmoid, never softmax twice.", "why": "A mismatch makes the loss compute on the wrong quantities: the first loss is far from ln(C) and training is slow or unstable."},
+        "zh": {"action": "检查输出激活与损失是否匹配：最后一层是线性输出时用 `from_logits=True`，带 softmax/sigmoid 时用默认的 `from_logits=False`，不要做两次 softmax。", "why": "两者不匹配时，损失算在了错误的量上：初始损失远离 ln(C)，训练缓慢或不稳定。"},
+    },
+    "init_output_bias": {
+        "en": {"action": "For imbalanced classes, initialise the last layer's bias to the log of the class frequencies (Keras: `bias_initializer=keras.initializers.Constant(np.log(p))`).", "why": "The model then starts from the class prior instead of spending its first steps learning it, and the initial loss matches what the data allows."},
+        "zh": {"action": "类别不平衡时，把最后一层的偏置初始化为各类频率的对数（Keras：`bias_initializer=keras.initializers.Constant(np.log(p))`）。", "why": "这样模型从类别先验出发，不必在最初的若干步里先去学它，初始损失也与数据相符。"},
+    },
 }

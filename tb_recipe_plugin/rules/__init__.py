@@ -20,6 +20,16 @@ from tb_recipe_plugin.rules.fit import (
     val_plateau,
 )
 from tb_recipe_plugin.rules.health import divergence, no_learning, nonfinite_loss
+from tb_recipe_plugin.rules.internals import (
+    dying_relu,
+    exploding_gradients,
+    initial_loss_off,
+    nonfinite_gradients,
+    saturated_activations,
+    update_ratio_high,
+    update_ratio_low,
+    vanishing_gradients,
+)
 from tb_recipe_plugin.rules.noise import loss_spikes, noisy_loss, periodic_loss
 from tb_recipe_plugin.rules.progress import lr_decay_too_early, lr_too_small, plateau, still_learning
 
@@ -27,8 +37,16 @@ Rule = Callable[[Context], Finding | None]
 
 RULES: tuple[Rule, ...] = (
     nonfinite_loss,
+    nonfinite_gradients,
     divergence,
     no_learning,
+    exploding_gradients,
+    dying_relu,
+    saturated_activations,
+    vanishing_gradients,
+    update_ratio_high,
+    update_ratio_low,
+    initial_loss_off,
     data_problem,
     overfitting,
     val_plateau,

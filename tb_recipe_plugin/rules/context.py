@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tb_recipe_plugin.curves import Curve
+from tb_recipe_plugin.internal_tags import Internals
 from tb_recipe_plugin.report import Finding, Role
 from tb_recipe_plugin.series import RunData
 
@@ -16,6 +17,7 @@ class Context:
     run: RunData
     roles: dict[str, Role]
     curves: dict[str, Curve] = field(default_factory=dict)
+    internals: Internals = field(default_factory=Internals)  # the Keras callback's signals, if any
     findings: list[Finding] = field(default_factory=list)
 
     def curve(self, role: str) -> Curve | None:

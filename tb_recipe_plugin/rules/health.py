@@ -129,6 +129,15 @@ def uniform_guess_classes(loss: float) -> int | None:
     return None
 
 
+def _chance_classes(ctx: Context, typical: float) -> int | None:
+    """C when the loss sits at ln(C); the Keras callback's recorded class count beats guessing C."""
+    known = ctx.internals.meta.get("num_classes")
+    if known and known >= 2:
+        ln_c = math.log(known)
+        return int(known) if abs(typical - ln_c) <= CHANCE_TOLERANCE * ln_c else None
+    return uniform_guess_classes(typical)
+
+
 def no_learning(ctx: Context) -> Finding | None:
     """The loss never meaningfully decreases: typically stuck at ln(num_classes).
 
@@ -149,7 +158,7 @@ def no_learning(ctx: Context) -> Finding | None:
         v0 = float(np.median(vl.values[: max(1, min(3, vl.values.size // 5))]))
         if rel(v0 - float(np.min(vl.smooth)), v0) > 4 * NO_LEARN_MAX_IMPROVEMENT:
             return None  # validation learns: a data problem, not a dead model
-    classes = uniform_guess_classes(float(np.median(c.values)))
+    classes = _chance_classes(ctx, float(np.median(c.values)))
     vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
     if vm is not None and vm.n >= 3:
         o = vm.oriented()

@@ -1,0 +1,806 @@
+"""`DiagnosisCallback`: the training-side signals that curves alone cannot show.
+
+Add it to ``model.fit(..., callbacks=[DiagnosisCallback("logs")])`` next to (or
+instead of) ``keras.callbacks.TensorBoard("logs")``. It writes, under the
+``train/`` folder of the same log dir and the ``tb_recipe/`` tag prefix (see
+`tb_recipe_plugin.internal_tags`): the raw per-batch loss, the global and
+per-layer gradient norms of the real training batches, non-finite gradient
+counts, steps skipped by the loss scaler, weight norms, update/weight ratios,
+activation statistics of a probe batch and the learning rate. At the end of
+``fit`` it prints the diagnosis of the run.
+
+Why it is cheap on an accelerator: the gradient statistics are reduced inside
+the compiled train step (one squared norm per variable, summed per layer) into
+device-side accumulators and ring buffers; the host reads them once every
+``update_freq`` steps and at each epoch end, in one call. Nothing on the hot
+path waits for the host.
+
+How it gets at the gradients: for the duration of ``fit`` it wraps the
+optimizer's ``apply`` (the call every Keras train step makes with the
+gradients, before clipping and, for a ``LossScaleOptimizer``, still scaled:
+the callback divides by the current scale) and forces Keras to re-trace the
+train function. Under a multi-replica ``tf.distribute`` strategy the
+statistics are taken from the all-reduced gradients instead (Keras clips
+per-replica gradients before that reduction when ``clipnorm``/``clipvalue``
+is set, so there the norms are after clipping). Everything is restored when
+training ends; the callback's own variables are not tracked by the model, so
+checkpoints and ``model.save`` are unaffected.
+
+This module is the only one that imports TensorFlow; the analyzer, the CLI and
+the TensorBoard plugin never import it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from tb_recipe_plugin import internal_tags as tags
+
+DEFAULT_UPDATE_FREQ = 100
+DEFAULT_PROBE_SIZE = 128
+# A sigmoid/tanh output this close to its asymptote passes almost no gradient
+# (sigmoid' < 0.01 below 0.01 or above 0.99; tanh' < 0.02 beyond |0.99|).
+SATURATION_MARGIN = 0.01
+
+_WRITER_STEPS = {"write", "flush", "close"}
+_RELU_NAMES = {"relu", "relu6"}
+_SIGMOID_NAMES = {"sigmoid", "hard_sigmoid"}
+_TANH_NAMES = {"tanh"}
+_CATEGORICAL_LOSSES = {"sparse_categorical_crossentropy", "categorical_crossentropy"}
+_BINARY_LOSSES = {"binary_crossentropy"}
+
+
+class DiagnosisCallback(keras.callbacks.Callback):
+    """Record gradient, weight, update and activation statistics for tb-recipe.
+
+    Args:
+        log_dir: the same directory you give ``keras.callbacks.TensorBoard``;
+            the callback writes into its ``train/`` sub-folder.
+        update_freq: steps between host reads of the device-side statistics
+            (also read at every epoch end). Per-step values (loss, gradient
+            norm) keep full resolution whatever this is.
+        probe_data: inputs for the activation statistics: an array or tensor,
+            an ``(x, y)`` tuple or a ``tf.data.Dataset`` (its first batch).
+            Without it, the first validation batch of ``fit`` is used once
+            validation has run.
+        probe_size: at most this many probe samples are used.
+        activations: record activation statistics of the probe batch.
+        update_ratios: record update/weight ratios (keeps one copy of the
+            trainable weights on the device).
+        terminate_on_nonfinite: stop training at the next read when the loss
+            or the gradients became NaN/Inf, saying what happened and what to
+            change (a more talkative ``keras.callbacks.TerminateOnNaN``).
+        print_diagnosis: print tb-recipe's diagnosis of the run when ``fit`` ends.
+    """
+
+    def __init__(
+        self,
+        log_dir: str = "logs",
+        update_freq: int = DEFAULT_UPDATE_FREQ,
+        probe_data: Any = None,
+        probe_size: int = DEFAULT_PROBE_SIZE,
+        activations: bool = True,
+        update_ratios: bool = True,
+        terminate_on_nonfinite: bool = False,
+        print_diagnosis: bool = True,
+    ) -> None:
+        super().__init__()
+        if int(update_freq) < 1:
+            raise ValueError(f"update_freq must be a positive number of steps, got {update_freq!r}")
+        self.log_dir = os.fspath(log_dir)
+        self.update_freq = int(update_freq)
+        self.probe_data = probe_data
+        self.probe_size = int(probe_size)
+        self.activations = activations
+        self.update_ratios = update_ratios
+        self.terminate_on_nonfinite = terminate_on_nonfinite
+        self.print_diagnosis = print_diagnosis
+        self._warned: set[str] = set()
+        self._installed = False
+
+    # ------------------------------------------------------------------ fit hooks
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._writer: EventFileWriter | None = None
+        self._history: dict[str, tuple[list[int], list[float]]] = {}
+        self._epoch_logs: list[tuple[int, dict[str, float]]] = []
+        self._meta_written = False
+        self._probe: Any = None
+        self._pending_update = 0
+        self._steps_since_read = 0
+        self._stopped_for: str | None = None
+        try:
+            self._install()
+        except Exception as exc:  # noqa: BLE001 - the callback must never break training
+            self._restore()
+            self._warn(
+                "install",
+                f"tb-recipe: could not attach to this model ({type(exc).__name__}: {exc}); no diagnostics recorded.",
+            )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if not self._installed:
+            return
+        self._steps_since_read += self._steps_per_call
+        if self._pending_update:
+            self._guard("update ratios", self._read_update_ratios)
+        if self._steps_since_read >= self.update_freq:
+            self._guard("read", self._read)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self._installed:
+            return
+        if self._steps_since_read:
+            self._guard("read", self._read)
+        values = {}
+        for key, value in (logs or {}).items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        self._epoch_logs.append((epoch, values))
+        self._guard("flush", lambda: self._writer.flush() if self._writer else None)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if not self._installed:
+            return
+        if self._steps_since_read:
+            self._guard("read", self._read)
+        self._restore()
+        if self._writer is not None:
+            self._guard("close", self._writer.close)
+        if self.print_diagnosis:
+            self._guard("diagnosis", self._print_diagnosis)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _install(self) -> None:
+        model = self.model
+        optimizer = model.optimizer
+        if optimizer is None:
+            raise ValueError("the model is not compiled with an optimizer")
+        self._strategy = model.distribute_strategy
+        self._replicas = int(self._strategy.num_replicas_in_sync)
+        self._chief = _is_chief(self._strategy)
+        self._loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        self._steps_per_call = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
+        self._layers, self._var_layer = _group_variables(model)
+        self._probe_layers = _probe_layers(model) if self.activations else []
+        weights = [v for v in model.trainable_variables if _key(v) in self._var_layer]
+        with self._strategy.scope():
+            self._stats = _DeviceStats(
+                num_layers=len(self._layers),
+                capacity=self.update_freq + self._steps_per_call,
+                start_step=int(optimizer.iterations.numpy()),
+                weights=weights,
+                weight_layers=[self._var_layer[_key(v)] for v in weights],
+                snapshots=self.update_ratios,
+            )
+        self._originals: list[tuple[Any, str, Any, bool]] = []
+        self._patch(optimizer, "apply", self._wrap_apply(optimizer.apply))
+        if self._replicas > 1:
+            inner = optimizer.inner_optimizer if self._loss_scaled else optimizer
+            self._patch(inner, "_all_reduce_sum_gradients", self._wrap_all_reduce(inner._all_reduce_sum_gradients))
+        # Keras traced (or cached) the train function before on_train_begin:
+        # make the next step trace it again, with the wrapped optimizer.
+        model.train_function = None
+        model.make_train_function(force=True)
+        self._installed = True
+        if self._chief:
+            self._guard("write", self._open_writer)
+        if self.update_ratios:
+            self._stats.snapshot()
+
+    def _open_writer(self) -> None:
+        self._writer = EventFileWriter(os.path.join(self.log_dir, "train"), filename_suffix=".tb_recipe")
+
+    def _patch(self, obj: Any, name: str, replacement: Callable) -> None:
+        had_own = name in vars(obj)
+        self._originals.append((obj, name, vars(obj).get(name), had_own))
+        object.__setattr__(obj, name, replacement)
+
+    def _restore(self) -> None:
+        for obj, name, previous, had_own in reversed(getattr(self, "_originals", [])):
+            if had_own:
+                object.__setattr__(obj, name, previous)
+            else:
+                object.__delattr__(obj, name)
+        self._originals = []
+        if self._installed:
+            # The traced function holds the wrapper: trace again on the next fit.
+            self.model.train_function = None
+        self._installed = False
+
+    # ------------------------------------------------------------------ in the train step
+
+    def _wrap_apply(self, original: Callable) -> Callable:
+        callback = self
+
+        def apply(grads, trainable_variables=None):  # noqa: ANN001 - Keras' signature
+            try:
+                record = callback._record_step(list(grads), trainable_variables)
+            except Exception as exc:  # noqa: BLE001 - tracing our ops must not break the step
+                callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
+                record = None
+            result = original(grads, trainable_variables)
+            if record is not None:
+                callback._stats.end_step()
+            return result
+
+        return apply
+
+    def _wrap_all_reduce(self, original: Callable) -> Callable:
+        callback = self
+
+        def all_reduce(grads_and_vars):  # noqa: ANN001
+            reduced = original(grads_and_vars)
+            try:
+                pairs = list(reduced)
+                callback._record_gradients([g for g, _ in pairs], [v for _, v in pairs], scale=None)
+            except Exception as exc:  # noqa: BLE001
+                callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
+            return reduced
+
+        return all_reduce
+
+    def _record_step(self, grads: list, variables: Any) -> bool:
+        """Loss of this batch and, on one replica, its gradient statistics."""
+        optimizer = self.model.optimizer
+        if variables is None:
+            variables = optimizer._trainable_variables
+        self._stats.record_loss(self.model, self._replicas)
+        if self._replicas > 1:
+            # Statistics come from the all-reduced gradients (`_wrap_all_reduce`);
+            # here only the loss scaler's verdict, on the local gradients.
+            if self._loss_scaled:
+                self._stats.record_skip(grads, optimizer.dynamic_scale)
+            return True
+        scale = optimizer.dynamic_scale if self._loss_scaled else None
+        self._record_gradients(grads, list(variables), scale=scale)
+        return True
+
+    def _record_gradients(self, grads: list, variables: list, scale: Any) -> None:
+        segments, squares = [], []
+        for g, v in zip(grads, variables, strict=False):
+            layer = self._var_layer.get(_key(v))
+            if g is None or layer is None:
+                continue
+            if isinstance(g, tf.IndexedSlices):
+                g = g.values  # rows of a sparse (embedding) gradient; repeated rows counted apart
+            squares.append(tf.reduce_sum(tf.square(tf.cast(g, tf.float32))))
+            segments.append(layer)
+        if not squares:
+            return
+        self._stats.record_gradients(tf.stack(squares), segments, scale, skip_nonfinite=self._loss_scaled)
+
+    # ------------------------------------------------------------------ host side
+
+    def _read(self) -> None:
+        self._steps_since_read = 0
+        probe = self._probe_batch() if self._probe_layers else None
+        data = self._stats.read(self.model.optimizer, probe, self._probe_fn() if probe is not None else None)
+        if self.update_ratios:
+            self._stats.snapshot()
+            self._pending_update = int(data["step"])
+        self._write_window(data)
+        self._check_fatal(data)
+
+    def _read_update_ratios(self) -> None:
+        start, self._pending_update = self._pending_update, 0
+        ratios, step = self._stats.update_ratios()
+        steps = max(1, step - start)
+        for i, name in enumerate(self._layers):
+            self._add(tags.layer_tag("update_ratio", name), step, float(ratios[i]) / steps)
+
+    def _write_window(self, d: dict[str, np.ndarray]) -> None:
+        end = int(d["step"])
+        n = int(min(d["pos"], d["loss"].size))
+        steps = np.arange(end - n + 1, end + 1)
+        if not self._meta_written:
+            self._write_meta(d)
+        losses, norms = d["loss"][:n], d["grad_norm"][:n]
+        for i in range(n):
+            self._add(tags.BATCH_LOSS, int(steps[i]), float(losses[i]))
+            # Under a loss scaler a skipped step has no gradient to report.
+            if not (self._loss_scaled and np.isnan(norms[i])):
+                self._add(tags.GRAD_NORM, int(steps[i]), float(norms[i]))
+        finite_norms = norms[np.isfinite(norms)]
+        window = {
+            "steps": n,
+            "grad_norm_max": float(finite_norms.max()) if finite_norms.size else float("nan"),
+            "loss_max": float(np.max(losses)) if n else float("nan"),
+            "nonfinite_loss_steps": int(np.sum(~np.isfinite(losses))),
+            "nonfinite_grad_steps": int(d["nonfinite_steps"]),
+            "skipped_steps": int(d["skipped"]),
+        }
+        for name, value in window.items():
+            self._add(tags.window_tag(name), end, float(value))
+        self._add(tags.LEARNING_RATE, end, float(d["learning_rate"]))
+        if d["first_nonfinite_step"] >= 0 and tags.meta_tag("first_nonfinite_grad_step") not in self._history:
+            self._add(tags.meta_tag("first_nonfinite_grad_step"), end, float(d["first_nonfinite_step"]))
+        counts = np.maximum(d["layer_finite"], 1)
+        for i, name in enumerate(self._layers):
+            if d["layer_finite"][i] > 0:
+                self._add(tags.layer_tag("grad_norm", name), end, float(d["layer_norm_sum"][i] / counts[i]))
+            self._add(tags.layer_tag("nonfinite_grad_steps", name), end, float(d["layer_nonfinite"][i]))
+            self._add(tags.layer_tag("weight_norm", name), end, float(d["weight_norm"][i]))
+        for stat, values in d.get("activations", {}).items():
+            for (name, _), value in zip(self._probe_layers, values, strict=True):
+                if np.isfinite(value) or stat == "act_nonfinite":
+                    self._add(tags.layer_tag(stat, name), end, float(value))
+        if self._writer is not None:
+            self._guard("flush", self._writer.flush)
+
+    def _write_meta(self, d: dict[str, np.ndarray]) -> None:
+        self._meta_written = True
+        meta = {"num_params": float(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))}
+        meta["loss_scaled"] = 1.0 if self._loss_scaled else 0.0
+        if d["batch_size"] > 0:
+            meta["batch_size"] = float(d["batch_size"]) * self._replicas
+        classes = _num_classes(self.model)
+        if classes:
+            meta["num_classes"] = float(classes)
+            meta["expected_initial_loss"] = math.log(classes)
+        for name, value in meta.items():
+            self._add(tags.meta_tag(name), 0, value)
+        for i, name in enumerate(self._layers):
+            self._add(tags.meta_tag(f"layer_index/{name}"), 0, float(i))
+        for i, (name, _) in enumerate(self._probe_layers):
+            if name not in self._layers:
+                self._add(tags.meta_tag(f"layer_index/{name}"), 0, i + 0.5 * (1 + len(self._layers)))
+
+    def _add(self, tag: str, step: int, value: float) -> None:
+        steps, values = self._history.setdefault(tag, ([], []))
+        steps.append(step)
+        values.append(value)
+        if self._writer is None:
+            return
+        try:
+            summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
+            self._writer.add_event(event_pb2.Event(step=step, summary=summary))
+        except Exception as exc:  # noqa: BLE001
+            self._writer = None
+            self._warn(
+                "write",
+                f"tb-recipe: cannot write summaries to {self.log_dir} ({type(exc).__name__}: {exc}); "
+                "training continues.",
+            )
+
+    def _check_fatal(self, d: dict[str, np.ndarray]) -> None:
+        n = int(min(d["pos"], d["loss"].size))
+        bad_loss = int(np.sum(~np.isfinite(d["loss"][:n])))
+        bad_grad = int(d["nonfinite_steps"])
+        if not (bad_loss or bad_grad) or self._stopped_for:
+            return
+        first = int(d["first_nonfinite_step"])
+        layers = [self._layers[i] for i in np.flatnonzero(d["layer_nonfinite"])]
+        what = []
+        if bad_grad:
+            where = ", ".join(layers[:3]) + (" ..." if len(layers) > 3 else "")
+            what.append(f"non-finite gradients from step {first} (layers: {where})")
+        if bad_loss:
+            what.append(f"a non-finite loss on {bad_loss} step(s)")
+        message = (
+            f"tb-recipe: {' and '.join(what)}. Check the inputs and labels for NaN/Inf, lower the learning rate "
+            "10x, add gradient clipping (e.g. `clipnorm=1.0` on the optimizer) and avoid log/division of values "
+            "that can reach 0."
+        )
+        self._stopped_for = message
+        if self.terminate_on_nonfinite:
+            self.model.stop_training = True
+            print(message + " Training stopped (terminate_on_nonfinite=True).", file=sys.stderr)
+        else:
+            self._warn("nonfinite", message)
+
+    def _print_diagnosis(self) -> None:
+        from rich.console import Console
+
+        from tb_recipe_plugin.analyzer import analyze_run
+        from tb_recipe_plugin.present_text import render_text
+
+        report = analyze_run(self._run_data())
+        render_text([report], self.log_dir, "en", Console(file=sys.stdout, highlight=False))
+
+    def _run_data(self):  # noqa: ANN202 - RunData, imported lazily
+        from tb_recipe_plugin.series import RunData, Series
+
+        run = RunData(name=os.path.basename(os.path.normpath(self.log_dir)) or self.log_dir)
+        columns: dict[str, tuple[list[int], list[float]]] = {}
+        for epoch, values in self._epoch_logs:
+            for key, value in values.items():
+                split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+                tag = f"{split}/epoch_{name}"
+                steps, vals = columns.setdefault(tag, ([], []))
+                steps.append(epoch)
+                vals.append(value)
+        for tag, (steps, vals) in list(columns.items()) + [(f"train/{t}", sv) for t, sv in self._history.items()]:
+            order = np.argsort(np.asarray(steps), kind="stable")
+            s, v = np.asarray(steps)[order], np.asarray(vals)[order]
+            keep = np.r_[s[1:] != s[:-1], True]  # a step written twice: the later value wins
+            run.series[tag] = Series(tag, s[keep], v[keep])
+        return run
+
+    # ------------------------------------------------------------------ probe batch
+
+    def _probe_batch(self) -> Any:
+        if self._probe is None:
+            source = self.probe_data
+            if source is None:
+                source = _validation_dataset(self.model)
+                if source is None:
+                    return None
+            self._probe = _first_inputs(source, self.probe_size)
+        return self._probe
+
+    def _probe_fn(self) -> Callable:
+        if getattr(self, "_probe_function", None) is None:
+            self._probe_function = _make_probe_function(self.model, self._probe_layers)
+        return self._probe_function
+
+    # ------------------------------------------------------------------ failures
+
+    def _guard(self, what: str, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - never break training
+            key = what
+            if what in _WRITER_STEPS:
+                key, self._writer = "write", None  # stop writing; the console diagnosis still works from memory
+            self._warn(key, f"tb-recipe: {what} failed ({type(exc).__name__}: {exc}); training continues.")
+
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+class _DeviceStats:
+    """Accumulators that live on the device and are filled inside the train step."""
+
+    def __init__(
+        self,
+        num_layers: int,
+        capacity: int,
+        start_step: int,
+        weights: list,
+        weight_layers: list[int],
+        snapshots: bool,
+    ) -> None:
+        def var(value: Any, dtype: tf.DType = tf.float32) -> tf.Variable:
+            return tf.Variable(
+                tf.constant(value, dtype=dtype),
+                trainable=False,
+                synchronization=tf.VariableSynchronization.ON_WRITE,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+
+        self.capacity = capacity
+        self.num_layers = max(num_layers, 1)
+        self.step = var(start_step, tf.int64)
+        self.pos = var(0, tf.int32)
+        self.loss = var(np.full(capacity, np.nan, np.float32))
+        self.grad_norm = var(np.full(capacity, np.nan, np.float32))
+        self.layer_norm_sum = var(np.zeros(self.num_layers, np.float32))
+        self.layer_finite = var(np.zeros(self.num_layers, np.float32))
+        self.layer_nonfinite = var(np.zeros(self.num_layers, np.float32))
+        self.nonfinite_steps = var(0, tf.int32)
+        self.skipped = var(0, tf.int32)
+        self.first_nonfinite = var(-1, tf.int64)
+        self.prev_total = var(0.0)
+        self.prev_count = var(0.0)
+        self.batch_size = var(0.0)
+        self.weights = weights
+        self.layer_of_weight = tf.constant(weight_layers, tf.int32)
+        self.snapshots = [tf.Variable(tf.identity(w.value), trainable=False) for w in weights] if snapshots else []
+        self._read_fn: Callable | None = None
+        self._update_fn: Callable | None = None
+
+    def _slot(self) -> tf.Tensor:
+        return tf.equal(tf.range(self.capacity), tf.minimum(self.pos, self.capacity - 1))
+
+    def record_loss(self, model: keras.Model, replicas: int) -> None:
+        """This batch's loss, from the change of Keras' running-mean loss tracker."""
+        tracker = getattr(model, "_loss_tracker", None)
+        if tracker is None:
+            return
+        total = tf.cast(tf.convert_to_tensor(tracker.total), tf.float32)
+        count = tf.cast(tf.convert_to_tensor(tracker.count), tf.float32)
+        reset = count <= self.prev_count  # the tracker restarts every epoch
+        d_total = tf.where(reset, total, total - self.prev_total)
+        d_count = tf.where(reset, count, count - self.prev_count)
+        loss = d_total / tf.maximum(d_count, 1e-12)
+        if replicas > 1:
+            loss = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, loss)
+        self.prev_total.assign(total)
+        self.prev_count.assign(count)
+        self.batch_size.assign(tf.where(self.batch_size > 0, self.batch_size, d_count))
+        self.loss.assign(tf.where(self._slot(), loss, self.loss))
+
+    def record_skip(self, grads: list, scale: Any) -> None:
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+        self.skipped.assign_add(tf.cast(tf.logical_not(finite), tf.int32))
+        del scale
+
+    def record_gradients(self, squares: tf.Tensor, segments: list[int], scale: Any, skip_nonfinite: bool) -> None:
+        layer_sq = tf.math.unsorted_segment_sum(squares, tf.constant(segments, tf.int32), self.num_layers)
+        if scale is not None:
+            s = tf.cast(tf.convert_to_tensor(scale), tf.float32)
+            layer_sq = layer_sq / (s * s)
+        present = (
+            tf.math.unsorted_segment_sum(tf.ones_like(squares), tf.constant(segments, tf.int32), self.num_layers) > 0
+        )
+        layer_ok = tf.logical_or(tf.math.is_finite(layer_sq), tf.logical_not(present))
+        step_ok = tf.reduce_all(layer_ok)
+        norms = tf.sqrt(layer_sq)
+        self.layer_norm_sum.assign_add(tf.where(layer_ok & present, norms, 0.0))
+        self.layer_finite.assign_add(tf.cast(layer_ok & present, tf.float32))
+        total = tf.sqrt(tf.reduce_sum(layer_sq))
+        if skip_nonfinite:
+            # The loss scaler skips this step and lowers its scale: not a model fault.
+            self.skipped.assign_add(tf.cast(tf.logical_not(step_ok), tf.int32))
+            total = tf.where(step_ok, total, float("nan"))
+        else:
+            self.layer_nonfinite.assign_add(tf.cast(tf.logical_not(layer_ok), tf.float32))
+            self.nonfinite_steps.assign_add(tf.cast(tf.logical_not(step_ok), tf.int32))
+            first = tf.logical_and(tf.logical_not(step_ok), self.first_nonfinite < 0)
+            self.first_nonfinite.assign(tf.where(first, self.step + 1, self.first_nonfinite))
+        self.grad_norm.assign(tf.where(self._slot(), total, self.grad_norm))
+
+    def end_step(self) -> None:
+        self.step.assign_add(1)
+        self.pos.assign_add(1)
+
+    def read(self, optimizer: Any, probe: Any, probe_fn: Callable | None) -> dict[str, np.ndarray]:
+        """Everything accumulated since the last read, in one device-to-host transfer; then reset."""
+        if self._read_fn is None:
+            self._read_fn = tf.function(self._read_and_reset)
+        out = self._read_fn()
+        out["learning_rate"] = _learning_rate(optimizer)
+        if probe is not None and probe_fn is not None:
+            out["activations"] = probe_fn(probe)
+        return tf.nest.map_structure(lambda t: np.asarray(t), out)
+
+    def _read_and_reset(self) -> dict[str, tf.Tensor]:
+        out = {
+            name: tf.identity(getattr(self, name))
+            for name in (
+                "step",
+                "pos",
+                "loss",
+                "grad_norm",
+                "layer_norm_sum",
+                "layer_finite",
+                "layer_nonfinite",
+                "nonfinite_steps",
+                "skipped",
+                "batch_size",
+            )
+        }
+        out["first_nonfinite_step"] = tf.identity(self.first_nonfinite)
+        out["weight_norm"] = self._weight_norms(lambda i, w: w)
+        with tf.control_dependencies(list(out.values())):
+            self.pos.assign(0)
+            self.loss.assign(tf.fill([self.capacity], np.float32("nan")))
+            self.grad_norm.assign(tf.fill([self.capacity], np.float32("nan")))
+            for v in (self.layer_norm_sum, self.layer_finite, self.layer_nonfinite):
+                v.assign(tf.zeros_like(v))
+            self.nonfinite_steps.assign(0)
+            self.skipped.assign(0)
+        return out
+
+    def _weight_norms(self, fn: Callable[[int, tf.Tensor], tf.Tensor]) -> tf.Tensor:
+        if not self.weights:
+            return tf.zeros([self.num_layers])
+        squares = [tf.reduce_sum(tf.square(tf.cast(fn(i, w.value), tf.float32))) for i, w in enumerate(self.weights)]
+        return tf.sqrt(tf.math.unsorted_segment_sum(tf.stack(squares), self.layer_of_weight, self.num_layers))
+
+    def snapshot(self) -> None:
+        for snap, w in zip(self.snapshots, self.weights, strict=True):
+            snap.assign(w.value)
+
+    def update_ratios(self) -> tuple[np.ndarray, int]:
+        """Norm of the change since the last snapshot over the weight norm, per layer."""
+        if self._update_fn is None:
+
+            @tf.function
+            def fn() -> tuple[tf.Tensor, tf.Tensor]:
+                change = self._weight_norms(lambda i, w: w - self.snapshots[i].value())
+                norm = self._weight_norms(lambda i, w: w)
+                return change / tf.maximum(norm, 1e-12), tf.identity(self.step)
+
+            self._update_fn = fn
+        ratios, step = self._update_fn()
+        return ratios.numpy(), int(step.numpy())
+
+
+# ---------------------------------------------------------------------- model inspection
+
+
+def _key(variable: Any) -> str:
+    return getattr(variable, "path", None) or variable.name
+
+
+def _group_variables(model: keras.Model) -> tuple[list[str], dict[str, int]]:
+    """Trainable variables grouped by the layer that owns them, input side first."""
+    layers: list[str] = []
+    index: dict[str, int] = {}
+    var_layer: dict[str, int] = {}
+    prefix = model.name + "/"
+    for v in model.trainable_variables:
+        path = _key(v)
+        owner = path.rsplit("/", 1)[0] if "/" in path else path
+        name = owner[len(prefix) :] if owner.startswith(prefix) else owner
+        name = name or model.name
+        if name not in index:
+            index[name] = len(layers)
+            layers.append(name)
+        var_layer[path] = index[name]
+    return layers, var_layer
+
+
+def _activation_kind(layer: keras.layers.Layer) -> str:
+    if isinstance(layer, keras.layers.ReLU):
+        return "relu"
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", "") if act is not None else ""
+    if name in _RELU_NAMES:
+        return "relu"
+    if name in _SIGMOID_NAMES:
+        return "sigmoid"
+    if name in _TANH_NAMES:
+        return "tanh"
+    return "other"
+
+
+def _probe_layers(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
+    """Leaf layers whose outputs are worth describing: those with weights or an activation."""
+    out = []
+    prefix = model.name + "/"
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if list(layer._flatten_layers(include_self=False, recursive=False)):
+            continue  # a container: its leaves are listed themselves
+        if not layer.weights and _activation_kind(layer) == "other":
+            continue
+        path = getattr(layer, "path", layer.name) or layer.name
+        name = path[len(prefix) :] if path.startswith(prefix) else path
+        out.append((name, layer))
+    return out
+
+
+def _make_probe_function(model: keras.Model, layers: list[tuple[str, keras.layers.Layer]]) -> Callable:
+    """A compiled forward pass that returns per-layer statistics of the probe batch.
+
+    Each leaf layer's ``call`` is wrapped while the function is traced, which
+    works for Sequential, functional and subclassed models alike; the wrappers
+    are gone before the function first runs.
+    """
+    last = layers[-1][1] if layers else None
+
+    @tf.function
+    def probe(x: Any) -> dict[str, tf.Tensor]:
+        captured: dict[int, tf.Tensor] = {}
+        patched = []
+        for i, (_, layer) in enumerate(layers):
+            original = layer.call
+
+            def call(*args, _original=original, _i=i, **kwargs):  # noqa: ANN001, ANN202
+                out = _original(*args, **kwargs)
+                if isinstance(out, tf.Tensor | tf.Variable) or hasattr(out, "dtype"):
+                    captured[_i] = out
+                return out
+
+            object.__setattr__(layer, "call", call)
+            patched.append(layer)
+        try:
+            model(x, training=False)
+        finally:
+            for layer in patched:
+                object.__delattr__(layer, "call")
+        nan = tf.constant(float("nan"))
+        stats: dict[str, list[tf.Tensor]] = {
+            k: [] for k in ("act_mean", "act_std", "dead_fraction", "saturated_fraction", "act_nonfinite")
+        }
+        for i, (_, layer) in enumerate(layers):
+            out = captured.get(i)
+            if out is None or not out.dtype.is_floating:
+                for k in stats:
+                    stats[k].append(nan)
+                continue
+            o = tf.cast(out, tf.float32)
+            finite = tf.math.is_finite(o)
+            clean = tf.where(finite, o, 0.0)
+            stats["act_mean"].append(tf.reduce_mean(clean))
+            stats["act_std"].append(tf.math.reduce_std(clean))
+            stats["act_nonfinite"].append(tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.float32)))
+            kind = _activation_kind(layer)
+            if kind == "relu" and o.shape.rank and o.shape.rank >= 2:
+                # A unit (last axis: a neuron or a channel) is dead when it is 0 for every probe sample and position.
+                dead = tf.reduce_all(o <= 0.0, axis=list(range(o.shape.rank - 1)))
+                stats["dead_fraction"].append(tf.reduce_mean(tf.cast(dead, tf.float32)))
+            else:
+                stats["dead_fraction"].append(nan)
+            if kind == "sigmoid" and layer is not last:
+                sat = (o < SATURATION_MARGIN) | (o > 1.0 - SATURATION_MARGIN)
+                stats["saturated_fraction"].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
+            elif kind == "tanh" and layer is not last:
+                sat = tf.abs(o) > 1.0 - SATURATION_MARGIN
+                stats["saturated_fraction"].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
+            else:
+                stats["saturated_fraction"].append(nan)
+        return {k: tf.stack(v) if v else tf.zeros([0]) for k, v in stats.items()}
+
+    return probe
+
+
+def _num_classes(model: keras.Model) -> int | None:
+    """Number of classes when the loss is a cross-entropy over one output, else None."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, str):
+        name = loss
+    elif loss is not None:
+        name = getattr(loss, "name", None) or getattr(loss, "__name__", "")
+        if not isinstance(name, str):
+            return None
+    else:
+        return None
+    name = name.lower()
+    if name in _BINARY_LOSSES:
+        return 2
+    if name not in _CATEGORICAL_LOSSES:
+        return None
+    outputs = getattr(model, "outputs", None)
+    shape = None
+    if outputs and len(outputs) == 1:
+        shape = outputs[0].shape
+    if shape is None or shape[-1] is None:
+        return None
+    return int(shape[-1]) if int(shape[-1]) >= 2 else None
+
+
+def _learning_rate(optimizer: Any) -> float:
+    try:
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - a custom schedule we cannot evaluate
+        return float("nan")
+
+
+def _validation_dataset(model: keras.Model) -> Any:
+    """The dataset of fit's validation iterator, once Keras has created it (after the first validation)."""
+    iterator = getattr(model, "_eval_epoch_iterator", None)
+    adapter = getattr(iterator, "data_adapter", None)
+    if adapter is None:
+        return None
+    return adapter.get_tf_dataset()
+
+
+def _first_inputs(source: Any, limit: int) -> Any:
+    if isinstance(source, tf.data.Dataset):
+        source = next(iter(source))
+    if isinstance(source, tuple | list) and len(source) in (2, 3) and not isinstance(source[0], int | float):
+        source = source[0]
+    return tf.nest.map_structure(lambda a: tf.convert_to_tensor(a)[:limit], source)
+
+
+def _is_chief(strategy: Any) -> bool:
+    """Multi-worker training: only the chief (or worker 0 without a chief) writes."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return True
+    spec = resolver.cluster_spec().as_dict()
+    if not spec:
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in spec

@@ -130,7 +130,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             )
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if not self._installed:
+        if not self._installed or self._stats is None:
             return
         self._steps_since_read += self._steps_per_call
         if self._pending_update:
@@ -141,7 +141,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if not self._installed:
             return
-        if self._steps_since_read:
+        if self._steps_since_read and self._stats is not None:
             self._guard("read", self._read)
         values = {}
         for key, value in (logs or {}).items():
@@ -155,7 +155,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         if not self._installed:
             return
-        if self._steps_since_read:
+        if self._steps_since_read and self._stats is not None:
             self._guard("read", self._read)
         self._restore()
         if self._writer is not None:
@@ -175,18 +175,13 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._chief = _is_chief(self._strategy)
         self._loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         self._steps_per_call = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
-        self._layers, self._var_layer = _group_variables(model)
-        self._probe_layers = _probe_layers(model) if self.activations else []
-        weights = [v for v in model.trainable_variables if _key(v) in self._var_layer]
-        with self._strategy.scope():
-            self._stats = _DeviceStats(
-                num_layers=len(self._layers),
-                capacity=self.update_freq + self._steps_per_call,
-                start_step=int(optimizer.iterations.numpy()),
-                weights=weights,
-                weight_layers=[self._var_layer[_key(v)] for v in weights],
-                snapshots=self.update_ratios,
-            )
+        self._stats: _DeviceStats | None = None
+        self._layers: list[str] = []
+        self._probe_layers: list[tuple[str, keras.layers.Layer]] = []
+        if model.trainable_variables:
+            self._create_stats()
+        # else: a model built lazily (subclassed, or Sequential without an Input) gets its
+        # variables in the first trace of the train step; the statistics are created there.
         self._originals: list[tuple[Any, str, Any, bool]] = []
         self._patch(optimizer, "apply", self._wrap_apply(optimizer.apply))
         if self._replicas > 1:
@@ -199,6 +194,23 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._installed = True
         if self._chief:
             self._guard("write", self._open_writer)
+
+    def _create_stats(self) -> None:
+        model = self.model
+        self._layers, self._var_layer = _group_variables(model)
+        # Keras hands the all-reduce step the backend's tf.Variables, not its own wrappers.
+        self._var_layer.update({_key(v.value): self._var_layer[_key(v)] for v in model.trainable_variables})
+        self._probe_layers = _probe_layers(model) if self.activations else []
+        weights = model.trainable_variables
+        with self._strategy.scope():
+            self._stats = _DeviceStats(
+                num_layers=len(self._layers),
+                capacity=self.update_freq + self._steps_per_call,
+                start_step=int(model.optimizer.iterations.numpy()),
+                weights=weights,
+                weight_layers=[self._var_layer[_key(v)] for v in weights],
+                snapshots=self.update_ratios,
+            )
         if self.update_ratios:
             self._stats.snapshot()
 
@@ -234,7 +246,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
                 record = None
             result = original(grads, trainable_variables)
-            if record is not None:
+            if record is not None and callback._stats is not None:
                 callback._stats.end_step()
             return result
 
@@ -259,6 +271,13 @@ class DiagnosisCallback(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if variables is None:
             variables = optimizer._trainable_variables
+        if self._loss_scaled and not optimizer.built:
+            with tf.init_scope():
+                optimizer.build(list(variables))  # what LossScaleOptimizer.apply does first
+        if self._stats is None:
+            # First trace of a lazily built model: its variables exist now.
+            with tf.init_scope():
+                self._create_stats()
         self._stats.record_loss(self.model, self._replicas)
         if self._replicas > 1:
             # Statistics come from the all-reduced gradients (`_wrap_all_reduce`);
@@ -627,18 +646,20 @@ class _DeviceStats:
 # ---------------------------------------------------------------------- model inspection
 
 
-def _key(variable: Any) -> str:
-    return getattr(variable, "path", None) or variable.name
+def _key(variable: Any) -> str | int:
+    """Keras variables by path; the tf.Variable behind one (seen in the all-reduce step) by identity."""
+    path = getattr(variable, "path", None)
+    return path if isinstance(path, str) else id(variable)
 
 
-def _group_variables(model: keras.Model) -> tuple[list[str], dict[str, int]]:
+def _group_variables(model: keras.Model) -> tuple[list[str], dict[str | int, int]]:
     """Trainable variables grouped by the layer that owns them, input side first."""
     layers: list[str] = []
     index: dict[str, int] = {}
-    var_layer: dict[str, int] = {}
+    var_layer: dict[str | int, int] = {}
     prefix = model.name + "/"
     for v in model.trainable_variables:
-        path = _key(v)
+        path = v.path
         owner = path.rsplit("/", 1)[0] if "/" in path else path
         name = owner[len(prefix) :] if owner.startswith(prefix) else owner
         name = name or model.name

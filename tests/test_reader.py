@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 import tb_recipe_plugin.event_reader as er
 from tb_recipe_plugin.event_reader import ScalarCollector, frame_record, read_event_bytes, read_scalars
 from tb_recipe_plugin.series import Series
+from tests.conftest import require_tensorflow
 
 # --------------------------------------------------------------------------- helpers shared with test_loader
 
@@ -603,7 +604,7 @@ def test_matches_event_accumulator(tmp_path):
 
 
 def test_real_tensorflow_tf_summary_scalar(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    tf = require_tensorflow()
     writer = tf.summary.create_file_writer(str(tmp_path))
     with writer.as_default():
         for step in range(100):

@@ -85,7 +85,7 @@ def _first_step(it: Internals) -> int:
 EXPLODE_GROWTH = 50.0
 EXPLODE_LAYER_RATIO = 70.0
 EARLY_FRACTION = 0.1
-MIN_GRAD_POINTS = 20
+MIN_GRAD_POINTS = 8  # a blow-up can take only a handful of steps before everything is NaN
 
 
 def exploding_gradients(ctx: Context) -> Finding | None:
@@ -101,7 +101,7 @@ def exploding_gradients(ctx: Context) -> Finding | None:
     steps, norms = _finite(it.grad_norm)
     if norms.size < MIN_GRAD_POINTS:
         return None
-    n_early = max(5, int(norms.size * EARLY_FRACTION))
+    n_early = max(3, int(norms.size * EARLY_FRACTION))
     early = float(np.median(norms[:n_early]))
     peak_series = it.window.get("grad_norm_max")
     if peak_series is not None and len(_finite(peak_series)[0]):

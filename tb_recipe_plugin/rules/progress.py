@@ -217,6 +217,7 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
     if end - d_step < LR_MIN_AFTER * (end - start) or d_step <= start:
         return None
     window = max(d_step - max(int(lr.steps[p]), start), (end - start) // 10, 1)
+
     # Raw values: the decisive stretch is often the first few epochs, which a
     # smoothing window would blur.
     def at(step: float) -> float:

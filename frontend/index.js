@@ -7,19 +7,25 @@
 const STRINGS = {
   en: {
     title: 'Diagnosis', filter: 'Filter runs', noRuns: 'No scalar data yet.',
-    emptyHelp: 'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), then reload.',
+    emptyHelp: 'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), then reload.\n' +
+      'For gradients, updates and activations too, add tb-recipe\'s callback:\n' +
+      '  from tb_recipe_plugin.keras_callback import DiagnosisCallback\n' +
+      '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: 'Recommended checkpoint: step', noBest: 'No validation curve, so no recommended checkpoint.',
     steps: 'steps', confidence: 'confidence', suggestions: 'What to change', errors: 'Problems reading this run',
-    losses: 'Loss', batch: 'Per-batch loss', metrics: 'Metrics', lr: 'Learning rate', nothing: 'No problems found in this run.',
+    losses: 'Loss', batch: 'Per-batch loss', metrics: 'Metrics', lr: 'Learning rate', signal: 'Gradients and activations (tb-recipe callback)', nothing: 'No problems found in this run.',
     pick: 'Select a run.', nonfinite: 'non-finite', failed: 'Could not load', tags: 'Tags used',
     status: {error: 'error', warning: 'warning', info: 'info', ok: 'ok', no_data: 'no data'},
   },
   zh: {
     title: '诊断', filter: '筛选运行', noRuns: '还没有标量数据。',
-    emptyHelp: '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。',
+    emptyHelp: '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。\n' +
+      '想同时看到梯度、参数更新和激活统计，再加上 tb-recipe 的回调：\n' +
+      '  from tb_recipe_plugin.keras_callback import DiagnosisCallback\n' +
+      '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: '推荐的检查点：第', noBest: '没有验证曲线，无法推荐检查点。',
     steps: '步', confidence: '置信度', suggestions: '建议的调整', errors: '读取此运行时的问题',
-    losses: '损失', batch: '每个 batch 的损失', metrics: '指标', lr: '学习率', nothing: '此运行没有发现问题。',
+    losses: '损失', batch: '每个 batch 的损失', metrics: '指标', lr: '学习率', signal: '梯度与激活（tb-recipe 回调）', nothing: '此运行没有发现问题。',
     pick: '请选择一个运行。', nonfinite: '非有限值', failed: '无法加载', tags: '使用的标签',
     status: {error: '错误', warning: '警告', info: '提示', ok: '正常', no_data: '无数据'},
   },
@@ -145,7 +151,7 @@ function renderMain() {
     for (const e of r.errors) list.appendChild(el('li', {text: e}));
     main.appendChild(list);
   }
-  for (const [id, title] of [['loss', t().losses], ['batch', t().batch], ['metric', t().metrics], ['lr', t().lr]]) {
+  for (const [id, title] of [['loss', t().losses], ['batch', t().batch], ['metric', t().metrics], ['lr', t().lr], ['signal', t().signal]]) {
     main.appendChild(el('div', {id: `chart-${id}`, class: 'chart', 'data-title': title}));
   }
   drawCharts();
@@ -153,7 +159,10 @@ function renderMain() {
 
 // Batch-level losses get their own chart: Keras logs them per batch but epoch
 // values per epoch index, so one shared x axis would squash one of the two.
-const GROUPS = {loss: ['train_loss', 'val_loss'], batch: ['batch_loss'], metric: ['train_metric', 'val_metric'], lr: ['lr']};
+// `signal`: the callback's gradient norms and the per-layer series its findings cite;
+// they span orders of magnitude, hence a log axis like the learning rate's.
+const GROUPS = {loss: ['train_loss', 'val_loss'], batch: ['batch_loss'], metric: ['train_metric', 'val_metric'], lr: ['lr'],
+                signal: ['signal']};
 
 async function drawCharts() {
   if (!state.series || !state.report) return;
@@ -189,7 +198,7 @@ async function drawCharts() {
     });
     const layout = {title: {text: div.dataset.title, font: {size: 13}}, margin: {l: 50, r: 10, t: 30, b: 30}, shapes,
                     paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)', font: {color: color('fg')},
-                    legend: {orientation: 'h'}, xaxis: {title: {text: 'step'}}, yaxis: {type: id === 'lr' ? 'log' : 'linear'}};
+                    legend: {orientation: 'h'}, xaxis: {title: {text: 'step'}}, yaxis: {type: id === 'lr' || id === 'signal' ? 'log' : 'linear'}};
     await Plotly.react(div, traces, layout, {displaylogo: false, responsive: true});
   }
 }

@@ -18,6 +18,7 @@ from tensorboard.data import provider as tb_provider
 
 from tb_recipe_plugin.analyzer import analyze_run
 from tb_recipe_plugin.catalogue import FINDINGS, LANGS
+from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
 from tb_recipe_plugin.loader import run_of_folder
 from tb_recipe_plugin.report import SCHEMA, STATUS_ORDER, RunReport, json_number, run_to_dict
 from tb_recipe_plugin.series import RunData, Series
@@ -82,13 +83,19 @@ class DiagnosisService:
         _lang(lang)
         report, data = self._analysed(ctx, eid, _run(run), *self._groups(ctx, eid))
         out: dict[str, Any] = {}
-        for role, info in report.roles.items():
-            s = data.series.get(info.tag)
-            if s is None or info.tag in out:
+        wanted = {info.tag: [r for r, i in report.roles.items() if i.tag == info.tag] for info in report.roles.values()}
+        # The Keras callback's signals: its global gradient norm, and whatever series its findings cite.
+        signals = [tag for tag in data.series if internal_part(tag) == GRAD_NORM]
+        signals += [tag for f in report.findings for tag in f.tags if internal_part(tag) is not None]
+        for tag in signals:
+            wanted.setdefault(tag, ["signal"])
+        for tag, roles in wanted.items():
+            s = data.series.get(tag)
+            if s is None:
                 continue
             finite = np.isfinite(s.values)
-            out[info.tag] = {
-                "roles": [r for r, i in report.roles.items() if i.tag == info.tag],
+            out[tag] = {
+                "roles": roles,
                 "steps": s.steps[finite].tolist(),
                 "values": [json_number(float(v)) for v in s.values[finite]],
                 "nonfinite": [
@@ -96,7 +103,6 @@ class DiagnosisService:
                     for st, v in zip(s.steps[~finite], s.values[~finite], strict=True)
                 ],
             }
-            del role
         return {"run": report.run, "samples_per_series": self._samples, "series": out}
 
     # -- data -------------------------------------------------------------------------

@@ -103,11 +103,14 @@ def exploding_gradients(ctx: Context) -> Finding | None:
         return None
     n_early = max(3, int(norms.size * EARLY_FRACTION))
     early = float(np.median(norms[:n_early]))
+    # Per-step points plus the window maxima (which TensorBoard's sampling cannot drop), in step order.
+    p_steps, p_values = steps, norms
     peak_series = it.window.get("grad_norm_max")
-    if peak_series is not None and len(_finite(peak_series)[0]):
-        p_steps, p_values = _finite(peak_series)
-    else:
-        p_steps, p_values = steps, norms
+    if peak_series is not None:
+        w_steps, w_values = _finite(peak_series)
+        order = np.argsort(np.concatenate([steps, w_steps]), kind="stable")
+        p_steps = np.concatenate([steps, w_steps])[order]
+        p_values = np.concatenate([norms, w_values])[order]
     after = p_steps > steps[n_early - 1]
     if after.any() and early > 0:
         i = int(np.argmax(np.where(after, p_values, -np.inf)))

@@ -104,13 +104,20 @@ def mlp(keras, inputs: int, hidden: tuple[int, ...], dropout: float = 0.0, logit
     return keras.Sequential(layers)
 
 
-def compile_fit(keras, model, optimizer, log_dir, x, y, xv, yv, epochs, batch_size=BATCH, logits=False, **fit_kw):
+def compile_fit(
+    keras, model, optimizer, log_dir, x, y, xv, yv, epochs, batch_size=BATCH, logits=False, diagnose=False, **fit_kw
+):
+    """Compile and fit with Keras' TensorBoard callback and, with `diagnose`, tb-recipe's own."""
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
         metrics=["accuracy"],
     )
     cb = [tb_callback(keras, log_dir, fit_kw.pop("update_freq", "epoch"))]
+    if diagnose:
+        from tb_recipe_plugin.keras_callback import DiagnosisCallback
+
+        cb.append(DiagnosisCallback(str(log_dir), print_diagnosis=False))
     model.fit(
         x,
         y,
@@ -129,7 +136,7 @@ def keras_healthy(run: str) -> None:
     d = fresh_dir(run)
     x, y, xv, yv = digits()
     model = mlp(keras, 64, (128,))
-    compile_fit(keras, model, keras.optimizers.Adam(1e-3), d, x, y, xv, yv, epochs=20)
+    compile_fit(keras, model, keras.optimizers.Adam(1e-3), d, x, y, xv, yv, epochs=20, diagnose=True)
 
 
 def keras_overfitting(run: str) -> None:
@@ -170,7 +177,9 @@ def keras_nan_divergence(run: str) -> None:
         warmup_target=0.5,
         warmup_steps=20 * STEPS_PER_EPOCH,
     )
-    compile_fit(keras, model, keras.optimizers.SGD(sched, momentum=0.9), d, x, y, xv, yv, epochs=16, logits=True)
+    compile_fit(
+        keras, model, keras.optimizers.SGD(sched, momentum=0.9), d, x, y, xv, yv, epochs=16, logits=True, diagnose=True
+    )
 
 
 def keras_no_learning(run: str) -> None:
@@ -262,6 +271,61 @@ def keras_val_better_than_train(run: str) -> None:
     x, y, xv, yv = digits()
     model = mlp(keras, 64, (256, 256), dropout=0.5)
     compile_fit(keras, model, keras.optimizers.Adam(1e-3), d, x, y, xv, yv, epochs=25)
+
+
+# The next runs carry tb-recipe's DiagnosisCallback signals: faults that the
+# loss curve alone shows only as "slow" or "stuck", explained by gradients,
+# activations or the first loss.
+
+
+def keras_vanishing_sigmoid(run: str) -> None:
+    """Eight sigmoid hidden layers of 64 units, plain SGD 0.05, no normalisation:
+    the sigmoid's derivative (at most 0.25) shrinks the gradient at every layer,
+    so the first layers get about a millionth of the last one's and the loss
+    hardly moves from ln(10)."""
+    keras = keras_setup(11)
+    d = fresh_dir(run)
+    x, y, xv, yv = digits()
+    layers = [keras.Input((64,))] + [keras.layers.Dense(64, activation="sigmoid") for _ in range(8)]
+    model = keras.Sequential([*layers, keras.layers.Dense(NUM_CLASSES, activation="softmax")])
+    compile_fit(keras, model, keras.optimizers.SGD(0.05), d, x, y, xv, yv, epochs=15, diagnose=True)
+
+
+def keras_dead_relu(run: str) -> None:
+    """A 128-128 ReLU MLP whose biases start at -3 (a bad initializer): most
+    hidden units output 0 for every input from the first step, get no gradient
+    and stay dead; only a few units learn."""
+    keras = keras_setup(12)
+    d = fresh_dir(run)
+    x, y, xv, yv = digits()
+    model = mlp(keras, 64, (128, 128), bias_initializer=keras.initializers.Constant(-3.0))
+    compile_fit(keras, model, keras.optimizers.Adam(1e-3), d, x, y, xv, yv, epochs=15, diagnose=True)
+
+
+def keras_unnormalized_inputs(run: str) -> None:
+    """The images fed as 0-255 bytes instead of 0-1: the first logits are huge, so
+    the first batch's loss is many times ln(10) and training starts with large,
+    erratic gradients."""
+    keras = keras_setup(13)
+    d = fresh_dir(run)
+    x, y, xv, yv = digits()
+    model = mlp(keras, 64, (128,))
+    compile_fit(keras, model, keras.optimizers.Adam(1e-3), d, x * 255, y, xv * 255, yv, epochs=15, diagnose=True)
+
+
+def keras_saturated_tanh(run: str) -> None:
+    """Three tanh layers initialised with weights of standard deviation 1 (instead
+    of Glorot's ~0.1): most hidden outputs sit at +-1 where tanh passes almost no
+    gradient, and learning crawls."""
+    keras = keras_setup(14)
+    d = fresh_dir(run)
+    x, y, xv, yv = digits()
+    init = keras.initializers.RandomNormal(stddev=1.0)
+    layers = [keras.Input((64,))] + [
+        keras.layers.Dense(64, activation="tanh", kernel_initializer=init) for _ in range(3)
+    ]
+    model = keras.Sequential([*layers, keras.layers.Dense(NUM_CLASSES, activation="softmax")])
+    compile_fit(keras, model, keras.optimizers.SGD(0.01), d, x, y, xv, yv, epochs=15, diagnose=True)
 
 
 # --------------------------------------------------------------------------- torch
@@ -479,6 +543,7 @@ def _r2(v: np.ndarray) -> float:
 def _check(run: str, s: dict) -> list[str]:
     """Conditions (name, ok) that must hold for `run`; returns the failed names."""
     k_tl, k_vl, k_va, k_lr = "train/epoch_loss", "validation/epoch_loss", "validation/epoch_accuracy", None
+    cb = "train/tb_recipe/"  # DiagnosisCallback's series
     c: list[tuple[str, bool]] = []
     if run.startswith("keras_"):
         tl, vl, va = _v(s, k_tl), _v(s, k_vl), _v(s, k_va)
@@ -487,6 +552,7 @@ def _check(run: str, s: dict) -> list[str]:
         tl, vl, va = _v(s, "Loss/train"), _v(s, "Loss/val"), _v(s, "Accuracy/val")
     if run == "keras_healthy":
         c += [("val loss < 0.15", vl[-1] < 0.15), ("val loss best in last 3", vl.argmin() >= vl.size - 3)]
+        c += [("callback signals written", f"{cb}grad_norm" in s and f"{cb}layer/dead_fraction/dense" in s)]
         c += [("val acc > 0.95", va[-1] > 0.95), ("train falls", tl[-1] < 0.1 * tl[0])]
     elif run == "keras_overfitting":
         b = int(vl.argmin())
@@ -504,6 +570,7 @@ def _check(run: str, s: dict) -> list[str]:
         ]
         c += [("loss rises before NaN", tl[first_nan - 1] > 2 * np.nanmin(tl[:first_nan]))]
         c += [("LR logged and rising", _v(s, k_lr)[-1] > 10 * _v(s, k_lr)[0])]
+        c += [("NaN gradients recorded", _v(s, f"{cb}window/nonfinite_grad_steps").sum() > 0)]
     elif run == "keras_no_learning":
         c += [
             ("train loss ~ ln 10", np.all(np.abs(tl - math.log(10)) < 0.1)),
@@ -537,6 +604,17 @@ def _check(run: str, s: dict) -> list[str]:
         c += [("9 batch points per epoch", bl.size == 9 * tl.size), ("healthy", vl[-1] < 0.15 and va[-1] > 0.95)]
     elif run == "keras_val_better_than_train":
         c += [("val below train everywhere", bool(np.all(vl < tl))), ("val acc > 0.98", va[-1] > 0.98)]
+    elif run == "keras_vanishing_sigmoid":
+        first, last = _v(s, f"{cb}layer/grad_norm/dense"), _v(s, f"{cb}layer/grad_norm/dense_8")
+        c += [("first/last layer gradient < 1e-4", np.median(first / last) < 1e-4), ("stuck", va[-1] < 0.5)]
+    elif run == "keras_dead_relu":
+        dead = max(_v(s, f"{cb}layer/dead_fraction/{name}")[-1] for name in ("dense", "dense_1"))
+        c += [("a layer >= 80% dead", dead >= 0.8)]
+    elif run == "keras_unnormalized_inputs":
+        c += [("first loss > 5 ln(10)", _v(s, f"{cb}batch_loss")[0] > 5 * math.log(10))]
+    elif run == "keras_saturated_tanh":
+        sat = max(_v(s, f"{cb}layer/saturated_fraction/{name}")[-1] for name in ("dense", "dense_1", "dense_2"))
+        c += [("a hidden layer >= 60% saturated", sat >= 0.6)]
     elif run == "torch_unshuffled":
         bl = _v(s, "Loss/train_batch")
         tail = bl[bl.size // 2 :]
@@ -571,6 +649,10 @@ RUNS: dict[str, Callable[[str], None]] = {
     "keras_lr_decay_too_early": keras_lr_decay_too_early,
     "keras_batch_logging": keras_batch_logging,
     "keras_val_better_than_train": keras_val_better_than_train,
+    "keras_vanishing_sigmoid": keras_vanishing_sigmoid,
+    "keras_dead_relu": keras_dead_relu,
+    "keras_unnormalized_inputs": keras_unnormalized_inputs,
+    "keras_saturated_tanh": keras_saturated_tanh,
     "torch_unshuffled": torch_unshuffled,
     "torch_loss_spikes": torch_loss_spikes,
     "torch_restart": torch_restart,

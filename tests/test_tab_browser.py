@@ -25,6 +25,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 # The README's picture: refreshed only on request, so a test run leaves the tree clean.
 SCREENSHOT = ROOT / "docs" / "diagnosis_tab.png" if os.environ.get("UPDATE_SCREENSHOT") else None
+SIGNALS_SCREENSHOT = ROOT / "docs" / "diagnosis_tab_callback.png" if os.environ.get("UPDATE_SCREENSHOT") else None
+DEMO_RUNS = len(json.loads((ROOT / "demo_logs" / "expected.json").read_text()))
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -55,7 +57,7 @@ def tensorboard(tmp_path_factory):
     while True:
         try:
             runs = json.load(urllib.request.urlopen(f"{url}/data/plugin/tb_recipe/runs", timeout=5))["runs"]
-            if len(runs) >= 14:
+            if len(runs) >= DEMO_RUNS + 1:  # and the hostile one
                 break
         except OSError:
             pass
@@ -136,6 +138,26 @@ def test_batch_loss_has_its_own_chart(page):
     loss_tags = frame.locator("#chart-loss").evaluate("el => el.data.map(t => t.name)")
     batch_tags = frame.locator("#chart-batch").evaluate("el => el.data.map(t => t.name)")
     assert "train/batch_loss" in batch_tags and "train/batch_loss" not in loss_tags
+
+
+def test_callback_signals_chart_with_the_finding_range(page):
+    frame = tab(page)
+    frame.locator("#filter").fill("vanishing")
+    frame.locator(".run[data-run='keras_vanishing_sigmoid']").click()
+    card = frame.locator(".card[data-code='vanishing_gradients']")
+    card.wait_for(timeout=30_000)
+    assert "dense_8" in card.text_content()
+    frame.locator("#chart-signal .main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    chart = frame.locator("#chart-signal")
+    traces = chart.evaluate("el => el.data.map(t => t.name)")
+    assert "train/tb_recipe/grad_norm" in traces and "train/tb_recipe/layer/grad_norm/dense" in traces
+    assert chart.evaluate("el => el.layout.yaxis.type") == "log"
+    assert "vanishing_gradients" in chart.evaluate("el => el.layout.shapes.map(s => s.name)")
+    if SIGNALS_SCREENSHOT:
+        chart.scroll_into_view_if_needed()
+        page.screenshot(path=str(SIGNALS_SCREENSHOT))
+    frame.locator("#filter").fill("")
 
 
 def test_language_switch(page):

@@ -129,14 +129,18 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 f"tb-recipe: could not attach to this model ({type(exc).__name__}: {exc}); no diagnostics recorded.",
             )
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if not self._installed or self._stats is None:
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        # Reads happen between two train-function calls, at the *begin* hook on
+        # purpose: once any callback implements `on_train_batch_end`, Keras turns
+        # every batch's logs into Python floats, a device-to-host sync per step.
+        if not self._installed:
             return
+        if self._stats is not None:
+            if self._pending_update:
+                self._guard("update ratios", self._read_update_ratios)
+            if self._steps_since_read >= self.update_freq:
+                self._guard("read", self._read)
         self._steps_since_read += self._steps_per_call
-        if self._pending_update:
-            self._guard("update ratios", self._read_update_ratios)
-        if self._steps_since_read >= self.update_freq:
-            self._guard("read", self._read)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if not self._installed:

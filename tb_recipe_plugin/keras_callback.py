@@ -130,9 +130,10 @@ class DiagnosisCallback(keras.callbacks.Callback):
             )
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        # Reads happen between two train-function calls, at the *begin* hook on
-        # purpose: once any callback implements `on_train_batch_end`, Keras turns
-        # every batch's logs into Python floats, a device-to-host sync per step.
+        # Reads happen between two train-function calls. The begin hook adds no
+        # work per step: Keras only converts logs for the *end* hooks (which the
+        # TensorFlow backend does after every call anyway, one host sync per
+        # `steps_per_execution` steps, with or without this callback).
         if not self._installed:
             return
         if self._stats is not None:

@@ -370,15 +370,6 @@ def test_terminate_on_nonfinite_stops_with_a_message(tmp_path, capsys):
     assert "non-finite gradients from step" in err and "Training stopped" in err and "clipnorm" in err
 
 
-def test_callback_keeps_keras_batch_hooks_asynchronous():
-    """Keras syncs device and host every step for callbacks with batch-end hooks; ours has none."""
-    model = compiled(mlp(), keras.optimizers.Adam(1e-3))
-    callbacks = keras.callbacks.CallbackList([DiagnosisCallback("logs")], model=model)
-    baseline = keras.callbacks.CallbackList([], model=model)
-    assert baseline._async_train is True  # the TensorFlow backend dispatches batch hooks asynchronously
-    assert callbacks._async_train is True
-
-
 def test_bad_update_freq_is_rejected():
     with pytest.raises(ValueError, match="update_freq"):
         DiagnosisCallback("logs", update_freq=0)

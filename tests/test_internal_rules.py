@@ -15,6 +15,7 @@ import pytest
 from tb_recipe_plugin import internal_tags as t
 from tb_recipe_plugin.analyzer import analyze_run
 from tb_recipe_plugin.catalogue import LANGS, render_finding
+from tb_recipe_plugin.rules.internals import CODES as INTERNAL
 from tb_recipe_plugin.series import RunData, Series
 from tests.curves import codes, decay, noisy
 
@@ -74,18 +75,6 @@ def finding(rd: RunData, code: str):
         text = render_finding(found[0], lang)["message"]
         assert "?" not in text, text
     return found[0]
-
-
-INTERNAL = {
-    "nonfinite_gradients",
-    "exploding_gradients",
-    "vanishing_gradients",
-    "dying_relu",
-    "saturated_activations",
-    "update_ratio_high",
-    "update_ratio_low",
-    "initial_loss_off",
-}
 
 
 @pytest.mark.parametrize("steps", [60, 400, 20000])

@@ -11,6 +11,7 @@ ln(C).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -291,18 +292,7 @@ def update_ratio_high(ctx: Context) -> Finding | None:
     """
     if ctx.has("nonfinite_gradients") or ctx.has("exploding_gradients"):
         return None
-    found = _update_ratio(ctx)
-    if found is None or found[0] < UPDATE_RATIO_HIGH:
-        return None
-    value, start, end, tag = found
-    return Finding(
-        "update_ratio_high",
-        start,
-        end,
-        {"ratio": value, "healthy": 1e-3},
-        min(1.0, 0.6 + 0.2 * math.log10(value / UPDATE_RATIO_HIGH + 1)),
-        (tag,),
-    )
+    return _update_ratio_finding(ctx, "update_ratio_high", lambda ratio: ratio / UPDATE_RATIO_HIGH)
 
 
 def update_ratio_low(ctx: Context) -> Finding | None:
@@ -313,18 +303,17 @@ def update_ratio_low(ctx: Context) -> Finding | None:
     """
     if ctx.has("vanishing_gradients") or ctx.has("dying_relu") or ctx.has("nonfinite_gradients"):
         return None
+    return _update_ratio_finding(ctx, "update_ratio_low", lambda ratio: UPDATE_RATIO_LOW / max(ratio, 1e-30))
+
+
+def _update_ratio_finding(ctx: Context, code: str, excess: Callable[[float], float]) -> Finding | None:
+    """A finding when the run's update ratio is `excess` >= 1 times beyond its threshold."""
     found = _update_ratio(ctx)
-    if found is None or found[0] > UPDATE_RATIO_LOW:
+    if found is None or excess(found[0]) < 1.0:
         return None
     value, start, end, tag = found
-    return Finding(
-        "update_ratio_low",
-        start,
-        end,
-        {"ratio": value, "healthy": 1e-3},
-        min(1.0, 0.6 + 0.2 * math.log10(UPDATE_RATIO_LOW / max(value, 1e-30) + 1)),
-        (tag,),
-    )
+    confidence = min(1.0, 0.6 + 0.2 * math.log10(excess(value) + 1))
+    return Finding(code, start, end, {"ratio": value, "healthy": 1e-3}, confidence, (tag,))
 
 
 INITIAL_LOSS_FACTOR = 2.0
@@ -363,3 +352,19 @@ def initial_loss_off(ctx: Context) -> Finding | None:
         min(1.0, 0.6 + 0.2 * abs(math.log(ratio)) / math.log(INITIAL_LOSS_FACTOR) / 2),
         (it.batch_loss.tag,),
     )
+
+
+CODES = frozenset(
+    rule.__name__
+    for rule in (
+        nonfinite_gradients,
+        exploding_gradients,
+        vanishing_gradients,
+        dying_relu,
+        saturated_activations,
+        update_ratio_high,
+        update_ratio_low,
+        initial_loss_off,
+    )
+)
+"""The finding codes that need the Keras callback's series."""

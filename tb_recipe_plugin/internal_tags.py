@@ -23,6 +23,8 @@ Layout, all under ``PREFIX``:
   ``expected_initial_loss``, ``batch_size``, ``num_params``,
   ``loss_scaled`` = 1 under a loss-scale optimizer, ``layer_index/<layer>``
   = position of the layer in the model, input side first).
+- ``config``: a text summary of the set-up (optimizer, loss, batch size,
+  dtype policy, XLA, replicas), for the Text tab.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ PREFIX = "tb_recipe"
 BATCH_LOSS = f"{PREFIX}/batch_loss"
 GRAD_NORM = f"{PREFIX}/grad_norm"
 LEARNING_RATE = f"{PREFIX}/learning_rate"
+CONFIG = f"{PREFIX}/config"  # a text summary: optimizer, loss, dtype policy... for people, not rules
 
 WINDOW_STATS = ("steps", "grad_norm_max", "loss_max", "nonfinite_loss_steps", "nonfinite_grad_steps", "skipped_steps")
 LAYER_STATS = (

@@ -32,9 +32,11 @@ the TensorBoard plugin never import it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from tb_recipe_plugin import internal_tags as tags
@@ -165,7 +168,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._restore()
         if self._writer is not None:
             self._guard("close", self._writer.close)
-        if self.print_diagnosis:
+        if self.print_diagnosis and self._chief:
             self._guard("diagnosis", self._print_diagnosis)
 
     # ------------------------------------------------------------------ set-up
@@ -378,21 +381,47 @@ class DiagnosisCallback(keras.callbacks.Callback):
             meta["expected_initial_loss"] = math.log(classes)
         for name, value in meta.items():
             self._add(tags.meta_tag(name), 0, value)
-        for i, name in enumerate(self._layers):
+        # Model order, input side first: probe layers come in layer order, weighted ones in variable order.
+        order = dict.fromkeys([name for name, _ in self._probe_layers] + self._layers)
+        for i, name in enumerate(order):
             self._add(tags.meta_tag(f"layer_index/{name}"), 0, float(i))
-        for i, (name, _) in enumerate(self._probe_layers):
-            if name not in self._layers:
-                self._add(tags.meta_tag(f"layer_index/{name}"), 0, i + 0.5 * (1 + len(self._layers)))
+        self._write_config(meta)
+
+    def _write_config(self, meta: dict[str, float]) -> None:
+        """The set-up as a text summary (TensorBoard's Text tab) for the person reading the run later."""
+        model, optimizer = self.model, self.model.optimizer
+        inner = optimizer.inner_optimizer if self._loss_scaled else optimizer
+        loss = getattr(model, "loss", None)
+        config = {
+            "optimizer": type(inner).__name__,
+            "learning_rate": _learning_rate(optimizer),
+            "loss": loss if isinstance(loss, str) else type(loss).__name__,
+            "num_classes": int(meta["num_classes"]) if "num_classes" in meta else None,
+            "batch_size": int(meta["batch_size"]) if "batch_size" in meta else None,
+            "trainable_parameters": int(meta["num_params"]),
+            "loss_scale_optimizer": self._loss_scaled,
+            "dtype_policy": keras.config.dtype_policy().name,
+            "jit_compile": bool(getattr(model, "jit_compile", False)),
+            "steps_per_execution": self._steps_per_call,
+            "replicas": self._replicas,
+            "layers": list(self._layers),
+            "update_freq": self.update_freq,
+        }
+        if self._writer is not None:
+            text = "```json\n" + json.dumps(config, indent=2) + "\n```"
+            self._emit(text_pb(tags.CONFIG, text), 0)
 
     def _add(self, tag: str, step: int, value: float) -> None:
         steps, values = self._history.setdefault(tag, ([], []))
         steps.append(step)
         values.append(value)
+        self._emit(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]), step)
+
+    def _emit(self, summary: summary_pb2.Summary, step: int) -> None:
         if self._writer is None:
             return
         try:
-            summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
-            self._writer.add_event(event_pb2.Event(step=step, summary=summary))
+            self._writer.add_event(event_pb2.Event(step=step, wall_time=time.time(), summary=summary))
         except Exception as exc:  # noqa: BLE001
             self._writer = None
             self._warn(

@@ -308,6 +308,34 @@ def test_keras_tensorboard_and_callback_make_one_run(tmp_path, capsys):
     assert report.roles["val_loss"].tag == "validation/epoch_loss"
     printed = capsys.readouterr().out
     assert "1 run:" in printed and tmp_path.name in printed  # the diagnosis printed when fit ends
+    assert run.series["train/tb_recipe/grad_norm"].wall_times.min() > 1.6e9
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "train"), size_guidance={"tensors": 0})
+    acc.Reload()
+    config = acc.Tensors(tags.CONFIG)[0].tensor_proto.string_val[0].decode()
+    assert '"optimizer": "Adam"' in config and '"num_classes": 10' in config and '"batch_size": 64' in config
+
+
+@pytest.mark.parametrize(
+    ("cluster", "task_type", "task_id", "chief"),
+    [
+        ({}, None, None, True),
+        ({"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "chief", 0, True),
+        ({"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "worker", 0, False),
+        ({"worker": ["b:1", "c:1"]}, "worker", 0, True),
+        ({"worker": ["b:1", "c:1"]}, "worker", 1, False),
+    ],
+)
+def test_only_the_chief_writes_in_multi_worker_training(cluster, task_type, task_id, chief):
+    from tb_recipe_plugin.keras_callback import _is_chief
+
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+    )
+    strategy = type("Strategy", (), {"cluster_resolver": resolver})()
+    assert _is_chief(strategy) is chief
+    assert _is_chief(tf.distribute.get_strategy()) is True
 
 
 # ---------------------------------------------------------------------- never break training

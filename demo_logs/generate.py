@@ -489,6 +489,8 @@ def read_run(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
         for tag in tags.get("scalars", []):
             out[prefix + tag] = [(e.step, float(e.value)) for e in acc.Scalars(tag)]
         for tag in tags.get("tensors", []):
+            if acc.SummaryMetadata(tag).plugin_data.plugin_name == "text":
+                continue  # DiagnosisCallback's set-up summary
             out[prefix + tag] = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
     return out
 

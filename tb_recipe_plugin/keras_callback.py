@@ -140,7 +140,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if not self._installed:
             return
         if self._stats is not None:
-            if self._pending_update:
+            if self._pending_update and self._steps_since_read:  # a step has run since the snapshot
                 self._guard("update ratios", self._read_update_ratios)
             if self._steps_since_read >= self.update_freq:
                 self._guard("read", self._read)
@@ -326,7 +326,9 @@ class DiagnosisCallback(keras.callbacks.Callback):
     def _read_update_ratios(self) -> None:
         start, self._pending_update = self._pending_update, 0
         ratios, step = self._stats.update_ratios()
-        steps = max(1, step - start)
+        if step <= start:
+            return
+        steps = step - start
         for i, name in enumerate(self._layers):
             self._add(tags.layer_tag("update_ratio", name), step, float(ratios[i]) / steps)
 

@@ -206,6 +206,9 @@ def test_xla_and_steps_per_execution_keep_every_step(tmp_path):
         assert steps.tolist() == list(range(1, 39)) and np.all(np.isfinite(vals))
     loss = values(run, tags.BATCH_LOSS)[1]
     assert loss[-5:].mean() < loss[:5].mean()
+    # Update ratios are measured over the call after each read, epoch-end reads included.
+    ratios = tags.find_internals(run.series).per_layer("update_ratio")
+    assert len(ratios) == 4 and all(np.all(s.values > 1e-5) and len(s) >= 3 for s in ratios.values())
 
 
 MIRRORED = textwrap.dedent(

@@ -305,7 +305,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 continue
             if isinstance(g, tf.IndexedSlices):
                 g = g.values  # rows of a sparse (embedding) gradient; repeated rows counted apart
-            squares.append(tf.reduce_sum(tf.square(tf.cast(g, tf.float32))))
+            squares.append(_squared_norm(g))
             segments.append(layer)
         if not squares:
             return
@@ -592,9 +592,8 @@ class _DeviceStats:
         if scale is not None:
             s = tf.cast(tf.convert_to_tensor(scale), tf.float32)
             layer_sq = layer_sq / (s * s)
-        present = (
-            tf.math.unsorted_segment_sum(tf.ones_like(squares), tf.constant(segments, tf.int32), self.num_layers) > 0
-        )
+        # Which layers had a gradient is known when tracing: a constant, not more ops per step.
+        present = tf.constant([i in set(segments) for i in range(self.num_layers)])
         layer_ok = tf.logical_or(tf.math.is_finite(layer_sq), tf.logical_not(present))
         step_ok = tf.reduce_all(layer_ok)
         norms = tf.sqrt(layer_sq)
@@ -657,7 +656,7 @@ class _DeviceStats:
     def _weight_norms(self, fn: Callable[[int, tf.Tensor], tf.Tensor]) -> tf.Tensor:
         if not self.weights:
             return tf.zeros([self.num_layers])
-        squares = [tf.reduce_sum(tf.square(tf.cast(fn(i, w.value), tf.float32))) for i, w in enumerate(self.weights)]
+        squares = [_squared_norm(fn(i, w.value)) for i, w in enumerate(self.weights)]
         return tf.sqrt(tf.math.unsorted_segment_sum(tf.stack(squares), self.layer_of_weight, self.num_layers))
 
     def snapshot(self) -> None:
@@ -680,6 +679,11 @@ class _DeviceStats:
 
 
 # ---------------------------------------------------------------------- model inspection
+
+
+def _squared_norm(x: tf.Tensor) -> tf.Tensor:
+    """Sum of squares in one kernel (`l2_loss` is half of it), in float32 whatever the dtype."""
+    return 2.0 * tf.nn.l2_loss(tf.cast(x, tf.float32))
 
 
 def _key(variable: Any) -> str | int:

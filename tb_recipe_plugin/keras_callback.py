@@ -248,13 +248,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
         callback = self
 
         def apply(grads, trainable_variables=None):  # noqa: ANN001 - Keras' signature
+            recorded = False
             try:
-                record = callback._record_step(list(grads), trainable_variables)
+                callback._record_step(list(grads), trainable_variables)
+                recorded = True
             except Exception as exc:  # noqa: BLE001 - tracing our ops must not break the step
                 callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
-                record = None
             result = original(grads, trainable_variables)
-            if record is not None and callback._stats is not None:
+            if recorded:
                 callback._stats.end_step()
             return result
 
@@ -274,7 +275,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
 
         return all_reduce
 
-    def _record_step(self, grads: list, variables: Any) -> bool:
+    def _record_step(self, grads: list, variables: Any) -> None:
         """Loss of this batch and, on one replica, its gradient statistics."""
         optimizer = self.model.optimizer
         if variables is None:
@@ -291,11 +292,10 @@ class DiagnosisCallback(keras.callbacks.Callback):
             # Statistics come from the all-reduced gradients (`_wrap_all_reduce`);
             # here only the loss scaler's verdict, on the local gradients.
             if self._loss_scaled:
-                self._stats.record_skip(grads, optimizer.dynamic_scale)
-            return True
+                self._stats.record_skip(grads)
+            return
         scale = optimizer.dynamic_scale if self._loss_scaled else None
         self._record_gradients(grads, list(variables), scale=scale)
-        return True
 
     def _record_gradients(self, grads: list, variables: list, scale: Any) -> None:
         segments, squares = [], []
@@ -582,10 +582,10 @@ class _DeviceStats:
         self.batch_size.assign(tf.where(self.batch_size > 0, self.batch_size, d_count))
         self.loss.assign(tf.where(self._slot(), loss, self.loss))
 
-    def record_skip(self, grads: list, scale: Any) -> None:
+    def record_skip(self, grads: list) -> None:
+        """A step the loss scaler will skip (non-finite scaled gradients), counted apart from model faults."""
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
         self.skipped.assign_add(tf.cast(tf.logical_not(finite), tf.int32))
-        del scale
 
     def record_gradients(self, squares: tf.Tensor, segments: list[int], scale: Any, skip_nonfinite: bool) -> None:
         layer_sq = tf.math.unsorted_segment_sum(squares, tf.constant(segments, tf.int32), self.num_layers)

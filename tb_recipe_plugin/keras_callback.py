@@ -158,7 +158,6 @@ class DiagnosisCallback(keras.callbacks.Callback):
             except (TypeError, ValueError):
                 continue
         self._epoch_logs.append((epoch, values))
-        self._guard("flush", lambda: self._writer.flush() if self._writer else None)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if not self._installed:
@@ -197,7 +196,6 @@ class DiagnosisCallback(keras.callbacks.Callback):
             self._patch(inner, "_all_reduce_sum_gradients", self._wrap_all_reduce(inner._all_reduce_sum_gradients))
         # Keras traced (or cached) the train function before on_train_begin:
         # make the next step trace it again, with the wrapped optimizer.
-        model.train_function = None
         model.make_train_function(force=True)
         self._installed = True
         if self._chief:
@@ -593,7 +591,8 @@ class _DeviceStats:
             s = tf.cast(tf.convert_to_tensor(scale), tf.float32)
             layer_sq = layer_sq / (s * s)
         # Which layers had a gradient is known when tracing: a constant, not more ops per step.
-        present = tf.constant([i in set(segments) for i in range(self.num_layers)])
+        with_grad = set(segments)
+        present = tf.constant([i in with_grad for i in range(self.num_layers)])
         layer_ok = tf.logical_or(tf.math.is_finite(layer_sq), tf.logical_not(present))
         step_ok = tf.reduce_all(layer_ok)
         norms = tf.sqrt(layer_sq)

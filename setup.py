@@ -14,9 +14,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["tb_recipe_plugin", "tb_recipe_plugin.*"]),
-    # tb_recipe_plugin/frontend is a link to the top-level frontend/ folder: the
-    # plugin serves those files, so they ship inside the package.
-    package_data={"tb_recipe_plugin": ["frontend/*.js", "frontend/*.css"]},
+    # The tab's ES module is served by the plugin, so it ships inside the package.
+    package_data={"tb_recipe_plugin.tensorboard": ["frontend/*.js"]},
     install_requires=[
         "tensorboard>=2.15",
         "numpy>=1.24",
@@ -40,6 +39,6 @@ setup(
     },
     entry_points={
         "console_scripts": ["tb-recipe=tb_recipe_plugin.cli:main"],
-        "tensorboard_plugins": ["tb_recipe = tb_recipe_plugin.plugin:DiagnosisPlugin"],
+        "tensorboard_plugins": ["tb_recipe = tb_recipe_plugin.tensorboard.plugin:DiagnosisPlugin"],
     },
 )

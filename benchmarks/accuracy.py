@@ -209,8 +209,8 @@ def predict(logdir: Path, runs: Sequence[str]) -> tuple[dict[str, list[str]], di
     that have no label): a long unlabelled list usually means the loader names
     runs differently from the labels file.
     """
-    from tb_recipe_plugin.analyzer import analyze_run
-    from tb_recipe_plugin.loader import iter_runs
+    from tb_recipe_plugin.analysis.analyzer import analyze_run
+    from tb_recipe_plugin.io.loader import iter_runs
 
     wanted = {_norm(r): r for r in runs}
     predicted: dict[str, list[str]] = {}
@@ -249,7 +249,7 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
 
 def evaluate(logdir: Path, labels_file: Path) -> dict[str, Any]:
     """Score one labelled set; everything the printed and JSON reports need."""
-    from tb_recipe_plugin.catalogue import FINDINGS
+    from tb_recipe_plugin.present.catalogue import FINDINGS
 
     labels = load_labels(labels_file)
     predicted, errors, unlabelled = predict(logdir, [lab["run"] for lab in labels])

@@ -81,7 +81,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tb_recipe_plugin.keras_callback import DiagnosisCallback  # noqa: E402
+from tb_recipe_plugin.keras import DiagnosisCallback  # noqa: E402
 
 # Every fit builds new callbacks whose tf.functions trace once (a cost the table counts): TensorFlow's
 # "N out of the last M calls triggered retracing" warnings about them would only clutter the output.

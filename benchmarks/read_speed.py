@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from tb_recipe_plugin.event_reader import frame_record, masked_crc32c  # noqa: E402
+from tb_recipe_plugin.io.event_reader import frame_record, masked_crc32c  # noqa: E402
 
 READERS = ("ours", "event_accumulator", "tbparse")
 MARKER = ".read_speed.json"
@@ -149,7 +149,7 @@ def _event_folders(logdir: str) -> list[str]:
 
 
 def _measure_ours(logdir: str) -> int:
-    from tb_recipe_plugin.loader import iter_runs
+    from tb_recipe_plugin.io.loader import iter_runs
 
     return sum(len(s) for run in iter_runs(logdir) for s in run.series.values())
 
@@ -190,7 +190,7 @@ def _measure_tbparse(logdir: str) -> int:
 def _warm_up(reader: str) -> str:
     """Import everything the reader needs before the clock starts; returns a note on its record backend."""
     if reader == "ours":
-        import tb_recipe_plugin.loader  # noqa: F401
+        import tb_recipe_plugin.io.loader  # noqa: F401
 
         return "pure Python + upb + google_crc32c"
     from tensorboard.compat import tf

@@ -115,7 +115,7 @@ def compile_fit(
     )
     cb = [tb_callback(keras, log_dir, fit_kw.pop("update_freq", "epoch"))]
     if diagnose:
-        from tb_recipe_plugin.keras_callback import DiagnosisCallback
+        from tb_recipe_plugin.keras import DiagnosisCallback
 
         cb.append(DiagnosisCallback(str(log_dir), print_diagnosis=False))
     model.fit(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tb_recipe_plugin import __version__
 
 if TYPE_CHECKING:
-    from tb_recipe_plugin.report import RunReport
+    from tb_recipe_plugin.analysis.report import RunReport
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FORMATS = ("text", "json", "markdown")
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_roles(items: Sequence[str]) -> dict[str, str]:
-    from tb_recipe_plugin.roles import ROLE_NAMES
+    from tb_recipe_plugin.analysis.roles import ROLE_NAMES
 
     roles: dict[str, str] = {}
     for item in items:
@@ -82,9 +82,9 @@ def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], pro
     """Load and analyse one run at a time so memory follows the largest run, not the logdir."""
     from fnmatch import fnmatchcase
 
-    from tb_recipe_plugin.analyzer import analyze_run
-    from tb_recipe_plugin.loader import LogdirError, discover_runs, load_run
-    from tb_recipe_plugin.report import RunReport
+    from tb_recipe_plugin.analysis.analyzer import analyze_run
+    from tb_recipe_plugin.analysis.report import RunReport
+    from tb_recipe_plugin.io.loader import LogdirError, discover_runs, load_run
 
     try:
         sources = discover_runs(logdir)
@@ -144,7 +144,7 @@ def _console(stream, color: bool):
 
 
 def exit_code(reports: Sequence[RunReport], fail_on: str) -> int:
-    from tb_recipe_plugin.catalogue import FINDINGS
+    from tb_recipe_plugin.present.catalogue import FINDINGS
 
     if fail_on == "never":
         return EXIT_OK
@@ -157,16 +157,16 @@ def exit_code(reports: Sequence[RunReport], fail_on: str) -> int:
 
 def render(reports: Sequence[RunReport], logdir: str, fmt: str, lang: str, color: bool, stream) -> None:
     if fmt == "json":
-        from tb_recipe_plugin.report import reports_to_dict
+        from tb_recipe_plugin.analysis.report import reports_to_dict
 
         json.dump(reports_to_dict(list(reports), logdir, lang), stream, indent=2, ensure_ascii=False, allow_nan=False)
         stream.write("\n")
     elif fmt == "markdown":
-        from tb_recipe_plugin.present_markdown import render_markdown
+        from tb_recipe_plugin.present.markdown import render_markdown
 
         stream.write(render_markdown(reports, logdir, lang))
     else:
-        from tb_recipe_plugin.present_text import render_text
+        from tb_recipe_plugin.present.text import render_text
 
         render_text(reports, logdir, lang, _console(stream, color))
 

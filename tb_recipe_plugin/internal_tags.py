@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tb_recipe_plugin.series import Series
+from tb_recipe_plugin.analysis.series import Series
 
 PREFIX = "tb_recipe"
 

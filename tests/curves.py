@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.series import RunData, Series
+from tb_recipe_plugin.analysis.series import RunData, Series
 
 
 def decay(n: int, start: float = 2.0, floor: float = 0.2, rate: float = 5.0) -> np.ndarray:

@@ -13,9 +13,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tb_recipe_plugin.analyzer import analyze_run
-from tb_recipe_plugin.report import reports_to_dict
-from tb_recipe_plugin.series import RunData, Series
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.analysis.report import reports_to_dict
+from tb_recipe_plugin.analysis.series import RunData, Series
 
 TAGS = [
     "train/epoch_loss",

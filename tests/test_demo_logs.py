@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tb_recipe_plugin.analyzer import analyze_run
-from tb_recipe_plugin.loader import iter_runs
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.io.loader import iter_runs
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_logs"
 EXPECTED = {e["run"]: e for e in json.loads((DEMO / "expected.json").read_text())}
@@ -44,7 +44,7 @@ def test_restarted_run_has_no_duplicate_steps():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_rendered_text_is_complete(lang):
     """No placeholder may stay unfilled ("?") in a message or a suggestion."""
-    from tb_recipe_plugin.catalogue import render_finding
+    from tb_recipe_plugin.present.catalogue import render_finding
 
     for report in REPORTS.values():
         for finding in report.findings:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from tb_recipe_plugin import internal_tags as t
-from tb_recipe_plugin.analyzer import analyze_run
-from tb_recipe_plugin.catalogue import LANGS, render_finding
-from tb_recipe_plugin.rules.internals import CODES as INTERNAL
-from tb_recipe_plugin.series import RunData, Series
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.analysis.rules.internals import CODES as INTERNAL
+from tb_recipe_plugin.analysis.series import RunData, Series
+from tb_recipe_plugin.present.catalogue import LANGS, render_finding
 from tests.curves import codes, decay, noisy
 
 READ_EVERY = 25

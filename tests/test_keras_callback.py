@@ -20,13 +20,13 @@ tf = require_tensorflow()
 import keras  # noqa: E402
 
 from tb_recipe_plugin import internal_tags as tags  # noqa: E402
-from tb_recipe_plugin.analyzer import analyze_run  # noqa: E402
-from tb_recipe_plugin.catalogue import FINDINGS  # noqa: E402
-from tb_recipe_plugin.keras_callback import DiagnosisCallback  # noqa: E402
-from tb_recipe_plugin.loader import iter_runs  # noqa: E402
-from tb_recipe_plugin.rules import RULES  # noqa: E402
-from tb_recipe_plugin.rules import internals as internal_rules  # noqa: E402
-from tb_recipe_plugin.series import RunData  # noqa: E402
+from tb_recipe_plugin.analysis.analyzer import analyze_run  # noqa: E402
+from tb_recipe_plugin.analysis.rules import RULES  # noqa: E402
+from tb_recipe_plugin.analysis.rules import internals as internal_rules  # noqa: E402
+from tb_recipe_plugin.analysis.series import RunData  # noqa: E402
+from tb_recipe_plugin.io.loader import iter_runs  # noqa: E402
+from tb_recipe_plugin.keras import DiagnosisCallback  # noqa: E402
+from tb_recipe_plugin.present.catalogue import FINDINGS  # noqa: E402
 from tests.keras_runs import blobs, compiled, fault_run, mlp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,8 +219,8 @@ MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from tb_recipe_plugin.keras_callback import DiagnosisCallback
-    from tb_recipe_plugin.loader import iter_runs
+    from tb_recipe_plugin.keras import DiagnosisCallback
+    from tb_recipe_plugin.io.loader import iter_runs
     from tests.keras_runs import blobs, compiled, mlp
     keras.utils.set_random_seed(0)
     x, y = blobs(n=256)
@@ -331,7 +331,7 @@ def test_keras_tensorboard_and_callback_make_one_run(tmp_path, capsys):
     ],
 )
 def test_only_the_chief_writes_in_multi_worker_training(cluster, task_type, task_id, chief):
-    from tb_recipe_plugin.keras_callback import _is_chief
+    from tb_recipe_plugin.keras.callback import _is_chief
 
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
         tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tb_recipe_plugin import loader
-from tb_recipe_plugin.event_reader import frame_record
-from tb_recipe_plugin.loader import LogdirError, RunSource, discover_runs, iter_runs, load_run
+from tb_recipe_plugin.io import loader
+from tb_recipe_plugin.io.event_reader import frame_record
+from tb_recipe_plugin.io.loader import LogdirError, RunSource, discover_runs, iter_runs, load_run
 from tests.test_reader import (
     header,
     points,

@@ -126,7 +126,7 @@ def test_empty_logdir_gives_an_empty_run_list(tmp_path):
 
 
 def test_a_run_whose_analysis_fails_is_reported_not_fatal(tmp_path, monkeypatch):
-    import tb_recipe_plugin.plugin_service as service
+    import tb_recipe_plugin.tensorboard.service as service
 
     write_run(tmp_path / "fine", **{"Loss/train": healthy()})
     write_run(tmp_path / "cursed", **{"Loss/train": healthy()})
@@ -153,9 +153,9 @@ def test_entry_point_module_imports_nothing_heavy():
     import sys
 
     probe = (
-        "import sys, tb_recipe_plugin.plugin\n"
+        "import sys, tb_recipe_plugin.tensorboard.plugin\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch', 'plotly')\n"
-        "         or m in ('tb_recipe_plugin.analyzer', 'tb_recipe_plugin.plugin_service')]\n"
+        "         or m in ('tb_recipe_plugin.analysis.analyzer', 'tb_recipe_plugin.tensorboard.service')]\n"
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

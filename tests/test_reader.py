@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-import tb_recipe_plugin.event_reader as er
-from tb_recipe_plugin.event_reader import ScalarCollector, frame_record, read_event_bytes, read_scalars
-from tb_recipe_plugin.series import Series
+import tb_recipe_plugin.io.event_reader as er
+from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.io.event_reader import ScalarCollector, frame_record, read_event_bytes, read_scalars
 from tests.conftest import require_tensorflow
 
 # --------------------------------------------------------------------------- helpers shared with test_loader
@@ -664,7 +664,7 @@ def test_reader_never_imports_tensorflow():
     import sys
 
     code = (
-        "import sys, tb_recipe_plugin.event_reader, tb_recipe_plugin.loader; "
+        "import sys, tb_recipe_plugin.io.event_reader, tb_recipe_plugin.io.loader; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

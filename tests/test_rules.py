@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from tb_recipe_plugin.analyzer import analyze_run
-from tb_recipe_plugin.catalogue import FINDINGS, LANGS, render_finding
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.present.catalogue import FINDINGS, LANGS, render_finding
 from tests.curves import codes, decay, noisy, run
 
 SCALES = [1e-3, 1.0, 1e3]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve, noise_level, rolling_mean, smooth
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.roles import is_running_mean
-from tb_recipe_plugin.rules.context import Context
+from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, smooth
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.roles import is_running_mean
+from tb_recipe_plugin.analysis.rules.context import Context
 
 NOISY_RATIO = 0.15
 """Typical wiggle above 15% of the curve's total trend for epoch-level curves,"""

@@ -14,8 +14,8 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from tb_recipe_plugin.report import Finding, json_number
-from tb_recipe_plugin.suggestions import SUGGESTIONS
+from tb_recipe_plugin.analysis.report import Finding, json_number
+from tb_recipe_plugin.present.suggestions import SUGGESTIONS
 
 LANGS = ("en", "zh")
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tb_recipe_plugin.analysis.report import Role
+from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, internal_part
-from tb_recipe_plugin.report import Role
-from tb_recipe_plugin.series import Series
 
 ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve
-from tb_recipe_plugin.report import Phase
+from tb_recipe_plugin.analysis.curves import Curve
+from tb_recipe_plugin.analysis.report import Phase
 
 MAX_SEGMENTS = 20
 FLAT_CHANGE = 0.03

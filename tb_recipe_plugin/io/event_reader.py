@@ -48,7 +48,7 @@ from google.protobuf.message import DecodeError
 from google_crc32c import _crc32c  # C extension; the pure-Python fallback is ~100x slower
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
 
-from tb_recipe_plugin.series import Series
+from tb_recipe_plugin.analysis.series import Series
 
 SCALARS_PLUGIN = "scalars"
 

@@ -71,7 +71,7 @@ def json_number(value: Any) -> Any:
 
 
 def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
-    from tb_recipe_plugin import catalogue
+    from tb_recipe_plugin.present import catalogue
 
     return {
         "run": report.run,

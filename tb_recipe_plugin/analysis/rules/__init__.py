@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.rules.context import Context
-from tb_recipe_plugin.rules.fit import (
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import Context
+from tb_recipe_plugin.analysis.rules.fit import (
     best_checkpoint_mismatch,
     data_problem,
     overfitting,
@@ -19,8 +19,8 @@ from tb_recipe_plugin.rules.fit import (
     val_better_than_train,
     val_plateau,
 )
-from tb_recipe_plugin.rules.health import divergence, no_learning, nonfinite_loss
-from tb_recipe_plugin.rules.internals import (
+from tb_recipe_plugin.analysis.rules.health import divergence, no_learning, nonfinite_loss
+from tb_recipe_plugin.analysis.rules.internals import (
     dying_relu,
     exploding_gradients,
     initial_loss_off,
@@ -30,8 +30,8 @@ from tb_recipe_plugin.rules.internals import (
     update_ratio_low,
     vanishing_gradients,
 )
-from tb_recipe_plugin.rules.noise import loss_spikes, noisy_loss, periodic_loss
-from tb_recipe_plugin.rules.progress import lr_decay_too_early, lr_too_small, plateau, still_learning
+from tb_recipe_plugin.analysis.rules.noise import loss_spikes, noisy_loss, periodic_loss
+from tb_recipe_plugin.analysis.rules.progress import lr_decay_too_early, lr_too_small, plateau, still_learning
 
 Rule = Callable[[Context], Finding | None]
 

@@ -459,14 +459,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
     def _print_diagnosis(self) -> None:
         from rich.console import Console
 
-        from tb_recipe_plugin.analyzer import analyze_run
-        from tb_recipe_plugin.present_text import render_text
+        from tb_recipe_plugin.analysis.analyzer import analyze_run
+        from tb_recipe_plugin.present.text import render_text
 
         report = analyze_run(self._run_data())
         render_text([report], self.log_dir, "en", Console(file=sys.stdout, highlight=False))
 
     def _run_data(self):  # noqa: ANN202 - RunData, imported lazily
-        from tb_recipe_plugin.series import RunData, Series
+        from tb_recipe_plugin.analysis.series import RunData, Series
 
         run = RunData(name=os.path.basename(os.path.normpath(self.log_dir)) or self.log_dir)
         columns: dict[str, tuple[list[int], list[float]]] = {}

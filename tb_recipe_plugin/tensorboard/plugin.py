@@ -50,14 +50,14 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
 
     def service(self):
         if self._service is None:
-            from tb_recipe_plugin.plugin_service import DiagnosisService
+            from tb_recipe_plugin.tensorboard.service import DiagnosisService
 
             self._service = DiagnosisService(self._provider, self._samples)
         return self._service
 
     @wrappers.Request.application
     def _serve_js(self, request):
-        source = resources.files("tb_recipe_plugin").joinpath("frontend", "index.js").read_text(encoding="utf-8")
+        source = resources.files(__package__).joinpath("frontend", "index.js").read_text(encoding="utf-8")
         return http_util.Respond(request, source, "application/javascript")
 
     @wrappers.Request.application
@@ -83,7 +83,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
         """Parse arguments, run the plain route function, map its errors to 400/404."""
         from tensorboard import plugin_util
 
-        from tb_recipe_plugin.plugin_service import BadRequest, UnknownRun
+        from tb_recipe_plugin.tensorboard.service import BadRequest, UnknownRun
 
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve, linear_fit, tail_start_index
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
-from tb_recipe_plugin.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
+from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
+from tb_recipe_plugin.analysis.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
 
 PLATEAU_TOLERANCE = 0.03
 """A curve is flat while its smoothed trend stays within 3% of its final level."""

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.rules.context import Context, pct, rel
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import Context, pct, rel
 
 NONFINITE_ROLES = ("train_loss", "val_loss", "batch_loss", "train_metric", "val_metric")
 

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from tensorboard.data import provider as tb_provider
 
-from tb_recipe_plugin.analyzer import analyze_run
-from tb_recipe_plugin.catalogue import FINDINGS, LANGS
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, json_number, run_to_dict
+from tb_recipe_plugin.analysis.series import RunData, Series
 from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
-from tb_recipe_plugin.loader import run_of_folder
-from tb_recipe_plugin.report import SCHEMA, STATUS_ORDER, RunReport, json_number, run_to_dict
-from tb_recipe_plugin.series import RunData, Series
+from tb_recipe_plugin.io.loader import run_of_folder
+from tb_recipe_plugin.present.catalogue import FINDINGS, LANGS
 
 SCALARS = "scalars"
 

@@ -9,7 +9,7 @@ const STRINGS = {
     title: 'Diagnosis', filter: 'Filter runs', noRuns: 'No scalar data yet.',
     emptyHelp: 'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), then reload.\n' +
       'For gradients, updates and activations too, add tb-recipe\'s callback:\n' +
-      '  from tb_recipe_plugin.keras_callback import DiagnosisCallback\n' +
+      '  from tb_recipe_plugin.keras import DiagnosisCallback\n' +
       '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: 'Recommended checkpoint: step', noBest: 'No validation curve, so no recommended checkpoint.',
     steps: 'steps', confidence: 'confidence', suggestions: 'What to change', errors: 'Problems reading this run',
@@ -21,7 +21,7 @@ const STRINGS = {
     title: '诊断', filter: '筛选运行', noRuns: '还没有标量数据。',
     emptyHelp: '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。\n' +
       '想同时看到梯度、参数更新和激活统计，再加上 tb-recipe 的回调：\n' +
-      '  from tb_recipe_plugin.keras_callback import DiagnosisCallback\n' +
+      '  from tb_recipe_plugin.keras import DiagnosisCallback\n' +
       '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: '推荐的检查点：第', noBest: '没有验证曲线，无法推荐检查点。',
     steps: '步', confidence: '置信度', suggestions: '建议的调整', errors: '读取此运行时的问题',

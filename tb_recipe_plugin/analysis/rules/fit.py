@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve, linear_fit, noise_level, tail_start_index
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.rules.context import Context, interp_to, pct, rel
+from tb_recipe_plugin.analysis.curves import Curve, linear_fit, noise_level, tail_start_index
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""

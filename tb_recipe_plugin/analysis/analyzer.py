@@ -11,14 +11,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tb_recipe_plugin.catalogue import FINDINGS
-from tb_recipe_plugin.curves import make_curve
+from tb_recipe_plugin.analysis.curves import make_curve
+from tb_recipe_plugin.analysis.phases import phases
+from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
+from tb_recipe_plugin.analysis.roles import assign_roles
+from tb_recipe_plugin.analysis.rules import RULES, Context
+from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.internal_tags import find_internals
-from tb_recipe_plugin.phases import phases
-from tb_recipe_plugin.report import STATUS_ORDER, RunReport
-from tb_recipe_plugin.roles import assign_roles
-from tb_recipe_plugin.rules import RULES, Context
-from tb_recipe_plugin.series import RunData
+from tb_recipe_plugin.present.catalogue import FINDINGS
 
 
 def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -> RunReport:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tb_recipe_plugin.series import Series
+from tb_recipe_plugin.analysis.series import Series
 
 MAX_POINTS = 400
 """Long series are reduced to this many bin medians before trend analysis."""

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tb_recipe_plugin.curves import Curve
+from tb_recipe_plugin.analysis.curves import Curve
+from tb_recipe_plugin.analysis.report import Finding, Role
+from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.internal_tags import Internals
-from tb_recipe_plugin.report import Finding, Role
-from tb_recipe_plugin.series import RunData
 
 
 @dataclass

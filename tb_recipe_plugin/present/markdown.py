@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 
 from tb_recipe_plugin import __version__
-from tb_recipe_plugin.catalogue import render_finding
-from tb_recipe_plugin.present_text import sort_key
-from tb_recipe_plugin.report import RunReport
+from tb_recipe_plugin.analysis.report import RunReport
+from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.text import sort_key
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "ok": "🟢", "no_data": "⚪"}

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from tb_recipe_plugin import __version__
-from tb_recipe_plugin.catalogue import render_finding
-from tb_recipe_plugin.report import STATUS_ORDER, RunReport
+from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
+from tb_recipe_plugin.present.catalogue import render_finding
 
 TOP_SUGGESTIONS = 3
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green", "no_data": "dim"}

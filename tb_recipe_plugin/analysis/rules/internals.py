@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import Context, pct
+from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.internal_tags import Internals
-from tb_recipe_plugin.report import Finding
-from tb_recipe_plugin.rules.context import Context, pct
-from tb_recipe_plugin.series import Series
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:

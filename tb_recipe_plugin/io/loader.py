@@ -24,8 +24,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from tb_recipe_plugin.event_reader import ScalarCollector, read_event_stream
-from tb_recipe_plugin.series import RunData
+from tb_recipe_plugin.analysis.series import RunData
+from tb_recipe_plugin.io.event_reader import ScalarCollector, read_event_stream
 
 logger = logging.getLogger(__name__)
 

@@ -80,11 +80,9 @@ def parse_roles(items: Sequence[str]) -> dict[str, str]:
 
 def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], progress: bool) -> list[RunReport]:
     """Load and analyse one run at a time so memory follows the largest run, not the logdir."""
-    from fnmatch import fnmatchcase
-
     from tb_recipe_plugin.analysis.analyzer import analyze_run
     from tb_recipe_plugin.analysis.report import RunReport
-    from tb_recipe_plugin.io.loader import LogdirError, discover_runs, load_run
+    from tb_recipe_plugin.io.loader import LogdirError, discover_runs, load_run, select_runs
 
     try:
         sources = discover_runs(logdir)
@@ -96,7 +94,7 @@ def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], pro
             "keras.callbacks.TensorBoard(log_dir=...) or SummaryWriter(log_dir=...)"
         )
     if run_glob:
-        sources = [s for s in sources if fnmatchcase(s.name, run_glob)]
+        sources = select_runs(sources, run_glob)
         if not sources:
             raise CliError(f"no run under {logdir} matches --run {run_glob!r}")
     reports: list[RunReport] = []

@@ -244,8 +244,14 @@ def _open_read_only(path: str) -> AbstractContextManager[BinaryIO]:
     return fs.open(inner, "rb")
 
 
+def select_runs(sources: list[RunSource], run_glob: str | None) -> list[RunSource]:
+    """Runs whose name matches `run_glob` (case-sensitive on every OS, '*' crosses '/'); all if None."""
+    if run_glob is None:
+        return sources
+    return [s for s in sources if fnmatch.fnmatchcase(s.name, run_glob)]
+
+
 def iter_runs(logdir: str, run_glob: str | None = None) -> Iterator[RunData]:
     """Load runs one at a time so peak memory follows the largest run, not the whole logdir."""
-    for source in discover_runs(logdir):
-        if run_glob is None or fnmatch.fnmatch(source.name, run_glob):
-            yield load_run(source)
+    for source in select_runs(discover_runs(logdir), run_glob):
+        yield load_run(source)

@@ -249,11 +249,12 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
 
 def evaluate(logdir: Path, labels_file: Path) -> dict[str, Any]:
     """Score one labelled set; everything the printed and JSON reports need."""
+    from tb_recipe_plugin.analysis.rules import RULES
     from tb_recipe_plugin.present.catalogue import FINDINGS
 
     labels = load_labels(labels_file)
     predicted, errors, unlabelled = predict(logdir, [lab["run"] for lab in labels])
-    severity = {code: spec.severity for code, spec in FINDINGS.items()}
+    severity = {r.code: r.severity for r in RULES}
     scores = score(predicted, labels, severity)
     result = scores.to_dict()
     result.update(

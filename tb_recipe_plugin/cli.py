@@ -9,19 +9,18 @@ Exit codes follow the linters CI users know: 0 nothing at or above
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tb_recipe_plugin import __version__
+from tb_recipe_plugin.present import FORMATS
 
 if TYPE_CHECKING:
     from tb_recipe_plugin.analysis.report import RunReport
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "markdown")
 ROLE_HELP = "train_loss, val_loss, train_metric, val_metric, lr, batch_loss"
 PROGRESS_MIN_RUNS = 10
 
@@ -43,7 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Diagnose every run under LOGDIR (local path or fsspec URL such as gs://bucket/logs).",
     )
     analyze.add_argument("logdir", metavar="LOGDIR")
-    analyze.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    analyze.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="text",
+        help="output format: " + "; ".join(f"{f.name} {f.help}" for f in FORMATS.values()) + " (default: text)",
+    )
     analyze.add_argument("--lang", choices=("en", "zh"), default="en", help="language of titles and suggestions")
     analyze.add_argument(
         "--fail-on",
@@ -108,7 +112,7 @@ def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], pro
             report.errors.extend(missing)
         except Exception as exc:  # noqa: BLE001 - one broken run must not stop the others
             report = RunReport(
-                run=source.name, status="error", errors=[f"analysis failed: {type(exc).__name__}: {exc}"]
+                run=source.name, status="error", analysis_errors=[f"analysis failed: {type(exc).__name__}: {exc}"]
             )
         reports.append(report)
         if track is not None:
@@ -122,7 +126,9 @@ def _progress(total: int):
     """A rich progress bar on stderr; returns a callable to advance or finish it."""
     from rich.progress import Progress
 
-    bar = Progress(transient=True, console=_console(sys.stderr, color=True))
+    from tb_recipe_plugin.present.text import make_console
+
+    bar = Progress(transient=True, console=make_console(sys.stderr, color=True))
     task = bar.add_task("analysing runs", total=total)
     bar.start()
 
@@ -135,38 +141,19 @@ def _progress(total: int):
     return advance
 
 
-def _console(stream, color: bool):
-    from rich.console import Console
-
-    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=True)
-
-
 def exit_code(reports: Sequence[RunReport], fail_on: str) -> int:
-    from tb_recipe_plugin.present.catalogue import FINDINGS
-
+    """1 when a finding reaches `fail_on`, or when the analysis of a run failed (whatever `fail_on`)."""
+    if any(r.analysis_errors for r in reports):
+        return EXIT_FINDINGS
     if fail_on == "never":
         return EXIT_OK
     levels = {"warning": ("warning", "error"), "error": ("error",)}[fail_on]
-    failing = any(FINDINGS[f.code].severity in levels for r in reports for f in r.findings) or any(
-        r.status == "error" and not r.findings for r in reports
-    )
+    failing = any(f.severity in levels for r in reports for f in r.findings)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
 def render(reports: Sequence[RunReport], logdir: str, fmt: str, lang: str, color: bool, stream) -> None:
-    if fmt == "json":
-        from tb_recipe_plugin.analysis.report import reports_to_dict
-
-        json.dump(reports_to_dict(list(reports), logdir, lang), stream, indent=2, ensure_ascii=False, allow_nan=False)
-        stream.write("\n")
-    elif fmt == "markdown":
-        from tb_recipe_plugin.present.markdown import render_markdown
-
-        stream.write(render_markdown(reports, logdir, lang))
-    else:
-        from tb_recipe_plugin.present.text import render_text
-
-        render_text(reports, logdir, lang, _console(stream, color))
+    FORMATS[fmt].renderer()(reports, logdir, lang, stream, color)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

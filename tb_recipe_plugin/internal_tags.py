@@ -2,70 +2,134 @@
 
 The callback writes them (under the ``train/`` split folder, like Keras' own
 TensorBoard callback); the analyzer finds them again in any `RunData`. Keeping
-both sides on these names is the whole contract, so this module imports
-nothing heavy: the analyzer and the TensorBoard plugin must work without
-TensorFlow.
+both sides on these names is the whole contract, so both import the names
+from here and nowhere writes a literal tag; this module imports nothing heavy
+because the analyzer and the TensorBoard plugin must work without TensorFlow.
 
 Layout, all under ``PREFIX``:
 
 - ``batch_loss``, ``grad_norm``: one point per training step (raw per-batch
   loss, global gradient norm before clipping, unscaled under mixed precision).
 - ``learning_rate``: at every logging window.
-- ``window/<name>``: aggregates over each logging window (``grad_norm_max``,
-  ``loss_max``, ``nonfinite_loss_steps``, ``nonfinite_grad_steps``,
-  ``skipped_steps``, ``steps``), so that TensorBoard's sampling of ~1000 points
-  per series cannot hide a spike or a NaN.
-- ``layer/<stat>/<layer>``: per-layer values at each window (``grad_norm``
-  mean over the window, ``nonfinite_grad_steps``, ``weight_norm``,
-  ``update_ratio``, and probe-batch activation statistics ``act_mean``,
-  ``act_std``, ``dead_fraction``, ``saturated_fraction``, ``act_nonfinite``).
-- ``meta/<name>``: written once at step 0 (``num_classes``,
-  ``expected_initial_loss``, ``batch_size``, ``num_params``,
-  ``loss_scaled`` = 1 under a loss-scale optimizer, ``layer_index/<layer>``
-  = position of the layer in the model, input side first).
-- ``config``: a text summary of the set-up (optimizer, loss, batch size,
-  dtype policy, XLA, replicas), for the Text tab.
+- ``window/<Window>``: aggregates over each logging window, so that
+  TensorBoard's sampling of ~1000 points per series cannot hide a spike or a
+  NaN.
+- ``layer/<LayerStat>/<layer>``: per-layer values at each window.
+- ``meta/<Meta>``: written once (``layer_index/<layer>`` once per layer).
+- ``config``: a text summary of the set-up, for the Text tab.
+
+``SCHEMA_VERSION`` is written as ``meta/schema_version``. It changes when a
+name or a meaning changes; the analyzer reads runs written with any version up
+to its own and says so when a run is newer than it understands.
+
+Each name is either read by the analyzer's rules (`Use.RULES`) or written for
+the person looking at the run in TensorBoard (`Use.DISPLAY`): a test trains a
+real model and checks that every tag the callback writes is declared here and
+that every `Use.RULES` name is read by some rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from tb_recipe_plugin.analysis.series import Series
 
 PREFIX = "tb_recipe"
+SCHEMA_VERSION = 1
 
 BATCH_LOSS = f"{PREFIX}/batch_loss"
 GRAD_NORM = f"{PREFIX}/grad_norm"
 LEARNING_RATE = f"{PREFIX}/learning_rate"
 CONFIG = f"{PREFIX}/config"  # a text summary: optimizer, loss, dtype policy... for people, not rules
 
-WINDOW_STATS = ("steps", "grad_norm_max", "loss_max", "nonfinite_loss_steps", "nonfinite_grad_steps", "skipped_steps")
-LAYER_STATS = (
-    "grad_norm",
-    "nonfinite_grad_steps",
-    "weight_norm",
-    "update_ratio",
-    "act_mean",
-    "act_std",
-    "dead_fraction",
-    "saturated_fraction",
-    "act_nonfinite",
-)
-META = ("num_classes", "expected_initial_loss", "batch_size", "num_params", "loss_scaled")
+
+class Use(StrEnum):
+    RULES = "rules"  # some rule reads it
+    DISPLAY = "display"  # for the person reading the run (Scalars tab, the tab's signal chart, the set-up text)
 
 
-def window_tag(name: str) -> str:
+class Window(StrEnum):
+    """``window/<name>``: one value per read window (every ``update_freq`` steps and at each epoch end)."""
+
+    STEPS = "steps"
+    GRAD_NORM_MAX = "grad_norm_max"
+    LOSS_MAX = "loss_max"
+    NONFINITE_LOSS_STEPS = "nonfinite_loss_steps"
+    NONFINITE_GRAD_STEPS = "nonfinite_grad_steps"
+    SKIPPED_STEPS = "skipped_steps"
+
+
+class LayerStat(StrEnum):
+    """``layer/<stat>/<layer>``: one value per layer and read window."""
+
+    GRAD_NORM = "grad_norm"  # mean over the window's finite steps
+    NONFINITE_GRAD_STEPS = "nonfinite_grad_steps"
+    WEIGHT_NORM = "weight_norm"
+    UPDATE_RATIO = "update_ratio"  # norm of one step's change over the weight norm
+    ACT_MEAN = "act_mean"  # activation statistics of the probe batch
+    ACT_STD = "act_std"
+    DEAD_FRACTION = "dead_fraction"  # ReLU units at 0 for every probe sample
+    SATURATED_FRACTION = "saturated_fraction"  # sigmoid/tanh outputs within 0.01 of their limits
+    ACT_NONFINITE = "act_nonfinite"
+
+
+class Meta(StrEnum):
+    """``meta/<name>``: written once per fit."""
+
+    SCHEMA_VERSION = "schema_version"
+    NUM_CLASSES = "num_classes"
+    EXPECTED_INITIAL_LOSS = "expected_initial_loss"  # ln(num_classes)
+    BATCH_SIZE = "batch_size"  # global batch (all replicas)
+    NUM_PARAMS = "num_params"  # trainable parameters
+    LOSS_SCALED = "loss_scaled"  # 1 under a loss-scale optimizer
+    FIRST_NONFINITE_GRAD_STEP = "first_nonfinite_grad_step"  # written when it happens
+    LAYER_INDEX = "layer_index"  # layer_index/<layer>: position in the model, input side first
+
+
+USE: dict[StrEnum, Use] = {
+    Window.STEPS: Use.RULES,
+    Window.GRAD_NORM_MAX: Use.RULES,
+    Window.LOSS_MAX: Use.DISPLAY,
+    Window.NONFINITE_LOSS_STEPS: Use.RULES,
+    Window.NONFINITE_GRAD_STEPS: Use.RULES,
+    Window.SKIPPED_STEPS: Use.RULES,
+    LayerStat.GRAD_NORM: Use.RULES,
+    LayerStat.NONFINITE_GRAD_STEPS: Use.RULES,
+    LayerStat.WEIGHT_NORM: Use.DISPLAY,
+    LayerStat.UPDATE_RATIO: Use.RULES,
+    LayerStat.ACT_MEAN: Use.DISPLAY,
+    LayerStat.ACT_STD: Use.DISPLAY,
+    LayerStat.DEAD_FRACTION: Use.RULES,
+    LayerStat.SATURATED_FRACTION: Use.RULES,
+    LayerStat.ACT_NONFINITE: Use.DISPLAY,
+    Meta.SCHEMA_VERSION: Use.RULES,
+    Meta.NUM_CLASSES: Use.RULES,
+    Meta.EXPECTED_INITIAL_LOSS: Use.RULES,
+    Meta.BATCH_SIZE: Use.DISPLAY,
+    Meta.NUM_PARAMS: Use.DISPLAY,
+    Meta.LOSS_SCALED: Use.DISPLAY,
+    Meta.FIRST_NONFINITE_GRAD_STEP: Use.RULES,
+    Meta.LAYER_INDEX: Use.RULES,
+}
+"""Who consumes each name; every member of `Window`, `LayerStat` and `Meta` has an entry."""
+
+
+def window_tag(name: Window) -> str:
     return f"{PREFIX}/window/{name}"
 
 
-def layer_tag(stat: str, layer: str) -> str:
+def layer_tag(stat: LayerStat, layer: str) -> str:
     return f"{PREFIX}/layer/{stat}/{layer}"
 
 
-def meta_tag(name: str) -> str:
+def meta_tag(name: Meta) -> str:
     return f"{PREFIX}/meta/{name}"
+
+
+def layer_index_tag(layer: str) -> str:
+    return f"{PREFIX}/meta/{Meta.LAYER_INDEX}/{layer}"
 
 
 def internal_part(tag: str) -> str | None:
@@ -78,9 +142,43 @@ def internal_part(tag: str) -> str | None:
     return "/".join(parts[i:])
 
 
+def parse_tag(tag: str) -> tuple[StrEnum | str, str | None] | None:
+    """(declared name, layer or None) of a written tag, or None when it is not one of ours.
+
+    The name is a `Window`/`LayerStat`/`Meta` member or one of the per-step
+    tags. The callback-side half of the contract test: every tag a real fit
+    writes must parse.
+    """
+    part = internal_part(tag)
+    if part is None:
+        return None
+    if part in (BATCH_LOSS, GRAD_NORM, LEARNING_RATE, CONFIG):
+        return part, None
+    kind, _, rest = part[len(PREFIX) + 1 :].partition("/")
+    head, _, layer = rest.partition("/")
+    if kind == "window" and rest in _WINDOW:
+        return Window(rest), None
+    if kind == "layer" and head in _LAYER_STAT and layer:
+        return LayerStat(head), layer
+    if kind == "meta" and rest in _META and rest != Meta.LAYER_INDEX:
+        return Meta(rest), None
+    if kind == "meta" and head == Meta.LAYER_INDEX and layer:
+        return Meta.LAYER_INDEX, layer
+    return None
+
+
+_WINDOW = frozenset(Window)
+_LAYER_STAT = frozenset(LayerStat)
+_META = frozenset(Meta)
+
+
 @dataclass
 class Internals:
     """The callback's series of one run, by meaning rather than by tag.
+
+    Rules read through `window`, `per_layer` and `meta`, which remember what
+    was asked for in `reads`: the analyzer-side half of the contract test
+    checks that every `Use.RULES` name is read by some rule.
 
     ``layers`` is the model's layer order (input side first), recovered from
     the ``meta/layer_index/<layer>`` values the callback writes; rules compare
@@ -90,49 +188,65 @@ class Internals:
     batch_loss: Series | None = None
     grad_norm: Series | None = None
     learning_rate: Series | None = None
-    window: dict[str, Series] = field(default_factory=dict)
-    layer: dict[str, dict[str, Series]] = field(default_factory=dict)  # stat -> layer -> series
-    meta: dict[str, float] = field(default_factory=dict)
+    windows: dict[Window, Series] = field(default_factory=dict)
+    layer: dict[LayerStat, dict[str, Series]] = field(default_factory=dict)  # stat -> layer -> series
+    metas: dict[Meta, float] = field(default_factory=dict)
     layers: list[str] = field(default_factory=list)
+    reads: set[StrEnum] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.batch_loss or self.grad_norm or self.window or self.layer or self.meta)
+        return bool(self.batch_loss or self.grad_norm or self.windows or self.layer or self.metas)
 
-    def per_layer(self, stat: str) -> dict[str, Series]:
+    def window(self, name: Window) -> Series | None:
+        self.reads.add(name)
+        return self.windows.get(name)
+
+    def meta(self, name: Meta) -> float | None:
+        self.reads.add(name)
+        return self.metas.get(name)
+
+    def per_layer(self, stat: LayerStat) -> dict[str, Series]:
+        self.reads.add(stat)
         found = self.layer.get(stat, {})
         ordered = [name for name in self.layers if name in found]
         return {name: found[name] for name in ordered + sorted(set(found) - set(ordered))}
 
+    def schema_version(self) -> int | None:
+        """The callback's tag schema of this run (None: written before versions were recorded)."""
+        value = self.meta(Meta.SCHEMA_VERSION)
+        return int(value) if value is not None else None
+
 
 def find_internals(series: Mapping[str, Series]) -> Internals:
-    """Collect the callback's series from a run's display tags."""
+    """Collect the callback's series from a run's display tags; unknown names are ignored."""
     out = Internals()
+    layer_index: dict[str, float] = {}
     for tag, s in series.items():
-        part = internal_part(tag)
-        if part is None:
+        parsed = parse_tag(tag)
+        if parsed is None:
             continue
-        rest = part[len(PREFIX) + 1 :]
-        if rest == "batch_loss":
+        name, layer = parsed
+        if name == BATCH_LOSS:
             out.batch_loss = s
-        elif rest == "grad_norm":
+        elif name == GRAD_NORM:
             out.grad_norm = s
-        elif rest == "learning_rate":
+        elif name == LEARNING_RATE:
             out.learning_rate = s
-        elif rest.startswith("window/"):
-            out.window[rest[len("window/") :]] = s
-        elif rest.startswith("meta/"):
-            if len(s) and s.values.size:
-                out.meta[rest[len("meta/") :]] = float(s.values[0])
-        elif rest.startswith("layer/"):
-            stat, _, layer = rest[len("layer/") :].partition("/")
-            if layer:
-                out.layer.setdefault(stat, {})[layer] = s
-    out.layers = _layer_order(out)
+        elif isinstance(name, Window):
+            out.windows[name] = s
+        elif isinstance(name, LayerStat) and layer:
+            out.layer.setdefault(name, {})[layer] = s
+        elif isinstance(name, Meta) and len(s) and s.values.size:
+            if name == Meta.LAYER_INDEX and layer:
+                layer_index[layer] = float(s.values[0])
+            elif name != Meta.LAYER_INDEX:
+                out.metas[name] = float(s.values[0])
+    out.layers = _layer_order(out, layer_index)
     return out
 
 
-def _layer_order(found: Internals) -> list[str]:
+def _layer_order(found: Internals, index: Mapping[str, float]) -> list[str]:
     """Layers input side first, from the ``meta/layer_index/<layer>`` values the callback writes."""
-    index = {k[len("layer_index/") :]: v for k, v in found.meta.items() if k.startswith("layer_index/")}
+    found.reads.add(Meta.LAYER_INDEX)
     names = set().union(*(d.keys() for d in found.layer.values())) if found.layer else set()
     return sorted(names, key=lambda n: (index.get(n, float("inf")), n))

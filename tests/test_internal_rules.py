@@ -14,7 +14,7 @@ import pytest
 
 from tb_recipe_plugin import internal_tags as t
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tb_recipe_plugin.analysis.rules.internals import CODES as INTERNAL
+from tb_recipe_plugin.analysis.rules import CALLBACK_CODES as INTERNAL
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tb_recipe_plugin.present.catalogue import LANGS, render_finding
 from tests.curves import codes, decay, noisy

@@ -21,8 +21,7 @@ import keras  # noqa: E402
 
 from tb_recipe_plugin import internal_tags as tags  # noqa: E402
 from tb_recipe_plugin.analysis.analyzer import analyze_run  # noqa: E402
-from tb_recipe_plugin.analysis.rules import RULES  # noqa: E402
-from tb_recipe_plugin.analysis.rules import internals as internal_rules  # noqa: E402
+from tb_recipe_plugin.analysis.rules import CALLBACK_CODES, RULES  # noqa: E402
 from tb_recipe_plugin.analysis.series import RunData  # noqa: E402
 from tb_recipe_plugin.io.loader import iter_runs  # noqa: E402
 from tb_recipe_plugin.keras import DiagnosisCallback  # noqa: E402
@@ -30,12 +29,12 @@ from tb_recipe_plugin.present.catalogue import FINDINGS  # noqa: E402
 from tests.keras_runs import blobs, compiled, fault_run, mlp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-INTERNAL_CODES = internal_rules.CODES
+INTERNAL_CODES = CALLBACK_CODES
 
 
 def test_internal_codes_are_rules_in_the_catalogue():
     assert len(INTERNAL_CODES) == 8
-    assert INTERNAL_CODES <= set(FINDINGS) and INTERNAL_CODES <= {rule.__name__ for rule in RULES}
+    assert INTERNAL_CODES <= set(FINDINGS) and INTERNAL_CODES <= {rule.code for rule in RULES}
 
 
 def one_run(logdir: Path) -> RunData:

@@ -388,7 +388,6 @@ def test_best_checkpoint_mismatch():
 
 def test_every_code_renders_in_every_language():
     for spec in FINDINGS.values():
-        assert spec.severity in ("info", "warning", "error")
         for lang in LANGS:
             assert spec.title[lang] and spec.message[lang]
             assert spec.suggestions

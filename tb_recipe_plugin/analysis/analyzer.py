@@ -2,7 +2,9 @@
 
 `analyze_run` is pure (no I/O): loaders fill a `RunData`, presenters render
 the `RunReport`. A rule that raises on some odd curve must not take the whole
-run down, so each rule runs guarded and a failure becomes a run error.
+run down, so each rule runs guarded; its failure is reported as an analysis
+error of that run (our bug, not the user's data), which the CLI turns into
+exit code 1.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from tb_recipe_plugin.analysis.curves import make_curve
 from tb_recipe_plugin.analysis.phases import phases
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
-from tb_recipe_plugin.analysis.rules import RULES, Context
+from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
 from tb_recipe_plugin.analysis.series import RunData
-from tb_recipe_plugin.internal_tags import find_internals
-from tb_recipe_plugin.present.catalogue import FINDINGS
+from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
 
 
 def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -> RunReport:
@@ -36,6 +37,13 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     roles = assign_roles(run.series, role_overrides)
     report.roles = roles
     ctx = Context(run=run, roles=roles, internals=find_internals(run.series))
+    version = ctx.internals.schema_version()
+    if version is not None and version > SCHEMA_VERSION:
+        report.errors.append(
+            f"the tb-recipe callback that wrote this run uses tag schema {version}, newer than this analyzer "
+            f"understands ({SCHEMA_VERSION}); upgrade tb-recipe to read its gradient and activation signals"
+        )
+        ctx.internals = Internals()
     for role, info in roles.items():
         curve = make_curve(run.series[info.tag], direction=info.direction or "min", level=info.level)
         if curve is not None:
@@ -49,12 +57,11 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
         try:
             finding = rule(ctx)
         except Exception as exc:  # noqa: BLE001 - one bad rule must not hide the others
-            report.errors.append(f"rule {rule.__name__} failed: {type(exc).__name__}: {exc}")
+            report.analysis_errors.append(f"rule {rule.code} failed: {type(exc).__name__}: {exc}")
             continue
         if finding is not None:
             ctx.findings.append(finding)
-    severity_rank = {"info": 0, "warning": 1, "error": 2}
-    ctx.findings.sort(key=lambda f: (-severity_rank[FINDINGS[f.code].severity], f.start_step or 0))
+    ctx.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.start_step or 0))
     report.findings = ctx.findings
     for curve in ctx.curves.values():
         report.phases[curve.tag] = phases(curve)
@@ -76,9 +83,8 @@ def _best_step(ctx: Context) -> tuple[int | None, str | None]:
 
 
 def _status(report: RunReport) -> str:
-    worst = "ok"
+    worst = "error" if report.analysis_errors else "ok"
     for f in report.findings:
-        sev = FINDINGS[f.code].severity
-        if STATUS_ORDER.index(sev) > STATUS_ORDER.index(worst):
-            worst = sev
+        if STATUS_ORDER.index(f.severity) > STATUS_ORDER.index(worst):
+            worst = f.severity
     return worst

@@ -59,9 +59,6 @@ class Curve:
     def best_value(self) -> float:
         return float(self.values[self.best_index()])
 
-    def smooth_at(self, step: float) -> float:
-        return float(np.interp(step, self.bsteps, self.smooth))
-
 
 def make_curve(series: Series, direction: str = "min", level: str = "epoch") -> Curve | None:
     finite = np.isfinite(series.values)

@@ -1,9 +1,9 @@
 """What the analyzer hands to every presenter (CLI text/JSON/Markdown, plugin).
 
-Findings are language-neutral: a code, a step range and the evidence numbers.
-Titles, messages and suggestions are rendered from the one catalogue
-(`catalogue.py`) at presentation time, so the CLI's ``--lang`` and the tab's
-language switch read the same analysis.
+Findings are language-neutral: a code, its severity, a step range and the
+evidence numbers. Titles, messages and suggestions are rendered from the one
+catalogue (`present/catalogue.py`) at presentation time, so the CLI's
+``--lang`` and the tab's language switch read the same analysis.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
-
-from tb_recipe_plugin import __version__
 
 SCHEMA = "tb-recipe.report/1"
 
@@ -30,6 +28,7 @@ class Finding:
     evidence: Evidence
     confidence: float
     tags: tuple[str, ...] = ()
+    severity: str = "unset"  # stamped from the rule's declaration when the rule runs (rules/registry.py)
 
 
 @dataclass
@@ -55,7 +54,8 @@ class RunReport:
     roles: dict[str, Role] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     phases: dict[str, list[Phase]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # reading problems: corrupt records, missing tags...
+    analysis_errors: list[str] = field(default_factory=list)  # a rule or the analysis itself failed: our bug
     num_series: int = 0
 
 
@@ -68,28 +68,3 @@ def json_number(value: Any) -> Any:
             return "inf" if value > 0 else "-inf"
         return float(f"{value:.6g}")
     return value
-
-
-def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
-    from tb_recipe_plugin.present import catalogue
-
-    return {
-        "run": report.run,
-        "status": report.status,
-        "best_step": report.best_step,
-        "best_step_basis": report.best_step_basis,
-        "roles": {name: {k: v for k, v in vars(role).items() if v is not None} for name, role in report.roles.items()},
-        "findings": [catalogue.render_finding(f, lang) for f in report.findings],
-        "phases": {tag: [vars(p) for p in phases] for tag, phases in report.phases.items()},
-        "errors": list(report.errors),
-    }
-
-
-def reports_to_dict(reports: list[RunReport], logdir: str, lang: str = "en") -> dict[str, Any]:
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "tb-recipe", "version": __version__},
-        "logdir": logdir,
-        "lang": lang,
-        "runs": [run_to_dict(r, lang) for r in reports],
-    }

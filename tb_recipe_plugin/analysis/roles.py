@@ -115,7 +115,7 @@ class _Candidate:
     direction: str | None = None
 
 
-def _level(words: set[str], tag: str) -> str:
+def _level(words: set[str]) -> str:
     if words & EPOCH_WORDS:
         return "epoch"
     if words & BATCH_WORDS:
@@ -123,7 +123,7 @@ def _level(words: set[str], tag: str) -> str:
     return "epoch"
 
 
-def _is_keras_running_mean(tag: str) -> bool:
+def is_running_mean(tag: str) -> bool:
     """Keras' `batch_*` summaries are running means within the epoch, not raw losses."""
     last = tag.rsplit("/", 1)[-1]
     return last.startswith("batch_")
@@ -139,7 +139,7 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
         return []
     is_val = bool(wset & VAL_WORDS)
     is_train = bool(wset & TRAIN_WORDS) and not is_val
-    level = _level(wset, tag)
+    level = _level(wset)
     n = len(series)
     finite = series.values[np.isfinite(series.values)]
     constant = finite.size > 0 and float(np.ptp(finite)) == 0.0
@@ -160,7 +160,7 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
         if is_val:
             out.append(_Candidate("val_loss", tag, score + (0.5 if level == "epoch" else -0.5), "epoch"))
         elif level == "batch":
-            penalty = -1.0 if _is_keras_running_mean(tag) else 0.0
+            penalty = -1.0 if is_running_mean(tag) else 0.0
             out.append(_Candidate("batch_loss", tag, score + penalty + (1.0 if is_train else 0.0), "batch"))
             out.append(_Candidate("train_loss", tag, score - 2.0, "batch"))
         else:
@@ -235,7 +235,3 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         if not set(vm) & set(tm) & set(METRICS):
             del roles["train_metric"]
     return roles
-
-
-def is_running_mean(tag: str) -> bool:
-    return _is_keras_running_mean(tag)

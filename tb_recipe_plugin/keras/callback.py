@@ -460,10 +460,10 @@ class DiagnosisCallback(keras.callbacks.Callback):
         from rich.console import Console
 
         from tb_recipe_plugin.analysis.analyzer import analyze_run
-        from tb_recipe_plugin.present.text import render_text
+        from tb_recipe_plugin.present.text import print_report
 
         report = analyze_run(self._run_data())
-        render_text([report], self.log_dir, "en", Console(file=sys.stdout, highlight=False))
+        print_report([report], self.log_dir, "en", Console(file=sys.stdout, highlight=False))
 
     def _run_data(self):  # noqa: ANN202 - RunData, imported lazily
         from tb_recipe_plugin.analysis.series import RunData, Series

@@ -1,4 +1,4 @@
-"""The one finding catalogue: severity, title and message template per code.
+"""The one finding catalogue: title, message template and suggestions per code, in every language.
 
 Every presenter (CLI text/JSON/Markdown, the TensorBoard tab) renders findings
 through `render_finding`, so wording and translations live here only. Message
@@ -22,21 +22,20 @@ LANGS = ("en", "zh")
 
 @dataclass(frozen=True)
 class FindingSpec:
-    severity: str
     title: dict[str, str]
     message: dict[str, str]
     suggestions: tuple[str, ...]
-    # Optional sentence parts: name -> (evidence key that must be present, {lang: template}).
+    # Optional sentence parts: (name, evidence key that must be present, {lang: template}); when several
+    # fragments fill one name, the first whose key is present wins, and the name is empty when none is.
     fragments: tuple[tuple[str, str, dict[str, str]], ...] = ()
 
 
 FINDINGS: dict[str, FindingSpec] = {
     "nonfinite_loss": FindingSpec(
-        "error",
         {"en": "Non-finite loss (NaN/Inf)", "zh": "损失出现 NaN/Inf"},
         {
-            "en": "{tag} became {first_value} at step {first_step} ({count} non-finite points; last finite value {last_finite} at step {last_finite_step}).",
-            "zh": "{tag} 在第 {first_step} 步变为 {first_value}（共 {count} 个非有限值；最后一个有限值为第 {last_finite_step} 步的 {last_finite}）。",
+            "en": "{tag} became {first_value} {where} ({count} non-finite points{last_finite_text}).",
+            "zh": "{tag} {where}变为 {first_value}（共 {count} 个非有限值{last_finite_text}）。",
         },
         (
             "check_inputs_nan",
@@ -47,9 +46,31 @@ FINDINGS: dict[str, FindingSpec] = {
             "weight_decay",
             "residual_connections",
         ),
+        (
+            (
+                "where",
+                "first_step",
+                {"en": "at step {first_step}", "zh": "在第 {first_step} 步"},
+            ),
+            (
+                "where",
+                "window_start",
+                {
+                    "en": "between steps {window_start} and {window_end} (counted by the callback on every step)",
+                    "zh": "在第 {window_start}–{window_end} 步之间（回调逐步计数）",
+                },
+            ),
+            (
+                "last_finite_text",
+                "last_finite",
+                {
+                    "en": "; last finite value {last_finite} at step {last_finite_step}",
+                    "zh": "；最后一个有限值为第 {last_finite_step} 步的 {last_finite}",
+                },
+            ),
+        ),
     ),
     "divergence": FindingSpec(
-        "error",
         {"en": "Training diverges", "zh": "训练发散"},
         {
             "en": "{tag} fell to {min_value} at step {min_step} and then rose to {last_value} by step {end_step} ({ratio}x its minimum) without recovering.",
@@ -58,7 +79,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("lower_lr", "clip_gradients", "lr_warmup", "check_pipeline", "add_batchnorm"),
     ),
     "no_learning": FindingSpec(
-        "error",
         {"en": "Nothing is being learned", "zh": "模型没有学到东西"},
         {
             "en": "{tag} went from {first_value} to {last_value} (best {best_value}), a {improvement_pct}% improvement over the run{chance_note}.",
@@ -84,7 +104,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ),
     ),
     "overfitting": FindingSpec(
-        "warning",
         {"en": "Overfitting", "zh": "过拟合"},
         {
             "en": "{val_tag} bottomed at {val_best} at step {best_step} and moved to {val_last} by step {end_step} while {train_tag} fell from {train_at_best} to {train_last}.",
@@ -93,7 +112,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("early_stopping", "dropout", "weight_decay", "augmentation", "more_data", "smaller_model"),
     ),
     "val_plateau": FindingSpec(
-        "warning",
         {"en": "Validation stopped improving", "zh": "验证集不再提升"},
         {
             "en": "{val_tag} has stayed within {val_spread_pct}% of its best ({val_best} at step {best_step}) since step {start_step}, while {train_tag} kept falling from {train_start} to {train_last}.",
@@ -102,7 +120,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("early_stopping", "reduce_lr_on_plateau", "dropout", "weight_decay", "augmentation"),
     ),
     "underfitting": FindingSpec(
-        "warning",
         {"en": "Underfitting", "zh": "欠拟合"},
         {
             "en": "{train_tag} levelled off at {train_last}{loss_text}{accuracy_text}: the model is not fitting even the training data.",
@@ -129,7 +146,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ),
     ),
     "plateau": FindingSpec(
-        "warning",
         {"en": "Training has plateaued", "zh": "训练进入平台期"},
         {
             "en": "{tag} improved by less than {tail_change_pct}% over the last {tail_fraction_pct}% of the run (steps {start_step}-{end_step}) after improving {early_improvement_pct}% before.",
@@ -138,7 +154,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("reduce_lr_on_plateau", "lower_lr", "smaller_batch", "stop_earlier"),
     ),
     "still_learning": FindingSpec(
-        "info",
         {"en": "Still improving at the end", "zh": "训练结束时仍在提升"},
         {
             "en": "{tag} was still improving at the last step ({tail_change_pct}% over the last {tail_fraction_pct}% of the run, ending at {last_value}){val_note}: the run is probably stopped too early.",
@@ -154,7 +169,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ),
     ),
     "lr_too_small": FindingSpec(
-        "warning",
         {"en": "Learning rate probably too small", "zh": "学习率可能太小"},
         {
             "en": "{tag} decreases almost linearly (straight-line fit R² = {r2}, second half {second_half_ratio}x as steep as the first) from {first_value} to {last_value}, with no sign of saturation.",
@@ -163,7 +177,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("raise_lr", "lr_range_test"),
     ),
     "noisy_loss": FindingSpec(
-        "warning",
         {"en": "Noisy curve", "zh": "曲线震荡"},
         {
             "en": "{tag} fluctuates by {noise_ratio}x its overall trend (typical step-to-step swing {noise} against a total change of {trend}).",
@@ -172,7 +185,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("larger_batch", "lower_lr", "shuffle_data", "larger_val_set", "more_capacity"),
     ),
     "periodic_loss": FindingSpec(
-        "warning",
         {"en": "Loss repeats every epoch", "zh": "损失按 epoch 周期性重复"},
         {
             "en": "{tag} repeats with a period of {period} steps (autocorrelation {autocorr}); the epoch is {epoch_steps} steps long: batches come in the same order every epoch.",
@@ -181,7 +193,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("shuffle_data", "check_sampler"),
     ),
     "loss_spikes": FindingSpec(
-        "warning",
         {"en": "Loss spikes", "zh": "损失尖峰"},
         {
             "en": "{tag} has {count} isolated spike(s) above {threshold}x its running level; the largest is {max_value} at step {max_step} ({max_ratio}x).",
@@ -190,7 +201,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("clip_gradients", "lower_lr", "lr_warmup", "check_bad_batches"),
     ),
     "lr_decay_too_early": FindingSpec(
-        "warning",
         {"en": "Learning rate decayed too early", "zh": "学习率衰减过早"},
         {
             "en": "{lr_tag} fell to {lr_fraction_pct}% of its peak by step {decay_step} while {tag} was still improving; afterwards {tag} changed only {after_change_pct}%.",
@@ -199,7 +209,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("delay_decay", "reduce_lr_on_plateau", "disable_decay"),
     ),
     "val_better_than_train": FindingSpec(
-        "info",
         {"en": "Validation loss below training loss", "zh": "验证损失低于训练损失"},
         {
             "en": "{val_tag} stayed below {train_tag} on {fraction_pct}% of the evaluations (last: {val_last} vs {train_last}).",
@@ -208,7 +217,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("explain_regularization_gap", "larger_val_set", "check_leakage"),
     ),
     "data_problem": FindingSpec(
-        "warning",
         {"en": "Validation does not follow training", "zh": "验证集与训练不一致"},
         {"en": "{train_flat_text}{val_stuck_text}", "zh": "{train_flat_text}{val_stuck_text}"},
         ("check_split_distribution", "check_leakage", "check_labels", "check_val_preprocessing"),
@@ -232,7 +240,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ),
     ),
     "best_checkpoint_mismatch": FindingSpec(
-        "info",
         {"en": "Best loss and best metric at different steps", "zh": "最优损失与最优指标不在同一步"},
         {
             "en": "{loss_tag} is best at step {loss_step} ({loss_best}) but {metric_tag} is best at step {metric_step} ({metric_best}; {metric_at_loss_step} at the loss-best step).",
@@ -241,7 +248,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("checkpoint_by_metric",),
     ),
     "nonfinite_gradients": FindingSpec(
-        "error",
         {"en": "Non-finite gradients (NaN/Inf)", "zh": "梯度出现 NaN/Inf"},
         {
             "en": "Gradients became NaN/Inf at step {first_step}, in {num_layers_hit} of {num_layers} layers ({layers}); {steps} step(s) had non-finite gradients.",
@@ -250,7 +256,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("check_inputs_nan", "safe_loss_ops", "lower_lr", "clip_gradients", "lr_warmup"),
     ),
     "exploding_gradients": FindingSpec(
-        "warning",
         {"en": "Exploding gradients", "zh": "梯度爆炸"},
         {
             "en": "Gradients explode{growth_text}{layer_text}.",
@@ -277,7 +282,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ),
     ),
     "vanishing_gradients": FindingSpec(
-        "warning",
         {"en": "Vanishing gradients", "zh": "梯度消失"},
         {
             "en": "The input-side layer {first_layer} gets {ratio}x the gradient norm of the output-side layer {last_layer} ({first_norm} vs {last_norm}, median over the second half of the run, {num_layers} layers): the early layers barely learn.",
@@ -286,7 +290,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("use_relu", "add_batchnorm", "residual_connections", "lower_init_scale"),
     ),
     "dying_relu": FindingSpec(
-        "warning",
         {"en": "Dying ReLUs", "zh": "ReLU 神经元死亡"},
         {
             "en": "{fraction_pct}% of the units of {layer} output 0 for every probe sample; {num_layers_hit} of {num_layers} ReLU layers are 70% dead or more ({layers}). Dead units get no gradient and do not recover.",
@@ -295,7 +298,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("lower_lr", "leaky_relu", "check_bias_init", "lower_init_scale", "add_batchnorm"),
     ),
     "saturated_activations": FindingSpec(
-        "warning",
         {"en": "Saturated activations", "zh": "激活函数饱和"},
         {
             "en": "{fraction_pct}% of the outputs of {layer} sit at the sigmoid/tanh limits, where the derivative is nearly 0; {num_layers_hit} of {num_layers} such hidden layers are 50% saturated or more ({layers}).",
@@ -304,7 +306,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("normalize_inputs", "lower_init_scale", "add_batchnorm", "use_relu"),
     ),
     "update_ratio_high": FindingSpec(
-        "warning",
         {"en": "Updates too large for the weights", "zh": "参数更新幅度过大"},
         {
             "en": "Each step changes the weights by {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
@@ -313,7 +314,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("lower_lr", "lr_warmup", "clip_gradients"),
     ),
     "update_ratio_low": FindingSpec(
-        "warning",
         {"en": "Updates too small to matter", "zh": "参数更新幅度过小"},
         {
             "en": "Each step changes the weights by only {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
@@ -322,7 +322,6 @@ FINDINGS: dict[str, FindingSpec] = {
         ("raise_lr", "lr_range_test"),
     ),
     "initial_loss_off": FindingSpec(
-        "warning",
         {"en": "Initial loss far from ln(C)", "zh": "初始损失偏离 ln(C)"},
         {
             "en": "The first batch's loss was {first_loss}, {ratio}x the {expected} = ln({num_classes}) that a freshly initialised {num_classes}-class model should give.",
@@ -373,11 +372,14 @@ def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
     values.setdefault("start_step", finding.start_step)
     values.setdefault("end_step", finding.end_step)
     for name, key, templates in spec.fragments:
-        present = finding.evidence.get(key) is not None
-        dict.__setitem__(values, name, _fill(templates[lang], values) if present else "")
+        # Several fragments may fill one name (alternative wordings): the first whose key is present wins.
+        if finding.evidence.get(key) is not None:
+            dict.__setitem__(values, name, _fill(templates[lang], values))
+        elif name not in finding.evidence and dict.get(values, name) is None:
+            dict.__setitem__(values, name, "")
     return {
         "code": finding.code,
-        "severity": spec.severity,
+        "severity": finding.severity,
         "title": spec.title[lang],
         "message": _fill(spec.message[lang], values),
         "start_step": finding.start_step,

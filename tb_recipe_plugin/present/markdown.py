@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TextIO
 
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import RunReport
@@ -18,8 +19,26 @@ from tb_recipe_plugin.present.text import sort_key
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "ok": "🟢", "no_data": "⚪"}
 HEAD = {
-    "en": ("Run", "Status", "Best step", "Findings", "Suggestions", "Read errors", "No findings."),
-    "zh": ("运行", "状态", "最佳步数", "发现", "建议", "读取错误", "没有发现问题。"),
+    "en": (
+        "Run",
+        "Status",
+        "Best step",
+        "Findings",
+        "Suggestions",
+        "Read errors",
+        "No findings.",
+        "Analysis failed (a tb-recipe bug; please report it)",
+    ),
+    "zh": (
+        "运行",
+        "状态",
+        "最佳步数",
+        "发现",
+        "建议",
+        "读取错误",
+        "没有发现问题。",
+        "分析失败（tb-recipe 的缺陷，请报告）",
+    ),
 }
 
 
@@ -29,7 +48,13 @@ def md_escape(text: object) -> str:
     return s.replace("\n", " ").replace("\r", " ")
 
 
-def render_markdown(reports: Sequence[RunReport], logdir: str, lang: str) -> str:
+def render_markdown(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    """The registered `markdown` format (`color` is ignored)."""
+    del color
+    stream.write(markdown_report(reports, logdir, lang))
+
+
+def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str) -> str:
     h = HEAD[lang]
     ordered = sorted(reports, key=sort_key)
     out = [f"# tb-recipe report: {md_escape(logdir)}", "", f"_tb-recipe {__version__}_", ""]
@@ -56,4 +81,6 @@ def render_markdown(reports: Sequence[RunReport], logdir: str, lang: str) -> str
             out.append("")
         if r.errors:
             out += ["", f"**{h[5]}**", ""] + [f"- {md_escape(e)}" for e in r.errors]
+        if r.analysis_errors:
+            out += ["", f"**{h[7]}**", ""] + [f"- {md_escape(e)}" for e in r.analysis_errors]
     return "\n".join(out).rstrip() + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +24,7 @@ LABEL = {
         "best": "best step",
         "roles": "tags used",
         "errors": "read errors",
+        "analysis_errors": "analysis failed (a tb-recipe bug; please report it)",
         "steps": "steps",
         "confidence": "confidence",
         "runs": "runs",
@@ -34,6 +36,7 @@ LABEL = {
         "best": "最佳步数",
         "roles": "使用的标签",
         "errors": "读取错误",
+        "analysis_errors": "分析失败（tb-recipe 的缺陷，请报告）",
         "steps": "步",
         "confidence": "置信度",
         "runs": "个运行",
@@ -48,7 +51,16 @@ def sort_key(report: RunReport) -> tuple[int, str]:
     return (-STATUS_ORDER.index(report.status) if report.status in STATUS_ORDER else 0, report.run)
 
 
-def render_text(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
+def render_text(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    """The registered `text` format: rich markup, coloured only when `color` is true."""
+    print_report(reports, logdir, lang, make_console(stream, color))
+
+
+def make_console(stream: TextIO, color: bool) -> Console:
+    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=True)
+
+
+def print_report(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
     words = LABEL[lang]
     runs = f"{len(reports)} {words['runs']}"
     if lang == "en" and len(reports) == 1:
@@ -89,3 +101,5 @@ def _run_block(report: RunReport, lang: str, console: Console) -> None:
             console.print(f"    → {escape(s['action'])} [dim]— {escape(s['why'])}[/]")
     for error in report.errors:
         console.print(f"  [red]{words['errors']}:[/] {escape(error)}")
+    for error in report.analysis_errors:
+        console.print(f"  [bold red]{words['analysis_errors']}:[/] {escape(error)}")

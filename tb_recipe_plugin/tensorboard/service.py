@@ -17,11 +17,12 @@ import numpy as np
 from tensorboard.data import provider as tb_provider
 
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, json_number, run_to_dict
+from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, json_number
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
 from tb_recipe_plugin.io.loader import run_of_folder
-from tb_recipe_plugin.present.catalogue import FINDINGS, LANGS
+from tb_recipe_plugin.present.catalogue import LANGS
+from tb_recipe_plugin.present.json_report import run_to_dict
 
 SCALARS = "scalars"
 
@@ -57,7 +58,7 @@ class DiagnosisService:
             report, _ = self._analysed(ctx, eid, name, groups, listing)
             counts = {sev: 0 for sev in ("error", "warning", "info")}
             for f in report.findings:
-                counts[FINDINGS[f.code].severity] += 1
+                counts[f.severity] += 1
             rows.append(
                 {
                     "run": name,

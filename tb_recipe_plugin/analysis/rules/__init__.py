@@ -1,65 +1,26 @@
-"""The rule set, in evaluation order.
+"""The rule set: every rule module's declarations, in an order that respects their dependencies.
 
-Order matters: a rule may stay silent when an earlier, more specific finding
+Each rule is declared where it is written (`registry.rule`); this package only
+collects them. A rule may stay silent when an earlier, more specific finding
 already explains the curve (no "plateau" on a run that diverged), so each
-finding is reported once under its most useful name.
+pattern is reported once under its most useful name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules import fit, health, internals, noise, progress
 from tb_recipe_plugin.analysis.rules.context import Context
-from tb_recipe_plugin.analysis.rules.fit import (
-    best_checkpoint_mismatch,
-    data_problem,
-    overfitting,
-    underfitting,
-    val_better_than_train,
-    val_plateau,
-)
-from tb_recipe_plugin.analysis.rules.health import divergence, no_learning, nonfinite_loss
-from tb_recipe_plugin.analysis.rules.internals import (
-    dying_relu,
-    exploding_gradients,
-    initial_loss_off,
-    nonfinite_gradients,
-    saturated_activations,
-    update_ratio_high,
-    update_ratio_low,
-    vanishing_gradients,
-)
-from tb_recipe_plugin.analysis.rules.noise import loss_spikes, noisy_loss, periodic_loss
-from tb_recipe_plugin.analysis.rules.progress import lr_decay_too_early, lr_too_small, plateau, still_learning
+from tb_recipe_plugin.analysis.rules.registry import SEVERITIES, Rule, Severity, ordered
 
-Rule = Callable[[Context], Finding | None]
+_MODULES = (health, internals, fit, progress, noise)
 
-RULES: tuple[Rule, ...] = (
-    nonfinite_loss,
-    nonfinite_gradients,
-    divergence,
-    no_learning,
-    exploding_gradients,
-    dying_relu,
-    saturated_activations,
-    vanishing_gradients,
-    update_ratio_high,
-    update_ratio_low,
-    initial_loss_off,
-    data_problem,
-    overfitting,
-    val_plateau,
-    lr_decay_too_early,
-    underfitting,
-    plateau,
-    still_learning,
-    lr_too_small,
-    noisy_loss,
-    periodic_loss,
-    loss_spikes,
-    val_better_than_train,
-    best_checkpoint_mismatch,
+RULES: tuple[Rule, ...] = ordered(
+    value for module in _MODULES for value in vars(module).values() if isinstance(value, Rule)
 )
+"""Every declared rule, each after the codes it depends on."""
 
-__all__ = ["RULES", "Context", "Rule"]
+BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
+CALLBACK_CODES = frozenset(r.code for r in RULES if r.callback)
+"""The finding codes that need the Keras callback's series."""
+
+__all__ = ["BY_CODE", "CALLBACK_CODES", "RULES", "SEVERITIES", "Context", "Rule", "Severity"]

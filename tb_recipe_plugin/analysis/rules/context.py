@@ -20,9 +20,6 @@ class Context:
     internals: Internals = field(default_factory=Internals)  # the Keras callback's signals, if any
     findings: list[Finding] = field(default_factory=list)
 
-    def curve(self, role: str) -> Curve | None:
-        return self.curves.get(role)
-
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
 

@@ -7,6 +7,7 @@ import numpy as np
 from tb_recipe_plugin.analysis.curves import Curve, linear_fit, noise_level, tail_start_index
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
+from tb_recipe_plugin.analysis.rules.registry import rule
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""
@@ -36,6 +37,17 @@ def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
     return b, best, first, last, last - best
 
 
+@rule(
+    "warning",
+    unless=("divergence", "no_learning", "data_problem"),
+    thresholds=(
+        "OVERFIT_MIN_RISE_OF_BEST",
+        "OVERFIT_MIN_RISE_SE",
+        "OVERFIT_MIN_AFTER",
+        "TRAIN_STILL_FALLING",
+        "DATA_VAL_NEVER",
+    ),
+)
 def overfitting(ctx: Context) -> Finding | None:
     """Validation turns worse and keeps going while training loss still falls.
 
@@ -44,7 +56,7 @@ def overfitting(ctx: Context) -> Finding | None:
     loss is logged.
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
-    if v is None or t is None or v.n < 5 or any(ctx.has(c) for c in ("divergence", "no_learning", "data_problem")):
+    if v is None or t is None or v.n < 5:
         return None
     turn = _turn(v)
     if turn is None:
@@ -124,6 +136,11 @@ def flat_tail_start(c: Curve, tolerance: float) -> int:
     return int(outside[-1] + 1) if outside.size else 0
 
 
+@rule(
+    "warning",
+    unless=("overfitting", "no_learning", "divergence"),
+    thresholds=("VAL_FLAT_TOLERANCE", "VAL_MAX_TREND_GAIN", "VAL_FLAT_MIN_TAIL", "TRAIN_GAIN_IN_TAIL", "VAL_VS_TRAIN"),
+)
 def val_plateau(ctx: Context) -> Finding | None:
     """Training keeps improving but validation has stopped: extra epochs buy nothing.
 
@@ -131,7 +148,7 @@ def val_plateau(ctx: Context) -> Finding | None:
     (early stopping, regularisation, a lower LR on plateau).
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
-    if v is None or t is None or v.n < 5 or ctx.has("overfitting") or ctx.has("no_learning") or ctx.has("divergence"):
+    if v is None or t is None or v.n < 5:
         return None
     s = flat_tail_start(v, VAL_FLAT_TOLERANCE)
     if s >= v.n or v.n - s < 3:
@@ -171,8 +188,24 @@ UNDERFIT_MAX_IMPROVEMENT = 0.3
 """Training loss that ends within 30% of where it started has barely been fitted,"""
 UNDERFIT_MAX_GAP = 0.1
 """...and a train/val gap under 10% says there is no memorisation to regularise away."""
+UNDERFIT_FLAT_TOLERANCE = 0.03
+"""Levelled off: the smoothed training curve stays within 3% of its final level..."""
+UNDERFIT_MIN_TAIL = 0.3
+"""...over at least the last 30% of the run."""
 
 
+@rule(
+    "warning",
+    unless=("no_learning", "divergence", "lr_decay_too_early"),
+    thresholds=(
+        "UNDERFIT_MAX_IMPROVEMENT",
+        "UNDERFIT_MAX_GAP",
+        "UNDERFIT_FLAT_TOLERANCE",
+        "UNDERFIT_MIN_TAIL",
+        "UNDERFIT_MAX_TRAIN_ACCURACY",
+        "UNDERFIT_MAX_ACCURACY_GAP",
+    ),
+)
 def underfitting(ctx: Context) -> Finding | None:
     """Training loss stays high and flat with validation close to it.
 
@@ -180,15 +213,15 @@ def underfitting(ctx: Context) -> Finding | None:
     regularisation or more/better optimisation, not more data, will help.
     """
     t, v = ctx.curves.get("train_loss"), ctx.curves.get("val_loss")
-    if t is None or t.n < 5 or any(ctx.has(c) for c in ("no_learning", "divergence", "lr_decay_too_early")):
+    if t is None or t.n < 5:
         return None
     first = float(t.values[0])
     last = float(t.smooth[-1])
     improvement = rel(first - last, first)
     if first <= 0:
         return None
-    s = flat_tail_start(t, 0.03)
-    if s >= t.n or (t.bsteps[-1] - t.bsteps[s]) < 0.3 * (t.bsteps[-1] - t.bsteps[0]):
+    s = flat_tail_start(t, UNDERFIT_FLAT_TOLERANCE)
+    if s >= t.n or (t.bsteps[-1] - t.bsteps[s]) < UNDERFIT_MIN_TAIL * (t.bsteps[-1] - t.bsteps[0]):
         return None
     evidence: dict = {"train_tag": t.tag, "train_last": last, "improvement_pct": pct(improvement)}
     if improvement <= UNDERFIT_MAX_IMPROVEMENT:
@@ -225,8 +258,8 @@ def _accuracy_plateau(ctx: Context) -> dict | None:
     train_acc, val_acc = float(np.median(tm.values[-3:])), float(np.median(vm.values[-3:]))
     if train_acc >= UNDERFIT_MAX_TRAIN_ACCURACY or abs(val_acc - train_acc) > UNDERFIT_MAX_ACCURACY_GAP:
         return None
-    s = flat_tail_start(tm, 0.03)
-    if s >= tm.n or (tm.bsteps[-1] - tm.bsteps[s]) < 0.3 * (tm.bsteps[-1] - tm.bsteps[0]):
+    s = flat_tail_start(tm, UNDERFIT_FLAT_TOLERANCE)
+    if s >= tm.n or (tm.bsteps[-1] - tm.bsteps[s]) < UNDERFIT_MIN_TAIL * (tm.bsteps[-1] - tm.bsteps[0]):
         return None
     return {"train_accuracy": train_acc, "val_accuracy": val_acc, "metric_tag": tm.tag}
 
@@ -237,6 +270,7 @@ VBT_MIN_MARGIN = 0.05
 """...by more than 5%, and still at the end."""
 
 
+@rule("info", unless=("nonfinite_loss",), thresholds=("VBT_MIN_FRACTION", "VBT_MIN_MARGIN"))
 def val_better_than_train(ctx: Context) -> Finding | None:
     """Validation loss persistently below training loss.
 
@@ -245,7 +279,7 @@ def val_better_than_train(ctx: Context) -> Finding | None:
     but a large, lasting gap can also mean an easy or leaked validation set.
     """
     v, t = ctx.curves.get("val_loss"), ctx.curves.get("train_loss")
-    if v is None or t is None or v.n < 3 or ctx.has("nonfinite_loss"):
+    if v is None or t is None or v.n < 3:
         return None
     tv = interp_to(t, v.bsteps)
     if np.any(tv <= 0) or np.any(v.smooth <= 0):
@@ -280,6 +314,11 @@ DATA_VAL_NEVER = 0.02
 """...by more than 2%."""
 
 
+@rule(
+    "warning",
+    unless=("nonfinite_loss", "divergence", "no_learning"),
+    thresholds=("DATA_TRAIN_FLAT", "DATA_VAL_GAIN", "DATA_TRAIN_GAIN", "DATA_VAL_NEVER"),
+)
 def data_problem(ctx: Context) -> Finding | None:
     """Validation behaves as if it came from another distribution than training.
 
@@ -289,8 +328,6 @@ def data_problem(ctx: Context) -> Finding | None:
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
     if v is None or t is None or v.n < 4 or t.n < 4:
-        return None
-    if ctx.has("nonfinite_loss") or ctx.has("divergence") or ctx.has("no_learning"):
         return None
     ov = v.oriented()
     v_first = float(v.bvalues[0] if v.direction == "min" else -v.bvalues[0])
@@ -320,10 +357,13 @@ def data_problem(ctx: Context) -> Finding | None:
 
 MISMATCH_MIN_METRIC_LOSS = 0.02
 """The metric at the loss-best step must be 2% (of its range) worse than its best,"""
+MISMATCH_MIN_RELATIVE = 0.005
+"""...and 0.5% of its own value,"""
 MISMATCH_MIN_DISTANCE = 0.1
 """...and the two steps at least 10% of the run apart."""
 
 
+@rule("info", thresholds=("MISMATCH_MIN_METRIC_LOSS", "MISMATCH_MIN_RELATIVE", "MISMATCH_MIN_DISTANCE"))
 def best_checkpoint_mismatch(ctx: Context) -> Finding | None:
     """Lowest validation loss and best validation metric happen at different steps.
 
@@ -340,9 +380,8 @@ def best_checkpoint_mismatch(ctx: Context) -> Finding | None:
     metric_at_loss = float(np.interp(ls, vm.steps, vm.values))
     mbest = vm.best_value()
     mrange = float(np.ptp(vm.values)) or 1.0
-    if abs(mbest - metric_at_loss) < MISMATCH_MIN_METRIC_LOSS * mrange or abs(mbest - metric_at_loss) < 0.005 * abs(
-        mbest
-    ):
+    gap = abs(mbest - metric_at_loss)
+    if gap < MISMATCH_MIN_METRIC_LOSS * mrange or gap < MISMATCH_MIN_RELATIVE * abs(mbest):
         return None
     return Finding(
         "best_checkpoint_mismatch",

@@ -8,10 +8,14 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, pct, rel
+from tb_recipe_plugin.analysis.rules.registry import rule
+from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.internal_tags import Meta, Window
 
 NONFINITE_ROLES = ("train_loss", "val_loss", "batch_loss", "train_metric", "val_metric")
 
 
+@rule("error")
 def nonfinite_loss(ctx: Context) -> Finding | None:
     """NaN/Inf in a loss or metric: the earliest one, since later ones are consequences.
 
@@ -33,7 +37,7 @@ def nonfinite_loss(ctx: Context) -> Finding | None:
         if first is None or s.steps[i] < first[0]:
             first = (int(s.steps[i]), s.tag, float(s.values[i]), int(bad.sum()))
     if first is None:
-        return None
+        return _nonfinite_in_windows(ctx)
     step, tag, value, count = first
     s = ctx.run.series[tag]
     before = np.isfinite(s.values) & (s.steps < step)
@@ -57,6 +61,45 @@ def nonfinite_loss(ctx: Context) -> Finding | None:
     )
 
 
+def _nonfinite_in_windows(ctx: Context) -> Finding | None:
+    """NaN/Inf losses that the Keras callback counted on every step but the loaded points do not show.
+
+    TensorBoard serves ~1000 sampled points per series, so one NaN step in a
+    long run can be sampled away; the callback's per-window counts cannot be.
+    """
+    counts = ctx.internals.window(Window.NONFINITE_LOSS_STEPS)
+    if counts is None:
+        return None
+    ok = np.isfinite(counts.values) & (counts.values > 0)
+    if not ok.any():
+        return None
+    i = int(np.argmax(ok))
+    sizes = ctx.internals.window(Window.STEPS)
+    size = _value_at(sizes, int(counts.steps[i])) if sizes is not None else None
+    end = int(counts.steps[i])
+    start = end - int(size) + 1 if size and size > 0 else (int(counts.steps[i - 1]) + 1 if i > 0 else 0)
+    loss = ctx.internals.batch_loss
+    return Finding(
+        "nonfinite_loss",
+        start,
+        int(counts.steps[ok][-1]),
+        {
+            "tag": loss.tag if loss is not None else counts.tag,
+            "first_value": "NaN/Inf",
+            "window_start": start,
+            "window_end": end,
+            "count": int(counts.values[ok].sum()),
+        },
+        1.0,
+        (counts.tag,),
+    )
+
+
+def _value_at(s: Series, step: int) -> float | None:
+    hit = np.flatnonzero(s.steps == step)
+    return float(s.values[hit[0]]) if hit.size and np.isfinite(s.values[hit[0]]) else None
+
+
 DIV_RISE_OF_DROP = 0.5
 """The loss must climb back at least half of the way it had come down..."""
 DIV_MIN_RATIO = 1.3
@@ -67,6 +110,7 @@ DIV_EXPLODE_RATIO = 10.0
 """A loss that reaches 10x its starting value has exploded, whatever happened before."""
 
 
+@rule("error", thresholds=("DIV_RISE_OF_DROP", "DIV_MIN_RATIO", "DIV_TAIL", "DIV_EXPLODE_RATIO"))
 def divergence(ctx: Context) -> Finding | None:
     """Training loss that turns upward (or explodes) and does not come back.
 
@@ -131,13 +175,24 @@ def uniform_guess_classes(loss: float) -> int | None:
 
 def _chance_classes(ctx: Context, typical: float) -> int | None:
     """C when the loss sits at ln(C); the Keras callback's recorded class count beats guessing C."""
-    known = ctx.internals.meta.get("num_classes")
+    known = ctx.internals.meta(Meta.NUM_CLASSES)
     if known and known >= 2:
         ln_c = math.log(known)
         return int(known) if abs(typical - ln_c) <= CHANCE_TOLERANCE * ln_c else None
     return uniform_guess_classes(typical)
 
 
+@rule(
+    "error",
+    unless=("nonfinite_loss",),
+    thresholds=(
+        "NO_LEARN_MAX_IMPROVEMENT",
+        "NO_LEARN_MIN_POINTS",
+        "CHANCE_TOLERANCE",
+        "METRIC_MIN_GAIN",
+        "METRIC_ABOVE_CHANCE",
+    ),
+)
 def no_learning(ctx: Context) -> Finding | None:
     """The loss never meaningfully decreases: typically stuck at ln(num_classes).
 
@@ -146,7 +201,7 @@ def no_learning(ctx: Context) -> Finding | None:
     do not match the inputs). A metric that still improves vetoes the finding.
     """
     c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss") or ctx.curves.get("batch_loss")
-    if c is None or c.steps.size < NO_LEARN_MIN_POINTS or ctx.has("nonfinite_loss"):
+    if c is None or c.steps.size < NO_LEARN_MIN_POINTS:
         return None
     first = float(c.values[0])
     best = float(np.min(c.smooth))

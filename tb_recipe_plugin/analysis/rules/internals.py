@@ -17,8 +17,9 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, pct
+from tb_recipe_plugin.analysis.rules.registry import rule
 from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.internal_tags import Internals
+from tb_recipe_plugin.internal_tags import Internals, LayerStat, Meta, Window
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +35,7 @@ def _late(s: Series) -> np.ndarray:
     return values[steps >= steps[0] + (steps[-1] - steps[0]) / 2]
 
 
+@rule("error", callback=True)
 def nonfinite_gradients(ctx: Context) -> Finding | None:
     """NaN/Inf gradients (not loss-scaler overflow): the first step and the layers hit first.
 
@@ -43,7 +45,7 @@ def nonfinite_gradients(ctx: Context) -> Finding | None:
     counted: skipping and lowering the scale is its normal way of working.
     """
     it = ctx.internals
-    window = it.window.get("nonfinite_grad_steps")
+    window = it.window(Window.NONFINITE_GRAD_STEPS)
     if window is None:
         return None
     steps, counts = _finite(window)
@@ -52,9 +54,10 @@ def nonfinite_gradients(ctx: Context) -> Finding | None:
         return None
     first_window = int(np.argmax(bad))
     window_start = int(steps[first_window - 1]) + 1 if first_window > 0 else _first_step(it)
-    first_step = int(it.meta.get("first_nonfinite_grad_step", window_start))
+    recorded = it.meta(Meta.FIRST_NONFINITE_GRAD_STEP)
+    first_step = int(recorded) if recorded is not None else window_start
     layers = []
-    per_layer = it.per_layer("nonfinite_grad_steps")
+    per_layer = it.per_layer(LayerStat.NONFINITE_GRAD_STEPS)
     for name, s in per_layer.items():
         at = s.values[s.steps == steps[first_window]]
         if at.size and np.isfinite(at[0]) and at[0] > 0:
@@ -87,8 +90,14 @@ EXPLODE_GROWTH = 50.0
 EXPLODE_LAYER_RATIO = 70.0
 EARLY_FRACTION = 0.1
 MIN_GRAD_POINTS = 8  # a blow-up can take only a handful of steps before everything is NaN
+MIN_LAYERS = 3  # a first/last layer comparison needs a middle
 
 
+@rule(
+    "warning",
+    callback=True,
+    thresholds=("EXPLODE_GROWTH", "EXPLODE_LAYER_RATIO", "EARLY_FRACTION", "MIN_GRAD_POINTS", "MIN_LAYERS"),
+)
 def exploding_gradients(ctx: Context) -> Finding | None:
     """Gradient norm grows by 50x over its early level, or input-side layers get 70x the output side's.
 
@@ -106,7 +115,7 @@ def exploding_gradients(ctx: Context) -> Finding | None:
     early = float(np.median(norms[:n_early]))
     # Per-step points plus the window maxima (which TensorBoard's sampling cannot drop), in step order.
     p_steps, p_values = steps, norms
-    peak_series = it.window.get("grad_norm_max")
+    peak_series = it.window(Window.GRAD_NORM_MAX)
     if peak_series is not None:
         w_steps, w_values = _finite(peak_series)
         order = np.argsort(np.concatenate([steps, w_steps]), kind="stable")
@@ -129,7 +138,7 @@ def exploding_gradients(ctx: Context) -> Finding | None:
     ratio = _first_last_ratio(it)
     if ratio is not None and ratio[0] >= EXPLODE_LAYER_RATIO:
         value, first, last, tag = ratio
-        s = it.per_layer("grad_norm")[first]
+        s = it.per_layer(LayerStat.GRAD_NORM)[first]
         return Finding(
             "exploding_gradients",
             int(s.steps[0]),
@@ -142,12 +151,11 @@ def exploding_gradients(ctx: Context) -> Finding | None:
 
 
 VANISH_LAYER_RATIO = 1e-3
-MIN_LAYERS = 3
 
 
 def _first_last_ratio(it: Internals) -> tuple[float, str, str, str] | None:
     """Median (second half of the run) of input-side over output-side layer gradient norm."""
-    layers = it.per_layer("grad_norm")
+    layers = it.per_layer(LayerStat.GRAD_NORM)
     if len(layers) < MIN_LAYERS:
         return None
     names = list(layers)
@@ -162,6 +170,12 @@ def _first_last_ratio(it: Internals) -> tuple[float, str, str, str] | None:
     return a_med / b_med, first, last, layers[first].tag
 
 
+@rule(
+    "warning",
+    unless=("dying_relu", "nonfinite_gradients"),
+    callback=True,
+    thresholds=("VANISH_LAYER_RATIO", "MIN_LAYERS"),
+)
 def vanishing_gradients(ctx: Context) -> Finding | None:
     """Input-side layers get under 1/1000 of the output side's gradient: they barely learn.
 
@@ -171,13 +185,11 @@ def vanishing_gradients(ctx: Context) -> Finding | None:
     under their own name.
     """
     it = ctx.internals
-    if ctx.has("dying_relu") or ctx.has("nonfinite_gradients"):
-        return None
     ratio = _first_last_ratio(it)
     if ratio is None or ratio[0] >= VANISH_LAYER_RATIO:
         return None
     value, first, last, tag = ratio
-    layers = it.per_layer("grad_norm")
+    layers = it.per_layer(LayerStat.GRAD_NORM)
     s = layers[first]
     return Finding(
         "vanishing_gradients",
@@ -205,6 +217,7 @@ def _recent(s: Series) -> float | None:
     return float(np.median(values[-RECENT_POINTS:])) if values.size else None
 
 
+@rule("warning", callback=True, thresholds=("DEAD_FRACTION", "RECENT_POINTS"))
 def dying_relu(ctx: Context) -> Finding | None:
     """A ReLU layer with 70%+ of its units at zero for the whole probe batch.
 
@@ -213,12 +226,13 @@ def dying_relu(ctx: Context) -> Finding | None:
     pushes units there. The last probes are used, so a layer that recovers
     is not reported.
     """
-    return _activation_finding(ctx, "dying_relu", "dead_fraction", DEAD_FRACTION)
+    return _activation_finding(ctx, "dying_relu", LayerStat.DEAD_FRACTION, DEAD_FRACTION)
 
 
 SATURATED_FRACTION = 0.5
 
 
+@rule("warning", callback=True, thresholds=("SATURATED_FRACTION", "RECENT_POINTS"))
 def saturated_activations(ctx: Context) -> Finding | None:
     """Half or more of a sigmoid/tanh hidden layer's outputs sit at the asymptotes.
 
@@ -227,10 +241,10 @@ def saturated_activations(ctx: Context) -> Finding | None:
     The output layer is not judged: a confident classifier saturates it on
     purpose.
     """
-    return _activation_finding(ctx, "saturated_activations", "saturated_fraction", SATURATED_FRACTION)
+    return _activation_finding(ctx, "saturated_activations", LayerStat.SATURATED_FRACTION, SATURATED_FRACTION)
 
 
-def _activation_finding(ctx: Context, code: str, stat: str, threshold: float) -> Finding | None:
+def _activation_finding(ctx: Context, code: str, stat: LayerStat, threshold: float) -> Finding | None:
     layers = ctx.internals.per_layer(stat)
     hit = []
     for name, s in layers.items():
@@ -268,7 +282,7 @@ MIN_RATIO_POINTS = 3
 
 def _update_ratio(ctx: Context) -> tuple[float, int, int, str] | None:
     """Median over the run of the per-read median over layers of the per-step update ratio."""
-    layers = ctx.internals.per_layer("update_ratio")
+    layers = ctx.internals.per_layer(LayerStat.UPDATE_RATIO)
     if not layers:
         return None
     steps = np.unique(np.concatenate([s.steps for s in layers.values()]))
@@ -283,6 +297,12 @@ def _update_ratio(ctx: Context) -> tuple[float, int, int, str] | None:
     return float(np.median(per_read[ok])), int(steps[ok][0]), int(steps[ok][-1]), next(iter(layers.values())).tag
 
 
+@rule(
+    "warning",
+    unless=("nonfinite_gradients", "exploding_gradients"),
+    callback=True,
+    thresholds=("UPDATE_RATIO_HIGH", "MIN_RATIO_POINTS"),
+)
 def update_ratio_high(ctx: Context) -> Finding | None:
     """Each step changes the weights by more than 1% of their norm (healthy: about 0.1%).
 
@@ -290,19 +310,21 @@ def update_ratio_high(ctx: Context) -> Finding | None:
     weights jump around rather than descend, often with a noisy or stuck loss
     and dying ReLUs.
     """
-    if ctx.has("nonfinite_gradients") or ctx.has("exploding_gradients"):
-        return None
     return _update_ratio_finding(ctx, "update_ratio_high", lambda ratio: ratio / UPDATE_RATIO_HIGH)
 
 
+@rule(
+    "warning",
+    unless=("vanishing_gradients", "dying_relu", "nonfinite_gradients"),
+    callback=True,
+    thresholds=("UPDATE_RATIO_LOW", "MIN_RATIO_POINTS"),
+)
 def update_ratio_low(ctx: Context) -> Finding | None:
     """Each step changes the weights by less than 0.001% of their norm: the model barely moves.
 
     Usually the learning rate is far too small (or the gradients vanish or the
     units are dead, which are reported under their own names instead).
     """
-    if ctx.has("vanishing_gradients") or ctx.has("dying_relu") or ctx.has("nonfinite_gradients"):
-        return None
     return _update_ratio_finding(ctx, "update_ratio_low", lambda ratio: UPDATE_RATIO_LOW / max(ratio, 1e-30))
 
 
@@ -319,6 +341,7 @@ def _update_ratio_finding(ctx: Context, code: str, excess: Callable[[float], flo
 INITIAL_LOSS_FACTOR = 2.0
 
 
+@rule("warning", callback=True, thresholds=("INITIAL_LOSS_FACTOR",))
 def initial_loss_off(ctx: Context) -> Finding | None:
     """The loss of the very first batch is more than 2x away from ln(C), a uniform guess over C classes.
 
@@ -329,7 +352,7 @@ def initial_loss_off(ctx: Context) -> Finding | None:
     not what they seem.
     """
     it = ctx.internals
-    expected = it.meta.get("expected_initial_loss")
+    expected = it.meta(Meta.EXPECTED_INITIAL_LOSS)
     if it.batch_loss is None or expected is None or not expected > 0:
         return None
     steps, values = _finite(it.batch_loss)
@@ -346,25 +369,9 @@ def initial_loss_off(ctx: Context) -> Finding | None:
         {
             "first_loss": first,
             "expected": expected,
-            "num_classes": int(it.meta.get("num_classes", 0)) or "?",
+            "num_classes": int(it.meta(Meta.NUM_CLASSES) or 0) or "?",
             "ratio": ratio,
         },
         min(1.0, 0.6 + 0.2 * abs(math.log(ratio)) / math.log(INITIAL_LOSS_FACTOR) / 2),
         (it.batch_loss.tag,),
     )
-
-
-CODES = frozenset(
-    rule.__name__
-    for rule in (
-        nonfinite_gradients,
-        exploding_gradients,
-        vanishing_gradients,
-        dying_relu,
-        saturated_activations,
-        update_ratio_high,
-        update_ratio_low,
-        initial_loss_off,
-    )
-)
-"""The finding codes that need the Keras callback's series."""

@@ -8,6 +8,7 @@ from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, s
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.roles import is_running_mean
 from tb_recipe_plugin.analysis.rules.context import Context
+from tb_recipe_plugin.analysis.rules.registry import rule
 
 NOISY_RATIO = 0.15
 """Typical wiggle above 15% of the curve's total trend for epoch-level curves,"""
@@ -25,6 +26,11 @@ def _noise_ratio(c: Curve) -> tuple[float, float, float]:
     return noise / reference, noise, trend
 
 
+@rule(
+    "warning",
+    unless=("nonfinite_loss", "divergence", "no_learning"),
+    thresholds=("NOISY_RATIO", "NOISY_RATIO_BATCH", "NOISY_MIN_POINTS", "NOISY_LEVEL_FLOOR"),
+)
 def noisy_loss(ctx: Context) -> Finding | None:
     """Fluctuation that is large relative to the trend.
 
@@ -32,8 +38,6 @@ def noisy_loss(ctx: Context) -> Finding | None:
     early stopping) and the optimiser is probably bouncing: too small a batch,
     too high a learning rate, unshuffled data or a tiny validation set.
     """
-    if ctx.has("nonfinite_loss") or ctx.has("divergence") or ctx.has("no_learning"):
-        return None
     worst: tuple[float, Curve, float, float, float] | None = None
     for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
         c = ctx.curves.get(role)
@@ -131,6 +135,10 @@ def _epoch_length(ctx: Context, c: Curve) -> float | None:
     return None
 
 
+@rule(
+    "warning",
+    thresholds=("PERIODIC_MIN_AUTOCORR", "PERIODIC_MIN_CYCLES", "PERIODIC_MAX_POINTS", "PERIODIC_FUNDAMENTAL"),
+)
 def periodic_loss(ctx: Context) -> Finding | None:
     """Batch-level loss that repeats with the epoch: batches in the same order every epoch.
 
@@ -191,12 +199,16 @@ SPIKE_RECOVERY = 3
 """...that falls back within 3 points, is an isolated spike."""
 
 
+@rule(
+    "warning",
+    unless=("divergence", "nonfinite_loss"),
+    after=("periodic_loss",),
+    thresholds=("SPIKE_FACTOR", "SPIKE_MAD", "SPIKE_RECOVERY"),
+)
 def loss_spikes(ctx: Context) -> Finding | None:
     """Isolated spikes in the training loss: a bad batch, an LR too high for some
     curvature, or Adam's epsilon/second moment collapsing. Each can precede a
     divergence."""
-    if ctx.has("divergence") or ctx.has("nonfinite_loss"):
-        return None
     c = ctx.curves.get("batch_loss")
     if c is None or is_running_mean(c.tag):
         c = ctx.curves.get("train_loss")

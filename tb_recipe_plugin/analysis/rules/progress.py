@@ -8,6 +8,7 @@ from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
+from tb_recipe_plugin.analysis.rules.registry import rule
 
 PLATEAU_TOLERANCE = 0.03
 """A curve is flat while its smoothed trend stays within 3% of its final level."""
@@ -37,12 +38,15 @@ def _flat_tail(c: Curve, tolerance: float = PLATEAU_TOLERANCE) -> int | None:
     return s
 
 
+@rule(
+    "warning",
+    unless=("no_learning", "divergence", "overfitting", "val_plateau"),
+    thresholds=("PLATEAU_TOLERANCE", "PLATEAU_MIN_TAIL", "PLATEAU_MIN_EARLY_GAIN", "TRAIN_GAIN_IN_TAIL"),
+)
 def plateau(ctx: Context) -> Finding | None:
     """Both curves flat over a long tail after early progress: the run has converged
     at this learning rate, and the remaining epochs are wasted unless something
     changes (lower LR, smaller batch)."""
-    if any(ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau")):
-        return None
     c = ctx.primary_loss()
     if c is None or c.n < 6:
         return None
@@ -105,12 +109,19 @@ def _still_improving(c: Curve) -> bool:
     )
 
 
+@rule(
+    "info",
+    unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss"),
+    thresholds=(
+        "STILL_TAIL",
+        "STILL_MIN_TAIL_GAIN",
+        "STILL_MIN_TAIL_SHARE",
+        "STILL_MIN_TREND_NOISE",
+        "STILL_BEST_NEAR_END",
+    ),
+)
 def still_learning(ctx: Context) -> Finding | None:
     """Both curves still improving at the last step: the run was stopped too early."""
-    if any(
-        ctx.has(c) for c in ("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss")
-    ):
-        return None
     c = ctx.primary_loss()
     if c is None or c.n < 4:
         return None
@@ -151,11 +162,14 @@ LINEAR_MIN_HALF_RATIO = 0.6
 LINEAR_MIN_POINTS = 8
 
 
+@rule(
+    "warning",
+    unless=("no_learning", "divergence", "nonfinite_loss"),
+    thresholds=("LINEAR_MIN_R2", "LINEAR_MIN_HALF_RATIO", "LINEAR_MIN_POINTS"),
+)
 def lr_too_small(ctx: Context) -> Finding | None:
     """Loss that decreases in a straight line: healthy curves fall fast and then
     bend; a line that never bends means each step moves the weights too little."""
-    if any(ctx.has(c) for c in ("no_learning", "divergence", "nonfinite_loss")):
-        return None
     c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss")
     if c is None or c.n < LINEAR_MIN_POINTS:
         return None
@@ -195,6 +209,7 @@ LR_MAX_GAIN_AFTER = 0.05
 """...and at most 5% in all the remaining run."""
 
 
+@rule("warning", thresholds=("LR_DECAYED_FRACTION", "LR_MIN_AFTER", "LR_GAIN_BEFORE", "LR_MAX_GAIN_AFTER"))
 def lr_decay_too_early(ctx: Context) -> Finding | None:
     """LR schedule that kills the learning rate while the loss is still falling.
 

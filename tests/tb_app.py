@@ -22,7 +22,37 @@ def tensorboard_client(logdir: str, *extra: str) -> Client:
     )
     client = Client(app)
     client.reload = lambda: (multiplexer.AddRunsFromDirectory(logdir), multiplexer.Reload())
+    # For runs no folder can produce through TensorBoard's own loaders (e.g. a name with a lone surrogate).
+    client.multiplexer = multiplexer
     return client
 
 
 PREFIX = "/data/plugin/tb_recipe"
+
+
+def serve_with_a_failing_rule(run_name: str, rule_code: str = "nonfinite_loss") -> None:
+    """Run TensorBoard exactly as the `tensorboard` command does (its `run_main`, which loads the
+    plugin through its entry point), with one rule raising for the run `run_name` only.
+
+    The tab's display of an analysis error (a tb-recipe bug) is then checked end to end
+    without depending on a real bug that will be fixed. Usage:
+    ``python -c "from tests.tb_app import serve_with_a_failing_rule as s; s('name')" --logdir ...``
+    """
+    import dataclasses
+    import sys
+
+    from tensorboard.main import run_main
+
+    from tb_recipe_plugin.analysis import analyzer
+
+    def broken(rule):
+        def crash_on_that_run(ctx):
+            if ctx.run.name == run_name:
+                raise IndexError("injected failure for the tab test")
+            return rule.fn(ctx)
+
+        return dataclasses.replace(rule, fn=crash_on_that_run)
+
+    analyzer.RULES = tuple(broken(r) if r.code == rule_code else r for r in analyzer.RULES)
+    sys.argv[0] = "tensorboard"
+    sys.exit(run_main())

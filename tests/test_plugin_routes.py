@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -101,10 +102,26 @@ def test_truncated_event_file_does_not_break_the_tab(client):
     assert body["status"] in ("ok", "info", "warning")
 
 
-def test_frontend_module_is_served(client):
+def test_frontend_module_is_served_from_the_package(client):
+    from importlib import resources
+
     response = client.get(f"{PREFIX}/index.js")
     assert response.status_code == 200
-    assert "export async function render" in response.get_data(as_text=True)
+    source = resources.files("tb_recipe_plugin.tensorboard").joinpath("frontend", "index.js").read_text("utf-8")
+    assert response.get_data(as_text=True) == source and "export async function render" in source
+
+
+def test_tensorboard_finds_the_plugin_through_its_entry_point():
+    """What `tensorboard` does at start-up: load every `tensorboard_plugins` entry point."""
+    from importlib import metadata
+
+    from tensorboard import default
+
+    from tb_recipe_plugin.tensorboard.plugin import DiagnosisPlugin
+
+    (entry,) = [e for e in metadata.entry_points(group="tensorboard_plugins") if e.name == "tb_recipe"]
+    assert entry.value == "tb_recipe_plugin.tensorboard.plugin:DiagnosisPlugin"
+    assert DiagnosisPlugin in default.get_dynamic_plugins()
 
 
 def test_new_data_shows_up_after_tensorboard_reloads(tmp_path):
@@ -113,7 +130,13 @@ def test_new_data_shows_up_after_tensorboard_reloads(tmp_path):
     _, before = get(client, "series", run="live")
     _, again = get(client, "series", run="live")
     assert again == before
-    write_run(tmp_path / "live", **{"Loss/train": healthy(30)})  # a second launch appends a file
+    # A second launch adds a file whose name sorts after the first (TensorBoard reads a run's files in name
+    # order and skips one that sorts earlier). Two files written in the same second by this process can sort
+    # the other way (their counter suffix is not zero-padded: ".10" < ".9"), so the name is made to sort last.
+    first = next((tmp_path / "live").iterdir())
+    write_run(tmp_path / "second_launch", **{"Loss/train": healthy(30)})
+    next((tmp_path / "second_launch").iterdir()).rename(first.with_name(first.name + ".2"))
+    (tmp_path / "second_launch").rmdir()
     client.reload()
     _, after = get(client, "series", run="live")
     assert len(before["series"]["Loss/train"]["steps"]) == 10
@@ -143,8 +166,35 @@ def test_a_run_whose_analysis_fails_is_reported_not_fatal(tmp_path, monkeypatch)
     assert code == 200
     by_name = {r["run"]: r for r in body["runs"]}
     assert by_name["cursed"]["status"] == "error" and by_name["fine"]["status"] != "error"
+    assert (by_name["cursed"]["analysis_errors"], by_name["cursed"]["errors"]) == (1, 0)
+    assert by_name["fine"]["analysis_errors"] == 0
     code, report = get(client, "diagnosis", run="cursed")
-    assert code == 200 and "boom" in report["errors"][0]
+    assert code == 200 and report["errors"] == []  # our bug, not a problem reading the user's data
+    assert report["analysis_errors"] == ["analysis failed: RuntimeError: boom"]
+
+
+def test_a_failing_rule_is_an_analysis_error_of_that_run(tmp_path, monkeypatch):
+    """A rule that raises inside the analyzer: the run keeps its other findings, and the tab gets the failure
+    as an analysis error (counted in the run list), not as a read error."""
+    from tb_recipe_plugin.analysis import analyzer
+    from tb_recipe_plugin.analysis.rules import RULES
+
+    def broken(rule):
+        def crash(ctx):
+            raise IndexError("index 5 is out of bounds")
+
+        return dataclasses.replace(rule, fn=crash)
+
+    monkeypatch.setattr(analyzer, "RULES", tuple(broken(r) if r.code == "nonfinite_loss" else r for r in RULES))
+    write_run(tmp_path / "run", **{"Loss/train": healthy(), "Loss/val": [v * 1.05 for v in healthy()]})
+    client = tensorboard_client(str(tmp_path))
+    code, body = get(client, "runs")
+    assert code == 200
+    row = body["runs"][0]
+    assert (row["status"], row["analysis_errors"], row["errors"]) == ("error", 1, 0)
+    code, report = get(client, "diagnosis", run="run")
+    assert report["analysis_errors"] == ["rule nonfinite_loss failed: IndexError: index 5 is out of bounds"]
+    assert report["errors"] == [] and report["display"]["analysis_errors"] == report["analysis_errors"]
 
 
 def test_entry_point_module_imports_nothing_heavy():

@@ -3,6 +3,11 @@
 Uses Debian's /usr/bin/chromium through Playwright (`executable_path`);
 Playwright's own browser download is not available here. `.ci/run` installs
 Chromium, so in CI a missing browser is a failure, not a skip.
+
+The process is TensorBoard's own `run_main` (what the `tensorboard` command
+runs, loading the plugin through its `tensorboard_plugins` entry point) with
+one rule made to fail for the run ANALYSIS_BUG, so that the tab's display of an
+analysis error is checked without relying on a real bug.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from tb_recipe_plugin.present.safe_text import visible
 from tests.test_cli import HOSTILE, healthy, write_run
+from tests.test_plugin_display import NAMES, TRAIN_TAG, VAL_TAG, overfitting
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "diagnosis_tab.png" if os.environ.get("UPDATE_SCREENSHOT") else None
 SIGNALS_SCREENSHOT = ROOT / "docs" / "diagnosis_tab_callback.png" if os.environ.get("UPDATE_SCREENSHOT") else None
 DEMO_RUNS = len(json.loads((ROOT / "demo_logs" / "expected.json").read_text()))
+ANALYSIS_BUG = "analysis_bug"
+UNDECODABLE = b"bad\xffbyte"  # a folder name that is not UTF-8 (Linux allows any byte but / and NUL)
+# TensorBoard's data server (the default loader) replaces that byte by U+FFFD before the plugin sees the name.
+UNDECODABLE_SHOWN = "bad\ufffdbyte"
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -44,30 +57,40 @@ def tensorboard(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("tab") / "logs"
     shutil.copytree(ROOT / "demo_logs", logdir, ignore=shutil.ignore_patterns("*.py", "*.md", "*.json"))
     write_run(logdir / HOSTILE, **{"Loss/train": healthy(), "Loss/val": [v * 1.05 for v in healthy()]})
+    for name in NAMES:
+        write_run(logdir / name, **overfitting())
+    write_run(logdir / ANALYSIS_BUG, **overfitting())
+    if sys.platform == "linux":
+        write_run(logdir / "undecodable", **overfitting())
+        os.rename(logdir / "undecodable", os.fsencode(logdir) + b"/" + UNDECODABLE)
+    expected_runs = DEMO_RUNS + 2 + len(NAMES) + (sys.platform == "linux")
     port = free_port()
-    exe = Path(sys.executable).parent / "tensorboard"
+    launch = f"from tests.tb_app import serve_with_a_failing_rule as serve; serve({ANALYSIS_BUG!r})"
+    log = (logdir.parent / "tensorboard.log").open("w+")  # a file, not a pipe nobody drains while tests run
     proc = subprocess.Popen(
-        [str(exe), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-c", launch, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while True:
         try:
             runs = json.load(urllib.request.urlopen(f"{url}/data/plugin/tb_recipe/runs", timeout=5))["runs"]
-            if len(runs) >= DEMO_RUNS + 1:  # and the hostile one
+            if len(runs) >= expected_runs:
                 break
         except OSError:
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            pytest.fail(f"tensorboard did not come up: {proc.stderr.read()[-2000:]}")
+            log.seek(0)
+            pytest.fail(f"tensorboard did not come up: {log.read()[-2000:]}")
         time.sleep(0.5)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +209,79 @@ def test_follows_tensorboards_dark_mode(page):
     assert background == "rgb(48, 48, 48)"
     page.evaluate("document.body.classList.remove('dark-mode')")
     frame.locator("html:not(.dark)").wait_for(state="attached", timeout=10_000)
+
+
+def show_run(page, shown: str) -> dict[str, list[str]]:
+    """Click the run listed as `shown`; the query string the tab sent for its diagnosis."""
+    frame = tab(page)
+    frame.locator("#filter").fill("")
+    with page.expect_request(lambda r: "/tb_recipe/diagnosis?" in r.url) as request:
+        frame.locator("#runs .run .name").get_by_text(shown, exact=True).click()
+    frame.locator("#main h2").filter(has_text=shown).wait_for(timeout=30_000)
+    return parse_qs(urlparse(request.value.url).query)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hostile_names_are_shown_visibly_and_requested_raw(page, name):
+    frame = tab(page)
+    shown = visible(name)
+    assert shown in frame.locator("#runs .run .name").all_text_contents()
+    assert show_run(page, shown)["run"] == [name]  # the identifier is the raw name
+    assert frame.locator("#main h2").text_content().endswith(" " + shown)
+    card = frame.locator(".card[data-code='overfitting'] .message")
+    card.wait_for(timeout=30_000)
+    assert visible(VAL_TAG) in card.text_content() and visible(TRAIN_TAG) in card.text_content()
+    frame.locator("#chart-loss .legendtext").first.wait_for(timeout=30_000)
+    legend = frame.locator("#chart-loss .legendtext").all_text_contents()
+    assert visible(TRAIN_TAG) in legend and visible(VAL_TAG) in legend
+    text = frame.locator("#app").text_content()
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and name not in text
+    assert f"lowest {visible(VAL_TAG)}" in text and f"train_loss={visible(TRAIN_TAG)}" in text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a folder name with byte 0xFF needs Linux")
+def test_a_name_that_is_not_utf8_is_listed_and_opens(page):
+    frame = tab(page)
+    assert UNDECODABLE_SHOWN in frame.locator("#runs .run .name").all_text_contents()
+    assert show_run(page, UNDECODABLE_SHOWN)["run"] == [UNDECODABLE_SHOWN]
+    frame.locator(".card[data-code='overfitting']").wait_for(timeout=30_000)
+
+
+def test_an_analysis_error_is_shown_apart_from_read_errors(page):
+    frame = tab(page)
+    row = frame.locator(f".run[data-run='{ANALYSIS_BUG}']")
+    assert row.locator(".badge").text_content() == "error"
+    assert "analysis failed" in row.locator(".count").text_content()
+    show_run(page, ANALYSIS_BUG)
+    failures = frame.locator("#main .analysis-errors")
+    failures.wait_for(timeout=30_000)
+    assert failures.locator("h3").text_content() == "Analysis failed (a tb-recipe bug; please report it)"
+    assert failures.locator("li").all_text_contents() == [
+        "rule nonfinite_loss failed: IndexError: injected failure for the tab test"
+    ]
+    assert frame.locator("#main .read-errors").count() == 0
+    assert frame.locator(".card[data-code='overfitting']").count() == 1  # the other rules still ran
+    frame.locator("button[data-lang='zh']").click()
+    zh_heading = frame.locator("#main .analysis-errors h3").filter(has_text="分析失败（tb-recipe 的缺陷，请报告）")
+    zh_heading.wait_for(timeout=30_000)
+    assert "分析失败" in frame.locator(f".run[data-run='{ANALYSIS_BUG}'] .count").text_content()
+    frame.locator("button[data-lang='en']").click()
+    frame.locator("#title").filter(has_text="Diagnosis").wait_for(timeout=10_000)
+
+
+PLUGIN_ROUTES = ("index.js", "plotly.js", "runs", "diagnosis?run=keras_healthy", "series?run=keras_healthy")
+
+
+@pytest.mark.parametrize("route", PLUGIN_ROUTES)
+def test_only_get_and_head_over_http(tensorboard, route):
+    url = f"{tensorboard}/data/plugin/tb_recipe/{route}"
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method=method), timeout=30)
+        assert refused.value.code == 405, method
+        assert refused.value.headers["Allow"] == "GET, HEAD"
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as head:
+        assert head.read() == b"" and int(head.headers["Content-Length"]) > 0
 
 
 def test_no_console_errors(page):

@@ -9,6 +9,7 @@ request instead of a crash.
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 
@@ -19,6 +20,8 @@ from werkzeug import wrappers
 PLUGIN_NAME = "tb_recipe"
 DEFAULT_SAMPLES = 1000
 """TensorBoard's own default for scalars; `--samples_per_plugin scalars=N` overrides it."""
+ALLOWED_METHODS = ("GET", "HEAD")
+"""Every route only reads. HEAD is answered like GET without the body (werkzeug drops it)."""
 
 
 class DiagnosisPlugin(base_plugin.TBPlugin):
@@ -31,13 +34,14 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
         self._service = None
 
     def get_plugin_apps(self):
-        return {
+        apps = {
             "/index.js": self._serve_js,
             "/plotly.js": self._serve_plotly,
             "/runs": self._serve_runs,
             "/diagnosis": self._serve_diagnosis,
             "/series": self._serve_series,
         }
+        return {route: _read_only(app) for route, app in apps.items()}
 
     def is_active(self) -> bool:
         return False  # activity comes from data_plugin_names()
@@ -98,3 +102,25 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
         return http_util.Respond(
             request, json.dumps(body, ensure_ascii=False, allow_nan=False), "application/json", code=code
         )
+
+
+def _read_only(app):
+    """`app` for GET and HEAD; 405 with an `Allow` header for any other method.
+
+    TensorBoard hands every method to a plugin's route. These routes only read,
+    so answering POST or DELETE with 200 would tell a client (or a cross-site
+    form) that something was written, and would run the analysis for it.
+    """
+
+    @functools.wraps(app)
+    def guarded(environ, start_response):
+        if environ.get("REQUEST_METHOD") in ALLOWED_METHODS:
+            return app(environ, start_response)
+        allowed = ", ".join(ALLOWED_METHODS)
+        body = json.dumps({"error": f"method not allowed; use {' or '.join(ALLOWED_METHODS)}"})
+        response = http_util.Respond(
+            wrappers.Request(environ), body, "application/json", code=405, headers=[("Allow", allowed)]
+        )
+        return response(environ, start_response)
+
+    return guarded

@@ -6,6 +6,13 @@ grouped the way the CLI's loader groups folders (Keras' `train/` and
 `data_provider.read_scalars` (so the Rust data server, `--load_fast=false` and
 remote logdirs all work), and each run's report is cached until that run's
 data changes.
+
+Run names and tags are written by whoever wrote the logs and may hold escape
+sequences, newlines or bidi overrides. They are returned raw where they are
+identifiers (`run`, which the tab sends back in `?run=`; tags, which key the
+series), and next to them as `display`: the same text through
+`present.safe_text.visible`, which is what the tab shows. Text that quotes them
+(finding messages, errors) is repeated in display form for the tab as well.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
 from tb_recipe_plugin.io.loader import run_of_folder
 from tb_recipe_plugin.present.catalogue import LANGS
 from tb_recipe_plugin.present.json_report import run_to_dict
+from tb_recipe_plugin.present.safe_text import visible
 
 SCALARS = "scalars"
+DISPLAYED = ("run", "best_step_basis", "roles", "findings", "errors", "analysis_errors")
+"""The fields of a /diagnosis answer that the tab shows, repeated in its `display` object."""
 
 
 class BadRequest(ValueError):
@@ -48,7 +58,7 @@ class DiagnosisService:
     # -- routes -----------------------------------------------------------------------
 
     def runs(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
-        """Every run with its status and finding counts, errors first."""
+        """Every run with its status, finding and error counts, errors first."""
         del run
         _lang(lang)
         groups, listing = self._groups(ctx, eid)
@@ -62,21 +72,25 @@ class DiagnosisService:
             rows.append(
                 {
                     "run": name,
+                    "display": visible(name),
                     "status": report.status,
                     "counts": counts,
                     "best_step": report.best_step,
                     "codes": [f.code for f in report.findings],
                     "errors": len(report.errors),
+                    "analysis_errors": len(report.analysis_errors),
                 }
             )
         rows.sort(key=lambda r: (-STATUS_ORDER.index(r["status"]) if r["status"] in STATUS_ORDER else 0, r["run"]))
         return {"schema": SCHEMA, "samples_per_series": self._samples, "runs": rows}
 
     def diagnosis(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
-        """One run's report, the same object as one entry of the CLI's JSON `runs`."""
+        """One run's report, the same object as one entry of the CLI's JSON `runs`, plus
+        `display`: its shown fields again with every string made visible."""
         lang = _lang(lang)
         report, _ = self._analysed(ctx, eid, _run(run), *self._groups(ctx, eid))
-        return {"schema": SCHEMA, "lang": lang, **run_to_dict(report, lang)}
+        body = run_to_dict(report, lang)
+        return {"schema": SCHEMA, "lang": lang, **body, "display": {k: _visible_tree(body[k]) for k in DISPLAYED}}
 
     def series(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
         """The curves the tab draws: every role's series, with NaN/Inf steps listed apart
@@ -96,6 +110,7 @@ class DiagnosisService:
                 continue
             finite = np.isfinite(s.values)
             out[tag] = {
+                "display": visible(tag),
                 "roles": roles,
                 "steps": s.steps[finite].tolist(),
                 "values": [json_number(float(v)) for v in s.values[finite]],
@@ -104,7 +119,7 @@ class DiagnosisService:
                     for st, v in zip(s.steps[~finite], s.values[~finite], strict=True)
                 ],
             }
-        return {"run": report.run, "samples_per_series": self._samples, "series": out}
+        return {"run": report.run, "display": visible(report.run), "samples_per_series": self._samples, "series": out}
 
     # -- data -------------------------------------------------------------------------
 
@@ -113,7 +128,7 @@ class DiagnosisService:
         groups: dict[str, dict[str | None, str]] = {}
         for tb_run in listing:
             name, split = run_of_folder(tb_run)
-            groups.setdefault(name, {})[split] = tb_run
+            groups.setdefault(_sendable(name), {})[split] = tb_run
         return groups, listing
 
     @staticmethod
@@ -134,7 +149,7 @@ class DiagnosisService:
 
     def _analysed(self, ctx, eid, name, groups, listing) -> tuple[RunReport, RunData]:
         if name not in groups:
-            raise UnknownRun(f"no run named {name!r}")
+            raise UnknownRun(f"no run named '{visible(name)}'")
         if self._stale(eid, name, groups, listing):
             self._refresh(ctx, eid, [name], groups, listing)
         with self._lock:
@@ -158,7 +173,9 @@ class DiagnosisService:
             try:
                 report = analyze_run(data)
             except Exception as exc:  # noqa: BLE001 - a bad run shows an error, the tab stays up
-                report = RunReport(run=name, status="error", errors=[f"analysis failed: {type(exc).__name__}: {exc}"])
+                # Our bug, not the user's data: an analysis error, as when a single rule fails.
+                failure = f"analysis failed: {type(exc).__name__}: {exc}"
+                report = RunReport(run=name, status="error", analysis_errors=[failure])
             with self._lock:
                 self._cache[(eid, name)] = (self._fingerprint(groups[name], listing), report, data)
 
@@ -191,3 +208,30 @@ def _run(run: str | None) -> str:
     if not run:
         raise BadRequest("missing required argument: run")
     return run
+
+
+def _sendable(name: str) -> str:
+    """`name` if it can travel as UTF-8 (JSON answer, `?run=` back), else its visible form.
+
+    A data provider may keep a byte that is not UTF-8 as a lone surrogate (Python's
+    surrogateescape). No UTF-8 answer can carry it and no browser can send it back,
+    so such a run is named by its visible form (``\\xff``) instead. (TensorBoard's
+    own data server already replaces such bytes by U+FFFD, which needs nothing; its
+    Python loader, `--load_fast=false`, fails on such a folder before we see it.)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return visible(name)
+    return name
+
+
+def _visible_tree(value: Any) -> Any:
+    """`value` (a JSON-like tree) with every string, but not the dict keys, through `visible`."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {k: _visible_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_visible_tree(v) for v in value]
+    return value

@@ -3,6 +3,9 @@
 // TensorBoard loads this ES module in an iframe and calls render(). Every string
 // that comes from log files (run names, tags, messages) is inserted with
 // textContent or escaped before it reaches Plotly, never parsed as HTML.
+// What is shown is always the routes' `display` form (control characters, bidi
+// overrides and undecodable bytes written as \x1b, \u202e, \xff by the server's
+// present.safe_text.visible); the raw `run` is used only to ask for a run.
 
 const STRINGS = {
   en: {
@@ -13,6 +16,7 @@ const STRINGS = {
       '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: 'Recommended checkpoint: step', noBest: 'No validation curve, so no recommended checkpoint.',
     steps: 'steps', confidence: 'confidence', suggestions: 'What to change', errors: 'Problems reading this run',
+    analysisErrors: 'Analysis failed (a tb-recipe bug; please report it)', analysisFailed: 'analysis failed',
     losses: 'Loss', batch: 'Per-batch loss', metrics: 'Metrics', lr: 'Learning rate', signal: 'Gradients and activations (tb-recipe callback)', nothing: 'No problems found in this run.',
     pick: 'Select a run.', nonfinite: 'non-finite', failed: 'Could not load', tags: 'Tags used',
     status: {error: 'error', warning: 'warning', info: 'info', ok: 'ok', no_data: 'no data'},
@@ -25,6 +29,7 @@ const STRINGS = {
       '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
     best: '推荐的检查点：第', noBest: '没有验证曲线，无法推荐检查点。',
     steps: '步', confidence: '置信度', suggestions: '建议的调整', errors: '读取此运行时的问题',
+    analysisErrors: '分析失败（tb-recipe 的缺陷，请报告）', analysisFailed: '分析失败',
     losses: '损失', batch: '每个 batch 的损失', metrics: '指标', lr: '学习率', signal: '梯度与激活（tb-recipe 回调）', nothing: '此运行没有发现问题。',
     pick: '请选择一个运行。', nonfinite: '非有限值', failed: '无法加载', tags: '使用的标签',
     status: {error: '错误', warning: '警告', info: '提示', ok: '正常', no_data: '无数据'},
@@ -48,6 +53,7 @@ const CSS = `
   .run .name { flex:1; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
   .badge { font-size:11px; padding:1px 6px; border-radius:8px; color:#fff; }
   .count { font-size:11px; color:var(--muted); }
+  .count .failed, .analysis-errors { color:var(--error); }
   #main { flex:1; overflow:auto; padding:16px 24px; }
   #main h2 { font-size:18px; font-weight:500; margin:0 0 8px; word-break:break-all; }
   .card { border:1px solid var(--line); border-left:4px solid var(--line); border-radius:4px; padding:10px 12px; margin:8px 0; cursor:pointer; }
@@ -107,11 +113,16 @@ function renderRunList() {
   list.replaceChildren();
   const needle = state.filter.toLowerCase();
   for (const row of state.runs) {
-    if (needle && !row.run.toLowerCase().includes(needle)) continue;
+    if (needle && !row.display.toLowerCase().includes(needle)) continue;
     const counts = ['error', 'warning', 'info'].filter((s) => row.counts[s]).map((s) => `${row.counts[s]} ${t().status[s]}`);
-    const item = el('div', {class: 'run' + (row.run === state.selected ? ' selected' : ''), 'data-run': row.run, title: row.run,
+    const count = el('span', {class: 'count', text: counts.join(' · ')});
+    if (row.analysis_errors) {
+      count.appendChild(el('span', {class: 'failed', text: `${counts.length ? ' · ' : ''}${t().analysisFailed}`}));
+    }
+    // data-run holds the raw name as an attribute value (never parsed as HTML); tests select runs by it.
+    const item = el('div', {class: 'run' + (row.run === state.selected ? ' selected' : ''), 'data-run': row.run, title: row.display,
                             onclick: () => selectRun(row.run)},
-      badge(row.status), el('span', {class: 'name', text: row.run}), el('span', {class: 'count', text: counts.join(' · ')}));
+      badge(row.status), el('span', {class: 'name', text: row.display}), count);
     list.appendChild(item);
   }
 }
@@ -139,22 +150,27 @@ function renderMain() {
     main.appendChild(el('p', {class: 'muted', text: state.runs.length ? t().pick : ''}));
     return;
   }
-  main.appendChild(el('h2', {}, badge(r.status), document.createTextNode(' ' + r.run)));
-  main.appendChild(el('p', {text: r.best_step == null ? t().noBest : `${t().best} ${r.best_step} (${r.best_step_basis})`}));
-  const roles = Object.entries(r.roles).map(([role, info]) => `${role}=${info.tag}`).join(' · ');
+  const shown = r.display;
+  main.appendChild(el('h2', {}, badge(r.status), document.createTextNode(' ' + shown.run)));
+  main.appendChild(el('p', {text: r.best_step == null ? t().noBest : `${t().best} ${r.best_step} (${shown.best_step_basis})`}));
+  const roles = Object.entries(shown.roles).map(([role, info]) => `${role}=${info.tag}`).join(' · ');
   if (roles) main.appendChild(el('p', {class: 'muted', text: `${t().tags}: ${roles}`}));
-  if (!r.findings.length) main.appendChild(el('p', {text: t().nothing}));
-  r.findings.forEach((f, i) => main.appendChild(findingCard(f, i)));
-  if (r.errors.length) {
-    main.appendChild(el('h3', {text: t().errors}));
-    const list = el('ul');
-    for (const e of r.errors) list.appendChild(el('li', {text: e}));
-    main.appendChild(list);
-  }
+  if (!shown.findings.length) main.appendChild(el('p', {text: t().nothing}));
+  shown.findings.forEach((f, i) => main.appendChild(findingCard(f, i)));
+  errorList(main, 'read-errors', t().errors, shown.errors);
+  errorList(main, 'analysis-errors', t().analysisErrors, shown.analysis_errors);
   for (const [id, title] of [['loss', t().losses], ['batch', t().batch], ['metric', t().metrics], ['lr', t().lr], ['signal', t().signal]]) {
     main.appendChild(el('div', {id: `chart-${id}`, class: 'chart', 'data-title': title}));
   }
   drawCharts();
+}
+
+// Read problems (the logs) and analysis failures (our bug) are listed apart, each under its own heading.
+function errorList(parent, cls, heading, errors) {
+  if (!errors.length) return;
+  const list = el('ul');
+  for (const e of errors) list.appendChild(el('li', {text: e}));
+  parent.appendChild(el('div', {class: cls}, el('h3', {text: heading}), list));
 }
 
 // Batch-level losses get their own chart: Keras logs them per batch but epoch
@@ -175,15 +191,15 @@ async function drawCharts() {
     if (!entries.length) { div.style.display = 'none'; continue; }
     const traces = [];
     let top = -Infinity;
-    for (const [tag, s] of entries) {
-      traces.push({x: s.steps, y: s.values, name: plotlyText(tag), mode: s.steps.length > 60 ? 'lines' : 'lines+markers', type: 'scatter'});
+    for (const [, s] of entries) {
+      traces.push({x: s.steps, y: s.values, name: plotlyText(s.display), mode: s.steps.length > 60 ? 'lines' : 'lines+markers', type: 'scatter'});
       for (const v of s.values) if (typeof v === 'number' && v > top) top = v;
     }
-    for (const [tag, s] of entries) {
+    for (const [, s] of entries) {
       if (!s.nonfinite.length) continue;
       // Charts elsewhere silently drop NaN points; here each one gets a red marker on top.
       traces.push({x: s.nonfinite.map((p) => p.step), y: s.nonfinite.map(() => (isFinite(top) ? top : 0)),
-                   name: plotlyText(`${tag} ${t().nonfinite}`), mode: 'markers', type: 'scatter',
+                   name: plotlyText(`${s.display} ${t().nonfinite}`), mode: 'markers', type: 'scatter',
                    marker: {symbol: 'x', size: 10, color: color('error')},
                    text: s.nonfinite.map((p) => `${p.value} @ ${p.step}`), hoverinfo: 'text+name'});
     }
@@ -212,7 +228,8 @@ async function selectRun(name) {
     [state.report, state.series] = await Promise.all([getJSON(`./diagnosis?${q}`), getJSON(`./series?${q}`)]);
   } catch (err) {
     state.report = null;
-    document.getElementById('main').replaceChildren(el('p', {text: `${t().failed} ${name}: ${err.message}`}));
+    const row = state.runs.find((r) => r.run === name);
+    document.getElementById('main').replaceChildren(el('p', {text: `${t().failed} ${row ? row.display : ''}: ${err.message}`}));
     return;
   }
   renderMain();

@@ -4,18 +4,26 @@ Exit codes follow the linters CI users know: 0 nothing at or above
 ``--fail-on``, 1 findings at or above it, 2 usage or I/O error. Heavy modules
 (numpy, protobuf, the analyzer) are imported only once a command runs, so
 ``tb-recipe --help`` stays instant.
+
+The report is rendered into memory and written by `_write_stdout` in one
+place: a reader that leaves early (``| head``) ends the output quietly with
+the analysis' own exit code, a real write error (a full disk, a closed
+stdout) is one line on stderr and exit 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.present import FORMATS
+from tb_recipe_plugin.present.safe_text import visible
 
 if TYPE_CHECKING:
     from tb_recipe_plugin.analysis.report import RunReport
@@ -102,7 +110,7 @@ def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], pro
         if not sources:
             raise CliError(f"no run under {logdir} matches --run {run_glob!r}")
     reports: list[RunReport] = []
-    track = _progress(len(sources)) if progress else None
+    track = _progress(len(sources)) if progress and len(sources) >= PROGRESS_MIN_RUNS else None
     for source in sources:
         try:
             run = load_run(source)
@@ -152,32 +160,145 @@ def exit_code(reports: Sequence[RunReport], fail_on: str) -> int:
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def render(reports: Sequence[RunReport], logdir: str, fmt: str, lang: str, color: bool, stream) -> None:
+def render_bytes(
+    reports: Sequence[RunReport], logdir: str, fmt: str, lang: str, color: bool, encoding: str = "utf-8"
+) -> bytes:
+    """The whole report as the bytes to write, in `encoding`.
+
+    Rendered into memory first so that the CLI, not rich or the json module, does the one write and sees its
+    errors. A character `encoding` cannot hold (Chinese on an ASCII stdout) becomes a backslash escape instead of
+    a crash; the JSON presenter switches to ``\\uXXXX`` escapes itself so its document stays valid.
+    """
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace")
     FORMATS[fmt].renderer()(reports, logdir, lang, stream, color)
+    stream.flush()
+    return raw.getvalue()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    stdout_closed = sys.stdout is None
+    _hold_closed_std_fds()
+    try:
+        return _run(build_parser().parse_args(argv), stdout_closed)
+    finally:
+        # Python flushes stdout at exit and prints "Exception ignored ... BrokenPipeError" if that fails
+        # (argparse's --help into a closed pipe, say): flush now, while a failure can still be silenced.
+        for stream in (sys.stdout, sys.stderr):
+            _flush_or_silence(stream)
+
+
+def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
     try:
         roles = parse_roles(args.role)
-        stream_is_tty = args.output is None and sys.stdout.isatty()
-        color = stream_is_tty and not args.no_color and "NO_COLOR" not in os.environ
-        progress = sys.stderr.isatty()
-        reports = analyze_logdir(args.logdir, args.run, roles, progress)
+        if args.output is None and stdout_closed:
+            raise CliError("stdout is closed: write the report to a file with -o FILE")
+        allow_color = not args.no_color and not os.environ.get("NO_COLOR")  # also no progress bar's codes
+        color = allow_color and args.output is None and _isatty(sys.stdout)
+        reports = analyze_logdir(args.logdir, args.run, roles, progress=allow_color and _isatty(sys.stderr))
+        code = exit_code(reports, args.fail_on)
         if args.output:
+            data = render_bytes(reports, args.logdir, args.format, args.lang, False)
             try:
-                with open(args.output, "w", encoding="utf-8") as out:
-                    render(reports, args.logdir, args.format, args.lang, False, out)
+                with open(args.output, "wb") as out:
+                    out.write(data)
             except OSError as exc:
                 raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
         else:
-            render(reports, args.logdir, args.format, args.lang, color, sys.stdout)
+            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+            _write_stdout(render_bytes(reports, args.logdir, args.format, args.lang, color, encoding))
     except CliError as exc:
-        print(f"tb-recipe: error: {exc}", file=sys.stderr)
+        _say(f"tb-recipe: error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    return exit_code(reports, args.fail_on)
+    return code
+
+
+def _write_stdout(data: bytes) -> None:
+    """Write the report; a reader that went away (``| head``) ends the output quietly, as Unix tools do.
+
+    Any other write error (ENOSPC on /dev/full, EIO) is a CliError: one line, exit 2. Either way stdout is
+    pointed at /dev/null afterwards, so the interpreter's own flush at exit cannot fail a second time.
+    """
+    stream = sys.stdout
+    try:
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text-only replacement (tests, embedding): hand it text
+            stream.write(data.decode(stream.encoding or "utf-8"))
+            stream.flush()
+        else:
+            buffer.write(data)
+            buffer.flush()
+    except BrokenPipeError:
+        _silence(stream)
+    except OSError as exc:
+        _silence(stream)
+        if exc.errno == errno.EBADF:
+            raise CliError("stdout is closed: write the report to a file with -o FILE") from exc
+        raise CliError(f"cannot write the report to stdout: {exc.strerror or exc}") from exc
+
+
+def _say(line: str) -> None:
+    """One line on stderr, with untrusted parts (paths, names) made visible; nothing if stderr is gone."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(visible(line) + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        _silence(stream)
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed, or a replacement without a descriptor
+        return False
+
+
+def _hold_closed_std_fds() -> None:
+    """Put /dev/null on fd 1 and 2 when the process started with them closed (``>&-``, ``2>&-``).
+
+    Otherwise the next file opened (an event file, the ``-o`` report) takes the lowest free descriptor, and
+    anything written to "stdout" or "stderr" below Python (a C library's warning) would land in that file.
+    Python left ``sys.stdout``/``sys.stderr`` as None in that case; they stay None, so the report still
+    refuses a closed stdout instead of writing into /dev/null.
+    """
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _flush_or_silence(stream: TextIO | None) -> None:
+    if stream is None:
+        return
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        _silence(stream)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point the descriptor under `stream` at /dev/null, so data still buffered there is dropped, not retried."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # no descriptor (a test's capture object) or already closed
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 if __name__ == "__main__":

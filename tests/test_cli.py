@@ -115,6 +115,8 @@ def test_markdown_escapes_untrusted_names(logdir, capsys):
     assert "a\\|b\\*\\_c" in out
     table = [line for line in out.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == 3 for line in table), table
+    # The catalogue's code in suggestions stays code: backticks are span delimiters, not escaped literals.
+    assert "`EarlyStopping(monitor='val_loss'" in out and "\\`" not in out
 
 
 def test_text_output_lists_runs_worst_first(logdir, capsys):

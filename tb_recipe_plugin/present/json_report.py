@@ -2,8 +2,16 @@
 
 One run's dict is the same in the CLI's ``--format json`` ``runs`` list and in
 the plugin's ``/diagnosis`` route, so a script written against one reads the
-other. NaN/Inf never reach the output (JSON has no such numbers); run and tag
-names that are not valid UTF-8 arrive here already escaped by the loader.
+other. NaN/Inf never reach the output (JSON has no such numbers).
+
+Names are data here, not display: a control character in a run name stays in
+the string (the encoder writes it as ``\\u001b``), so a script gets the name
+back. Two exceptions, both to keep the document valid and harmless: a byte
+that was not UTF-8 (a lone surrogate in Python) becomes the text ``\\xff`` as in
+every other format, and characters that a terminal acts on or that hide text
+(C1 controls, bidi overrides, zero-width characters) are written as JSON
+``\\uXXXX`` escapes rather than raw, so ``cat report.json`` is safe and
+``json.loads`` still returns them unchanged.
 """
 
 from __future__ import annotations
@@ -15,34 +23,91 @@ from typing import Any, TextIO
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import SCHEMA, RunReport
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.safe_text import is_hidden, well_formed
 
 
 def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
-    return {
-        "run": report.run,
-        "status": report.status,
-        "best_step": report.best_step,
-        "best_step_basis": report.best_step_basis,
-        "roles": {name: {k: v for k, v in vars(role).items() if v is not None} for name, role in report.roles.items()},
-        "findings": [render_finding(f, lang) for f in report.findings],
-        "phases": {tag: [vars(p) for p in phases] for tag, phases in report.phases.items()},
-        "errors": list(report.errors),
-        "analysis_errors": list(report.analysis_errors),
-    }
+    return _well_formed_tree(
+        {
+            "run": report.run,
+            "status": report.status,
+            "best_step": report.best_step,
+            "best_step_basis": report.best_step_basis,
+            "roles": {
+                name: {k: v for k, v in vars(role).items() if v is not None} for name, role in report.roles.items()
+            },
+            "findings": [render_finding(f, lang) for f in report.findings],
+            "phases": {tag: [vars(p) for p in phases] for tag, phases in report.phases.items()},
+            "errors": list(report.errors),
+            "analysis_errors": list(report.analysis_errors),
+        }
+    )
 
 
 def reports_to_dict(reports: Sequence[RunReport], logdir: str, lang: str = "en") -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tool": {"name": "tb-recipe", "version": __version__},
-        "logdir": logdir,
+        "logdir": well_formed(logdir),
         "lang": lang,
         "runs": [run_to_dict(r, lang) for r in reports],
     }
 
 
 def render_json(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
-    """Write the whole report as one JSON document (`color` is ignored: JSON has none)."""
+    """Write the whole report as one JSON document (`color` is ignored: JSON has none).
+
+    Non-ASCII text is written as itself when `stream` can encode it, else as ``\\uXXXX`` escapes
+    (e.g. ``--lang zh`` to an ASCII-only stdout): the same document either way.
+    """
     del color
-    json.dump(reports_to_dict(reports, logdir, lang), stream, indent=2, ensure_ascii=False, allow_nan=False)
-    stream.write("\n")
+    doc = reports_to_dict(reports, logdir, lang)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    if _encodable(text, stream):
+        text = _escape_hidden(text)
+    else:
+        text = json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
+    stream.write(text + "\n")
+
+
+def _well_formed_tree(value: Any) -> Any:
+    """Every string (keys included) of a JSON-ready tree with its lone surrogates escaped."""
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, dict):
+        return {_well_formed_tree(k): _well_formed_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_well_formed_tree(v) for v in value]
+    return value
+
+
+def _encodable(text: str, stream: TextIO) -> bool:
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escape_hidden(text: str) -> str:
+    """Hidden characters of a serialised document as JSON escapes.
+
+    Safe on the serialised text because such characters can only occur inside strings (the structure is ASCII
+    and the encoder already escaped C0 controls); checked line by line so clean lines cost one C-level call.
+    """
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.isprintable():
+            lines[i] = "".join(_json_escape(ch) if is_hidden(ch) else ch for ch in line)
+    return "\n".join(lines)
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells a character beyond the BMP as a surrogate pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"

@@ -1,8 +1,14 @@
 """Markdown presenter for CI job summaries and pull-request comments.
 
-Run and tag names are untrusted: characters that Markdown or HTML would
-interpret are backslash-escaped or turned into entities, so a run called
-``<img src=x onerror=alert(1)>`` or ``a|b`` cannot break the table or the page.
+Run and tag names are untrusted: control, bidi and undecodable characters are
+shown as escapes (`safe_text.visible`), then characters that Markdown or HTML
+would interpret are backslash-escaped or turned into entities, so a run called
+``<img src=x onerror=alert(1)>``, ``a|b`` or ``x<ESC>[2J`` cannot break the
+table, the page or the terminal showing the raw file.
+
+Messages and suggestions quote code in backticks (``EarlyStopping(...)``);
+`md_text` keeps those spans as code (fenced so that no backtick inside can end
+them early) and escapes the prose between them.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from typing import TextIO
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.text import sort_key
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+_BACKTICKS = re.compile(r"`+")
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "ok": "🟢", "no_data": "⚪"}
 HEAD = {
     "en": (
@@ -43,9 +52,29 @@ HEAD = {
 
 
 def md_escape(text: object) -> str:
-    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _SPECIAL.sub(r"\\\1", s)
-    return s.replace("\n", " ").replace("\r", " ")
+    """Untrusted text as literal Markdown: hidden characters shown as escapes, markup and HTML escaped."""
+    s = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", s)
+
+
+def md_text(text: object) -> str:
+    """Prose that may quote code in backticks: the spans stay code, everything else is `md_escape`d."""
+    s = visible(text)
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_SPAN.finditer(s):
+        out += [md_escape(s[pos : match.start()]), code_span(match.group(2))]
+        pos = match.end()
+    out.append(md_escape(s[pos:]))
+    return "".join(out)
+
+
+def code_span(text: str) -> str:
+    """`text` as one inline code span whatever backticks it holds (CommonMark: a longer fence, padded)."""
+    s = visible(text)
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def render_markdown(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
@@ -76,8 +105,8 @@ def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str) -> str
                 f"### {f['severity']}: {md_escape(f['title'])} "
                 f"(`{f['code']}`, steps {f['start_step']}–{f['end_step']}, confidence {f['confidence']:.2f})"
             )
-            out += ["", md_escape(f["message"]), "", f"**{h[4]}**", ""]
-            out += [f"{i}. {md_escape(s['action'])} _{md_escape(s['why'])}_" for i, s in enumerate(f["suggestions"], 1)]
+            out += ["", md_text(f["message"]), "", f"**{h[4]}**", ""]
+            out += [f"{i}. {md_text(s['action'])} _{md_text(s['why'])}_" for i, s in enumerate(f["suggestions"], 1)]
             out.append("")
         if r.errors:
             out += ["", f"**{h[5]}**", ""] + [f"- {md_escape(e)}" for e in r.errors]

@@ -1,7 +1,10 @@
 """Terminal presenter: one block per run, worst news first, readable at 80 columns.
 
 Run names, tags and messages come from log files, so everything that is not
-our own markup goes through `rich.markup.escape`.
+our own markup goes through `safe` first: `safe_text.visible` (control, bidi
+and undecodable characters shown as escapes, so a name cannot clear the
+screen, split a line or read backwards), then `rich.markup.escape` (a name
+like ``[bold]`` stays text).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from rich.markup import escape
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.safe_text import visible
 
 TOP_SUGGESTIONS = 3
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green", "no_data": "dim"}
@@ -57,7 +61,29 @@ def render_text(reports: Sequence[RunReport], logdir: str, lang: str, stream: Te
 
 
 def make_console(stream: TextIO, color: bool) -> Console:
-    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=True)
+    """A console that styles only when `color` is true, whatever `stream` is.
+
+    Without colour rich must not style at all: ``no_color`` alone still writes bold/dim/reset codes to a
+    terminal, so the colour system is switched off instead. With colour the terminal is forced, because the
+    CLI renders into a buffer and writes the bytes itself. Emoji codes (``:smile:``) are not expanded: a name
+    is shown as it is.
+    """
+    if color:
+        return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False)
+    return Console(
+        file=stream,
+        force_terminal=False,
+        color_system=None,
+        no_color=True,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+    )
+
+
+def safe(text: object) -> str:
+    """Untrusted text ready for rich markup: hidden characters shown as escapes, brackets escaped."""
+    return escape(visible(text))
 
 
 def print_report(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
@@ -65,7 +91,7 @@ def print_report(reports: Sequence[RunReport], logdir: str, lang: str, console: 
     runs = f"{len(reports)} {words['runs']}"
     if lang == "en" and len(reports) == 1:
         runs = "1 run"
-    console.print(f"[bold]tb-recipe {__version__}[/] · {escape(logdir)} · {runs}")
+    console.print(f"[bold]tb-recipe {__version__}[/] · {safe(logdir)} · {runs}")
     for report in sorted(reports, key=sort_key):
         console.print()
         _run_block(report, lang, console)
@@ -79,13 +105,13 @@ def _run_block(report: RunReport, lang: str, console: Console) -> None:
     words = LABEL[lang]
     status = report.status
     best = (
-        f"{words['best']} {report.best_step} ({escape(report.best_step_basis or '')})"
+        f"{words['best']} {report.best_step} ({safe(report.best_step_basis or '')})"
         if report.best_step is not None
         else f"{words['best']}: {words['best_none']}"
     )
-    console.print(f"[bold]{escape(report.run)}[/]  [{STYLE.get(status, 'bold')}]{status.upper()}[/]  {best}")
+    console.print(f"[bold]{safe(report.run)}[/]  [{STYLE.get(status, 'bold')}]{status.upper()}[/]  {best}")
     if report.roles:
-        roles = " · ".join(f"{name}={escape(role.tag)}" for name, role in report.roles.items())
+        roles = " · ".join(f"{name}={safe(role.tag)}" for name, role in report.roles.items())
         console.print(f"  [dim]{words['roles']}: {roles}[/]")
     if not report.findings and status in ("ok", "info"):
         console.print(f"  [green]{words['none']}[/]")
@@ -93,13 +119,13 @@ def _run_block(report: RunReport, lang: str, console: Console) -> None:
         f = render_finding(finding, lang)
         span = f"{words['steps']} {f['start_step']}–{f['end_step']}"
         console.print(
-            f"  [{STYLE[f['severity']]}]{f['severity']}[/] [bold]{escape(f['title'])}[/] "
+            f"  [{STYLE[f['severity']]}]{f['severity']}[/] [bold]{safe(f['title'])}[/] "
             f"[dim]({f['code']}, {span}, {words['confidence']} {f['confidence']:.2f})[/]"
         )
-        console.print(f"    {escape(f['message'])}")
+        console.print(f"    {safe(f['message'])}")
         for s in f["suggestions"][:TOP_SUGGESTIONS]:
-            console.print(f"    → {escape(s['action'])} [dim]— {escape(s['why'])}[/]")
+            console.print(f"    → {safe(s['action'])} [dim]— {safe(s['why'])}[/]")
     for error in report.errors:
-        console.print(f"  [red]{words['errors']}:[/] {escape(error)}")
+        console.print(f"  [red]{words['errors']}:[/] {safe(error)}")
     for error in report.analysis_errors:
-        console.print(f"  [bold red]{words['analysis_errors']}:[/] {escape(error)}")
+        console.print(f"  [bold red]{words['analysis_errors']}:[/] {safe(error)}")

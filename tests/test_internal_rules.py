@@ -269,3 +269,151 @@ def test_callback_batch_loss_is_the_batch_role_and_class_count_is_used():
     assert not any(tag.startswith("train/tb_recipe/window") for tag in (r.tag for r in report.roles.values()))
     f = next(f for f in report.findings if f.code == "no_learning")
     assert f.evidence["classes"] == 10
+
+
+# -- odd but plausible values (issue 7, defect 5): each of these raised inside a rule --------------
+
+
+def _no_analysis_errors(rd: RunData):
+    report = analyze_run(rd)
+    assert not report.analysis_errors, report.analysis_errors
+    return report
+
+
+@pytest.mark.parametrize(
+    ("stat", "code", "level"),
+    [("dead_fraction", "dying_relu", 0.9), ("saturated_fraction", "saturated_activations", 0.8)],
+)
+def test_a_last_probe_below_the_threshold_does_not_end_a_dead_stretch(stat, code, level):
+    """[0.9, 0.9, 0.9, 0.9, 0.5]: the recent median (0.9) says dead; the stretch began at the first probe."""
+    rd = callback_run(**{stat: [np.r_[np.full(reads() - 1, level), 0.3], None, None, None]})
+    _no_analysis_errors(rd)
+    f = finding(rd, code)
+    assert f.evidence["layer"] == "dense_0" and f.evidence["fraction_pct"] == pytest.approx(100 * level)
+    assert f.start_step == READ_EVERY and f.end_step == 400
+
+
+def test_a_dip_inside_a_dead_stretch_starts_it_after_the_dip():
+    n = reads()
+    dead = np.full(n, 0.9)
+    dead[5] = 0.2
+    dead[-1] = 0.4
+    f = finding(callback_run(dead_fraction=[dead, None, None, None]), "dying_relu")
+    assert f.start_step == 7 * READ_EVERY
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 2.0, -0.5])
+def test_fraction_values_that_are_no_fraction_are_ignored(bad):
+    n = reads()
+    dead = constant(0.1, n)
+    dead[3:] = bad
+    dead[-1] = 0.1
+    report = _no_analysis_errors(callback_run(dead_fraction=[dead, None, None, None]))
+    assert "dying_relu" not in codes(report)
+
+
+def _bad_gradients(rd: RunData, from_read: int, count: float) -> None:
+    """Non-finite gradients from read `from_read` on, in the window and in two layers, as the callback counts them."""
+    rd.series[f"train/{t.window_tag('nonfinite_grad_steps')}"].values[from_read:] = count
+    for name in ("dense_2", "dense_3"):
+        rd.series[f"train/{t.layer_tag('nonfinite_grad_steps', name)}"].values[from_read:] = 3
+
+
+@pytest.mark.parametrize("recorded", [math.nan, math.inf, -math.inf, 1e300, -5.0, 10_000.0])
+def test_nonfinite_gradients_ignores_a_recorded_first_step_that_cannot_be(recorded):
+    """The recorded step must lie at or before the first window with a positive count; else the window's start."""
+    rd = callback_run()
+    _bad_gradients(rd, 4, 3)
+    rd.series[f"train/{t.meta_tag('first_nonfinite_grad_step')}"] = Series("m", np.array([125]), np.array([recorded]))
+    _no_analysis_errors(rd)
+    f = finding(rd, "nonfinite_gradients")
+    assert f.start_step == 101 and f.evidence["first_step"] == 101 and f.evidence["layers"] == "dense_2, dense_3"
+
+
+@pytest.mark.parametrize("count", [math.nan, math.inf, -math.inf, -3.0])
+def test_nonfinite_gradient_counts_that_are_no_count_are_ignored(count):
+    rd = callback_run()
+    _bad_gradients(rd, 2, count)
+    report = _no_analysis_errors(rd)
+    assert "nonfinite_gradients" not in codes(report)
+    rd.series[f"train/{t.window_tag('nonfinite_grad_steps')}"].values[6] = 4.0
+    f = finding(rd, "nonfinite_gradients")
+    assert f.start_step == 6 * READ_EVERY + 1 and f.evidence["steps"] == 4
+
+
+def test_a_huge_count_is_capped_at_the_window_length():
+    rd = callback_run()
+    _bad_gradients(rd, 4, 0)
+    rd.series[f"train/{t.window_tag('nonfinite_grad_steps')}"].values[4] = 1e300
+    f = finding(rd, "nonfinite_gradients")
+    assert f.evidence["steps"] == READ_EVERY and f.start_step == 4 * READ_EVERY + 1
+
+
+@pytest.mark.parametrize(("size", "start"), [(25.0, 226), (1e300, 51), (math.nan, 51), (-3.0, 51)])
+def test_window_steps_place_the_window_when_points_were_sampled_away(size, start):
+    """A window of `window/steps` steps ends at its step; a size it cannot have falls back to the previous end."""
+    rd = callback_run()
+    steps = np.array([50, 250, 400])
+    rd.series[f"train/{t.window_tag('nonfinite_loss_steps')}"] = Series("c", steps, np.array([0.0, 2.0, 0.0]))
+    rd.series[f"train/{t.window_tag('steps')}"] = Series("s", steps, np.array([25.0, size, 25.0]))
+    f = finding(rd, "nonfinite_loss")
+    assert (f.start_step, f.evidence["window_start"], f.evidence["window_end"]) == (start, start, 250)
+    assert f.evidence["count"] == 2
+
+
+@pytest.mark.parametrize("first", [0.0, -1.0, -1e300])
+def test_initial_loss_of_zero_or_below(first):
+    """0 is as far below ln(C) as a loss gets; a negative loss is no cross-entropy, so ln(C) does not apply."""
+    loss = noisy(decay(400, 2.4, 0.3), 0.03)
+    loss[0] = first
+    report = _no_analysis_errors(callback_run(loss=loss))
+    if first == 0:
+        f = finding(callback_run(loss=loss), "initial_loss_off")
+        assert f.evidence["ratio"] == 0 and f.confidence == 1.0 and f.evidence["num_classes"] == 10
+    else:
+        assert "initial_loss_off" not in codes(report)
+
+
+@pytest.mark.parametrize("classes", [math.nan, math.inf, 2.5, 1.0, 0.0, -10.0])
+def test_a_class_count_that_is_no_count_is_not_used(classes):
+    """initial_loss_off needs C for its message; no_learning falls back to guessing C from the loss."""
+    meta = {"num_classes": classes, "expected_initial_loss": math.log(10)}
+    flat = noisy(np.full(400, math.log(10)), 0.002)
+    f = next(f for f in _no_analysis_errors(callback_run(loss=flat, meta=meta)).findings if f.code == "no_learning")
+    assert f.evidence["classes"] == 10
+    off = noisy(decay(400, 2.4, 0.3), 0.03)
+    off[0] = 50.0
+    assert "initial_loss_off" not in codes(_no_analysis_errors(callback_run(loss=off, meta=meta)))
+
+
+@pytest.mark.parametrize("expected", [math.nan, math.inf, 0.0, -1.0])
+def test_expected_initial_loss_that_is_no_loss_falls_back_to_ln_c(expected):
+    loss = noisy(decay(400, 2.4, 0.3), 0.03)
+    loss[0] = 50.0
+    f = finding(callback_run(loss=loss, meta={"expected_initial_loss": expected}), "initial_loss_off")
+    assert f.evidence["expected"] == pytest.approx(math.log(10))
+
+
+@pytest.mark.filterwarnings("error")
+def test_update_ratio_of_layers_read_at_different_steps_warns_nothing():
+    """A read where only NaN ratios were logged made an all-NaN column of a layers x steps table: a numpy
+    "All-NaN slice" RuntimeWarning on the user's terminal (an error here, caught by the rule guard)."""
+    rd = callback_run()
+    for i in range(4):
+        steps = np.arange(1, 17) * READ_EVERY + i  # each layer on its own steps
+        ratios = np.full(16, 5e-2)
+        ratios[::4] = np.nan  # NaN where this layer alone was read
+        rd.series[f"train/{t.layer_tag('update_ratio', f'dense_{i}')}"] = Series("u", steps, ratios)
+    report = _no_analysis_errors(rd)
+    f = next(f for f in report.findings if f.code == "update_ratio_high")
+    assert f.evidence["ratio"] == pytest.approx(5e-2) and f.start_step == 2 * READ_EVERY
+
+
+@pytest.mark.parametrize("version", [math.nan, math.inf, 1e300, -1.0])
+def test_a_schema_version_that_is_no_version_does_not_stop_the_analysis(version):
+    rd = callback_run(dead_fraction=[constant(0.95, reads()), None, None, None])
+    rd.series[f"train/{t.meta_tag('schema_version')}"] = Series("v", np.array([0]), np.array([version]))
+    report = _no_analysis_errors(rd)
+    newer = version > t.SCHEMA_VERSION
+    assert ("dying_relu" in codes(report)) is not newer
+    assert any("newer than this analyzer" in e for e in report.errors) is newer

@@ -9,6 +9,7 @@ exit code 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,8 +19,8 @@ from tb_recipe_plugin.analysis.phases import phases
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
 from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
-from tb_recipe_plugin.analysis.series import RunData
-from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
+from tb_recipe_plugin.analysis.series import RunData, Series
+from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, Meta, find_internals
 
 
 def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -> RunReport:
@@ -34,10 +35,11 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     if not run.series:
         report.errors.append("no scalar series in this run")
         return report
+    run = _in_step_order(run)
     roles = assign_roles(run.series, role_overrides)
     report.roles = roles
     ctx = Context(run=run, roles=roles, internals=find_internals(run.series))
-    version = ctx.internals.schema_version()
+    version = _schema_version(ctx.internals)
     if version is not None and version > SCHEMA_VERSION:
         report.errors.append(
             f"the tb-recipe callback that wrote this run uses tag schema {version}, newer than this analyzer "
@@ -68,6 +70,72 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     report.best_step, report.best_step_basis = _best_step(ctx)
     report.status = _status(report)
     return report
+
+
+def _schema_version(internals: Internals) -> int | float | None:
+    """The callback's tag schema of this run; None when not recorded, or when the value is no version at all.
+
+    Read here rather than with `Internals.schema_version`, whose ``int()``
+    raises on the NaN or Inf of a damaged run. A NaN says nothing, so the run is
+    read as a current one; +Inf is "newer than any".
+    """
+    value = internals.meta(Meta.SCHEMA_VERSION)
+    if value is None or math.isnan(value):
+        return None
+    return int(value) if math.isfinite(value) else value
+
+
+def _in_step_order(run: RunData) -> RunData:
+    """The run with every series' steps strictly increasing, as the rules assume.
+
+    The CLI's reader, the plugin and the callback already sort and deduplicate,
+    but `analyze_run` is public and a hand-built `RunData` may not: steps out of
+    order or repeated would otherwise make rules index past the end or take a
+    later point for an earlier one. Later points win for a repeated step, as in
+    the reader. The caller's `RunData` is left untouched; when every series is
+    in order (one O(n) check each) the same object is returned.
+    """
+    fixed = {tag: _sorted_unique(run.series[tag]) for tag in _out_of_order(run.series)}
+    if not fixed:
+        return run
+    return RunData(run.name, {tag: fixed.get(tag, s) for tag, s in run.series.items()}, run.errors)
+
+
+_SHORT = 1024
+
+
+def _out_of_order(series: Mapping[str, Series]) -> list[str]:
+    """Tags whose steps are not strictly increasing.
+
+    Long series are checked one by one; short ones all at once in one
+    concatenated array, since a run can have a million tags of a few points
+    and a numpy call per tag would cost seconds.
+    """
+    tags = list(series)
+    axes = [s.steps for s in series.values()]
+    sizes = np.fromiter((a.size for a in axes), np.int64, len(axes))
+    bad = [tags[i] for i in np.flatnonzero(sizes > _SHORT) if not _increasing(axes[i])]
+    short = np.flatnonzero((sizes > 1) & (sizes <= _SHORT))
+    if short.size:
+        steps = np.concatenate([axes[i] for i in short])
+        ends = np.cumsum(sizes[short])
+        rises = steps[1:] > steps[:-1]
+        rises[ends[:-1] - 1] = True  # the step from one series to the next is no comparison
+        where = np.searchsorted(ends, np.flatnonzero(~rises), side="right")
+        bad += [tags[short[i]] for i in np.unique(where)]
+    return bad
+
+
+def _increasing(steps: np.ndarray) -> bool:
+    return bool(np.all(steps[1:] > steps[:-1]))
+
+
+def _sorted_unique(s: Series) -> Series:
+    order = np.argsort(s.steps, kind="stable")
+    steps = s.steps[order]
+    keep = np.r_[steps[1:] != steps[:-1], True]
+    walls = s.wall_times[order][keep] if s.wall_times is not None and s.wall_times.shape == steps.shape else None
+    return Series(s.tag, steps[keep], s.values[order][keep], walls)
 
 
 def _best_step(ctx: Context) -> tuple[int | None, str | None]:

@@ -62,7 +62,10 @@ class Curve:
 
 def make_curve(series: Series, direction: str = "min", level: str = "epoch") -> Curve | None:
     finite = np.isfinite(series.values)
-    steps, values = series.steps[finite], series.values[finite]
+    if finite.all():
+        steps, values = series.steps, series.values  # shared, not copied: rules never write into a curve
+    else:
+        steps, values = series.steps[finite], series.values[finite]
     if steps.size == 0:
         return None
     bsteps, bvalues = downsample(steps, values, MAX_POINTS)

@@ -10,6 +10,8 @@ which tag was used, so a wrong guess is visible and `--role` can fix it.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, internal_part
+from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, PREFIX, internal_part
 
 ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
 
@@ -95,15 +97,19 @@ IGNORE_WORDS = {
 PART_PREFERENCE = {"total": 2.0, "box": 1.0, "bbox": 1.0, "obj": 0.5, "cls": 0.2}
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+_WORD = re.compile(r"[a-z0-9]+")
+_LR_GROUP = re.compile(r"lr\d+")
 
 
 def tokens(tag: str) -> list[str]:
     spaced = _CAMEL.sub("_", tag).lower()
     spaced = spaced.replace("learning_rate", "learningrate").replace("learning rate", "learningrate")
     spaced = spaced.replace("cross_entropy", "crossentropy").replace("map_0.5", "map50")
-    words = [t for t in re.split(r"[^a-z0-9]+", spaced) if t]
+    words = _WORD.findall(spaced)
+    if "lr" not in spaced:
+        return words
     # Parameter-group suffixes: YOLO's `x/lr0`, `lr1`...
-    return [re.sub(r"^(lr)\d+$", r"\1", w) for w in words]
+    return ["lr" if _LR_GROUP.fullmatch(w) else w for w in words]
 
 
 @dataclass
@@ -130,23 +136,26 @@ def is_running_mean(tag: str) -> bool:
 
 
 def _classify(tag: str, series: Series) -> list[_Candidate]:
-    internal = internal_part(tag)
+    internal = internal_part(tag) if PREFIX in tag else None  # the substring test first: 1M tags add up
     if internal is not None:
         return _classify_internal(tag, internal)
     words = tokens(tag)
     wset = set(words)
     if not words or wset & IGNORE_WORDS or (wset <= {"epoch", "step", "global"}):
         return []
+    metric = None
+    if not wset & LOSS_WORDS and not wset & LR_WORDS:
+        metric = next((m for m in METRIC_PRIORITY if m in wset), None)
+        if metric is None:
+            return []  # neither a loss, a learning rate nor a metric: no need to look at the values
     is_val = bool(wset & VAL_WORDS)
     is_train = bool(wset & TRAIN_WORDS) and not is_val
     level = _level(wset)
     n = len(series)
-    finite = series.values[np.isfinite(series.values)]
-    constant = finite.size > 0 and float(np.ptp(finite)) == 0.0
-    base = min(np.log10(max(n, 1)), 3.0) * 0.1
+    base = _length_score(n)
     if n < 3:
         base -= 5
-    if constant:
+    if _is_constant(series.values):
         base -= 3
     if "vs" in wset or "iterations" in wset:
         base -= 1
@@ -167,7 +176,6 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
             bonus = (1.0 if is_train else 0.0) + (0.5 if "epoch" in wset else 0.0)
             out.append(_Candidate("train_loss", tag, score + bonus, "epoch"))
         return out
-    metric = next((m for m in METRIC_PRIORITY if m in wset), None)
     if metric is not None:
         direction = METRICS[metric]
         score = base - METRIC_PRIORITY.index(metric) * 0.02 + (0.5 if level == "epoch" else 0.0)
@@ -176,6 +184,28 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
             score -= 0.5  # unsplit metrics (`metrics/mAP_0.5`) are usually held-out ones
         out.append(_Candidate(role, tag, score, level, direction))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _length_score(n: int) -> float:
+    """Longer series are likelier the real curve (up to 1000 points); cached since most runs repeat a few lengths."""
+    return float(min(np.log10(max(n, 1)), 3.0) * 0.1)
+
+
+_SMALL = 64
+
+
+def _is_constant(values: np.ndarray) -> bool:
+    """All finite values equal (and at least one): a logged constant, not a curve.
+
+    Short series are checked in plain Python: a run with a million tags of a
+    few points each spends far longer in numpy's per-call overhead otherwise.
+    """
+    if values.size <= _SMALL:
+        finite = [v for v in values.tolist() if math.isfinite(v)]
+        return bool(finite) and max(finite) == min(finite)
+    finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+    return finite.size > 0 and float(np.ptp(finite)) == 0.0
 
 
 def _classify_internal(tag: str, internal: str) -> list[_Candidate]:
@@ -225,9 +255,9 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         ranked = [c for c in ranked if c.score > -2]
         if role in ("val_loss", "val_metric", "train_metric") and "train_loss" in roles:
             anchor = series[roles["train_loss"].tag]
-            ranked = [c for c in ranked if _overlaps(series[c.tag], anchor)]
-        if ranked:
-            best = ranked[0]
+            ranked = (c for c in ranked if _overlaps(series[c.tag], anchor))
+        best = next(iter(ranked), None)
+        if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:

@@ -8,9 +8,9 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, pct, rel
+from tb_recipe_plugin.analysis.rules.internals import class_count, first_window_step, window_spans
 from tb_recipe_plugin.analysis.rules.registry import rule
-from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.internal_tags import Meta, Window
+from tb_recipe_plugin.internal_tags import Window
 
 NONFINITE_ROLES = ("train_loss", "val_loss", "batch_loss", "train_metric", "val_metric")
 
@@ -67,37 +67,30 @@ def _nonfinite_in_windows(ctx: Context) -> Finding | None:
     TensorBoard serves ~1000 sampled points per series, so one NaN step in a
     long run can be sampled away; the callback's per-window counts cannot be.
     """
-    counts = ctx.internals.window(Window.NONFINITE_LOSS_STEPS)
+    it = ctx.internals
+    counts = it.window(Window.NONFINITE_LOSS_STEPS)
     if counts is None:
         return None
-    ok = np.isfinite(counts.values) & (counts.values > 0)
-    if not ok.any():
+    starts, ends, found = window_spans(counts, it.window(Window.STEPS), first_window_step(it))
+    bad = found > 0
+    if not bad.any():
         return None
-    i = int(np.argmax(ok))
-    sizes = ctx.internals.window(Window.STEPS)
-    size = _value_at(sizes, int(counts.steps[i])) if sizes is not None else None
-    end = int(counts.steps[i])
-    start = end - int(size) + 1 if size and size > 0 else (int(counts.steps[i - 1]) + 1 if i > 0 else 0)
-    loss = ctx.internals.batch_loss
+    i = int(np.argmax(bad))
+    loss = it.batch_loss
     return Finding(
         "nonfinite_loss",
-        start,
-        int(counts.steps[ok][-1]),
+        int(starts[i]),
+        int(ends[bad][-1]),
         {
             "tag": loss.tag if loss is not None else counts.tag,
             "first_value": "NaN/Inf",
-            "window_start": start,
-            "window_end": end,
-            "count": int(counts.values[ok].sum()),
+            "window_start": int(starts[i]),
+            "window_end": int(ends[i]),
+            "count": int(found[bad].sum()),
         },
         1.0,
         (counts.tag,),
     )
-
-
-def _value_at(s: Series, step: int) -> float | None:
-    hit = np.flatnonzero(s.steps == step)
-    return float(s.values[hit[0]]) if hit.size and np.isfinite(s.values[hit[0]]) else None
 
 
 DIV_RISE_OF_DROP = 0.5
@@ -175,10 +168,10 @@ def uniform_guess_classes(loss: float) -> int | None:
 
 def _chance_classes(ctx: Context, typical: float) -> int | None:
     """C when the loss sits at ln(C); the Keras callback's recorded class count beats guessing C."""
-    known = ctx.internals.meta(Meta.NUM_CLASSES)
-    if known and known >= 2:
+    known = class_count(ctx.internals)
+    if known is not None:
         ln_c = math.log(known)
-        return int(known) if abs(typical - ln_c) <= CHANCE_TOLERANCE * ln_c else None
+        return known if abs(typical - ln_c) <= CHANCE_TOLERANCE * ln_c else None
     return uniform_guess_classes(typical)
 
 

@@ -11,6 +11,7 @@ ln(C).
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 
 import numpy as np
@@ -23,7 +24,10 @@ from tb_recipe_plugin.internal_tags import Internals, LayerStat, Meta, Window
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and values of the finite points (the series' own arrays when all are: no copy of a long series)."""
     ok = np.isfinite(s.values)
+    if ok.all():
+        return s.steps, s.values
     return s.steps[ok], s.values[ok]
 
 
@@ -48,25 +52,24 @@ def nonfinite_gradients(ctx: Context) -> Finding | None:
     window = it.window(Window.NONFINITE_GRAD_STEPS)
     if window is None:
         return None
-    steps, counts = _finite(window)
+    starts, ends, counts = window_spans(window, it.window(Window.STEPS), first_window_step(it))
     bad = counts > 0
     if not bad.any():
         return None
     first_window = int(np.argmax(bad))
-    window_start = int(steps[first_window - 1]) + 1 if first_window > 0 else _first_step(it)
-    recorded = it.meta(Meta.FIRST_NONFINITE_GRAD_STEP)
-    first_step = int(recorded) if recorded is not None else window_start
+    window_start, window_end = int(starts[first_window]), int(ends[first_window])
+    first_step = _recorded_first_step(it, window_start, window_end)
     layers = []
     per_layer = it.per_layer(LayerStat.NONFINITE_GRAD_STEPS)
     for name, s in per_layer.items():
-        at = s.values[s.steps == steps[first_window]]
+        at = s.values[s.steps == window_end]
         if at.size and np.isfinite(at[0]) and at[0] > 0:
             layers.append(name)
     names = ", ".join(layers[:4]) + (", ..." if len(layers) > 4 else "")
     return Finding(
         "nonfinite_gradients",
         first_step,
-        int(steps[-1]),
+        int(ends[-1]),
         {
             "first_step": first_step,
             "steps": int(counts.sum()),
@@ -79,7 +82,48 @@ def nonfinite_gradients(ctx: Context) -> Finding | None:
     )
 
 
-def _first_step(it: Internals) -> int:
+def _recorded_first_step(it: Internals, window_start: int, window_end: int) -> int:
+    """The exact first bad step the callback recorded, when it is one the counts allow; else the window's start.
+
+    It cannot lie after the first window whose count is positive; it may lie
+    before that window's start when TensorBoard's sampling dropped the window
+    where it happened. A NaN, infinite or out-of-range value (a damaged or
+    hand-written run) is not a step.
+    """
+    recorded = it.meta(Meta.FIRST_NONFINITE_GRAD_STEP)
+    lowest = min(0, window_start)
+    if recorded is not None and lowest <= recorded <= window_end:
+        return int(recorded)
+    return window_start
+
+
+def window_spans(counts: Series, sizes: Series | None, first_step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First step, last step and count of each window of a ``window/*`` count series that holds a usable count.
+
+    A count says how many steps of the window ending at its step were bad, so
+    it is a number between 0 and the window's length. NaN, infinite and
+    negative counts (a damaged or hand-written series) are dropped, and a count
+    is capped at the window's length, so that garbage such as 1e300 never turns
+    into "1e300 steps" in a report. A window starts after the previous one
+    ended (the first at `first_step`); the callback's ``window/steps`` says
+    where when TensorBoard's sampling dropped the previous window's point.
+    """
+    ends = counts.steps
+    previous_end = np.r_[np.int64(first_step) - 1, ends[:-1]]
+    length = np.maximum(ends - previous_end, 1).astype(np.float64)
+    if sizes is not None and len(sizes) and ends.size:
+        at = np.minimum(np.searchsorted(sizes.steps, ends), len(sizes) - 1)
+        size = np.where(sizes.steps[at] == ends, sizes.values[at], np.nan)
+        usable = np.isfinite(size) & (size >= 1)
+        length = np.where(usable, np.minimum(np.floor(np.where(usable, size, 1.0)), length), length)
+    starts = ends - length.astype(np.int64) + 1
+    values = counts.values
+    ok = np.isfinite(values) & (values >= 0)
+    return starts[ok], ends[ok], np.minimum(values[ok], length[ok])
+
+
+def first_window_step(it: Internals) -> int:
+    """Where the callback's first window begins: its first per-step point (0 when none was loaded)."""
     for s in (it.batch_loss, it.grad_norm):
         if s is not None and len(s):
             return int(s.steps[0])
@@ -113,25 +157,16 @@ def exploding_gradients(ctx: Context) -> Finding | None:
         return None
     n_early = max(3, int(norms.size * EARLY_FRACTION))
     early = float(np.median(norms[:n_early]))
-    # Per-step points plus the window maxima (which TensorBoard's sampling cannot drop), in step order.
-    p_steps, p_values = steps, norms
-    peak_series = it.window(Window.GRAD_NORM_MAX)
-    if peak_series is not None:
-        w_steps, w_values = _finite(peak_series)
-        order = np.argsort(np.concatenate([steps, w_steps]), kind="stable")
-        p_steps = np.concatenate([steps, w_steps])[order]
-        p_values = np.concatenate([norms, w_values])[order]
-    after = p_steps > steps[n_early - 1]
-    if after.any() and early > 0:
-        i = int(np.argmax(np.where(after, p_values, -np.inf)))
-        growth = float(p_values[i]) / early
+    peak = _peak_after(steps, norms, n_early, it.window(Window.GRAD_NORM_MAX))
+    if peak is not None and early > 0:
+        value, step, before = peak
+        growth = value / early
         if growth >= EXPLODE_GROWTH:
-            start = int(steps[n_early - 1]) if i == 0 else int(p_steps[i - 1])
             return Finding(
                 "exploding_gradients",
-                start,
-                int(p_steps[i]),
-                {"peak": float(p_values[i]), "peak_step": int(p_steps[i]), "early": early, "ratio": growth},
+                before,
+                step,
+                {"peak": value, "peak_step": step, "early": early, "ratio": growth},
                 min(1.0, 0.6 + 0.1 * math.log10(growth / EXPLODE_GROWTH + 1)),
                 (it.grad_norm.tag,),
             )
@@ -148,6 +183,41 @@ def exploding_gradients(ctx: Context) -> Finding | None:
             (tag,),
         )
     return None
+
+
+def _peak_after(
+    steps: np.ndarray, norms: np.ndarray, n_early: int, maxima: Series | None
+) -> tuple[float, int, int] | None:
+    """The largest gradient norm after the first `n_early` steps: (value, step, step of the point logged before it).
+
+    Per-step norms and the window maxima (which TensorBoard's sampling cannot
+    drop) count alike, as if merged in step order: on a tie the earlier step
+    wins, and at a shared step the per-step point. Read from the two sorted
+    series directly, since merging them costs several full-length arrays on a
+    long run.
+    """
+    w_steps, w_values = _finite(maxima) if maxima is not None else (np.zeros(0, np.int64), np.zeros(0))
+    best: tuple[float, int, bool, int] | None = None  # value, step, from the window maxima, index
+    if norms.size > n_early:
+        j = n_early + int(np.argmax(norms[n_early:]))
+        best = (float(norms[j]), int(steps[j]), False, j)
+    first = int(np.searchsorted(w_steps, steps[n_early - 1], side="right"))
+    if first < w_steps.size:
+        k = first + int(np.argmax(w_values[first:]))
+        value, step = float(w_values[k]), int(w_steps[k])
+        if best is None or value > best[0] or (value == best[0] and step < best[1]):
+            best = (value, step, True, k)
+    if best is None:
+        return None
+    value, step, windowed, index = best
+    if windowed:
+        before = [int(steps[np.searchsorted(steps, step, side="right") - 1])]
+        before += [int(w_steps[index - 1])] if index > 0 else []
+    else:
+        before = [int(steps[index - 1])]
+        w = int(np.searchsorted(w_steps, step, side="left"))
+        before += [int(w_steps[w - 1])] if w > 0 else []
+    return value, step, max(before)
 
 
 VANISH_LAYER_RATIO = 1e-3
@@ -212,9 +282,10 @@ DEAD_FRACTION = 0.7
 RECENT_POINTS = 3
 
 
-def _recent(s: Series) -> float | None:
-    _, values = _finite(s)
-    return float(np.median(values[-RECENT_POINTS:])) if values.size else None
+def _fractions(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and values of a per-layer fraction series that are fractions at all (finite, in [0, 1])."""
+    ok = np.isfinite(s.values) & (s.values >= 0) & (s.values <= 1)
+    return s.steps[ok], s.values[ok]
 
 
 @rule("warning", callback=True, thresholds=("DEAD_FRACTION", "RECENT_POINTS"))
@@ -248,14 +319,10 @@ def _activation_finding(ctx: Context, code: str, stat: LayerStat, threshold: flo
     layers = ctx.internals.per_layer(stat)
     hit = []
     for name, s in layers.items():
-        value = _recent(s)
-        if value is not None and value >= threshold:
-            steps, values = _finite(s)
-            over = values >= threshold
-            # Start of the last stretch at or above the threshold.
-            below = np.flatnonzero(~over)
-            start = int(steps[below[-1] + 1]) if below.size else int(steps[0])
-            hit.append((value, name, start, int(steps[-1]), s.tag))
+        found = _recent_stretch(s, threshold)
+        if found is not None:
+            value, start, end = found
+            hit.append((value, name, start, end, s.tag))
     if not hit:
         return None
     worst = max(hit)
@@ -275,26 +342,61 @@ def _activation_finding(ctx: Context, code: str, stat: LayerStat, threshold: flo
     )
 
 
+def _recent_stretch(s: Series, threshold: float) -> tuple[float, int, int] | None:
+    """(recent level, first step, last step) of a layer whose last probes sit at or above `threshold`.
+
+    The level is the median of the last `RECENT_POINTS` probes, so one good
+    probe does not clear a dead layer and one bad probe does not condemn a
+    healthy one. The range is the last stretch of probes at or above the
+    threshold; probes after it that dipped below (outvoted by the median) do
+    not end it.
+    """
+    tail = s.values[-RECENT_POINTS:].tolist()
+    if tail and all(0 <= v <= 1 for v in tail) and statistics.median(tail) < threshold:
+        return None  # the usual healthy layer, decided without numpy (a model can have 100k layers)
+    steps, values = _fractions(s)
+    if values.size == 0:
+        return None
+    level = statistics.median(values[-RECENT_POINTS:].tolist())
+    if level < threshold:
+        return None
+    over = np.flatnonzero(values >= threshold)  # not empty: the median of the recent probes is among them
+    last = int(over[-1])
+    below = np.flatnonzero(values[:last] < threshold)
+    start = int(steps[below[-1] + 1]) if below.size else int(steps[0])
+    return level, start, int(steps[-1])
+
+
 UPDATE_RATIO_HIGH = 1e-2
 UPDATE_RATIO_LOW = 1e-5
 MIN_RATIO_POINTS = 3
 
 
 def _update_ratio(ctx: Context) -> tuple[float, int, int, str] | None:
-    """Median over the run of the per-read median over layers of the per-step update ratio."""
+    """Median over the run of the per-read median over layers of the per-step update ratio.
+
+    Layers need not be read at the same steps (TensorBoard samples each series
+    on its own, layers can be added later), so the per-read medians are taken
+    over whichever layers have a finite value at that step: one sort of all
+    points, no layers x steps table (which 100k layers read at unaligned steps
+    would make enormous).
+    """
     layers = ctx.internals.per_layer(LayerStat.UPDATE_RATIO)
     if not layers:
         return None
-    steps = np.unique(np.concatenate([s.steps for s in layers.values()]))
-    table = np.full((len(layers), steps.size), np.nan)
-    for row, s in enumerate(layers.values()):
-        table[row, np.searchsorted(steps, s.steps)] = s.values
-    table[~np.isfinite(table)] = np.nan
-    per_read = np.nanmedian(table, axis=0) if np.isfinite(table).any() else np.array([])
-    ok = np.isfinite(per_read)
-    if ok.sum() < MIN_RATIO_POINTS:
+    steps = np.concatenate([s.steps for s in layers.values()])
+    values = np.concatenate([s.values for s in layers.values()])
+    ok = np.isfinite(values)
+    steps, values = steps[ok], values[ok]
+    order = np.lexsort((values, steps))
+    steps, values = steps[order], values[order]
+    first = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]]) if steps.size else np.zeros(0, np.int64)
+    if first.size < MIN_RATIO_POINTS:
         return None
-    return float(np.median(per_read[ok])), int(steps[ok][0]), int(steps[ok][-1]), next(iter(layers.values())).tag
+    end = np.r_[first[1:], steps.size]
+    lo, hi = (first + end - 1) // 2, (first + end) // 2
+    per_read = np.where(lo == hi, values[lo], (values[lo] + values[hi]) / 2)
+    return float(np.median(per_read)), int(steps[first[0]]), int(steps[first[-1]]), next(iter(layers.values())).tag
 
 
 @rule(
@@ -352,26 +454,39 @@ def initial_loss_off(ctx: Context) -> Finding | None:
     not what they seem.
     """
     it = ctx.internals
+    classes = class_count(it)
     expected = it.meta(Meta.EXPECTED_INITIAL_LOSS)
-    if it.batch_loss is None or expected is None or not expected > 0:
+    if expected is None or not 0 < expected < math.inf:
+        expected = math.log(classes) if classes is not None else None
+    if it.batch_loss is None or expected is None or classes is None:
         return None
-    steps, values = _finite(it.batch_loss)
-    if steps.size == 0 or steps[0] > 1 or it.batch_loss.steps[0] != steps[0]:
+    loss = it.batch_loss
+    if not len(loss) or loss.steps[0] > 1 or not np.isfinite(loss.values[0]):
         return None  # resumed training, or a non-finite first loss (reported elsewhere)
-    first = float(values[0])
+    first = float(loss.values[0])
+    if first < 0:
+        return None  # not a cross-entropy (which is never negative): ln(C) says nothing about this loss
     ratio = first / expected
     if 1 / INITIAL_LOSS_FACTOR <= ratio <= INITIAL_LOSS_FACTOR:
         return None
+    off = abs(math.log(ratio)) if ratio > 0 else math.inf  # a zero first loss is as far below as it gets
     return Finding(
         "initial_loss_off",
-        int(steps[0]),
-        int(steps[0]),
-        {
-            "first_loss": first,
-            "expected": expected,
-            "num_classes": int(it.meta(Meta.NUM_CLASSES) or 0) or "?",
-            "ratio": ratio,
-        },
-        min(1.0, 0.6 + 0.2 * abs(math.log(ratio)) / math.log(INITIAL_LOSS_FACTOR) / 2),
-        (it.batch_loss.tag,),
+        int(loss.steps[0]),
+        int(loss.steps[0]),
+        {"first_loss": first, "expected": expected, "num_classes": classes, "ratio": ratio},
+        min(1.0, 0.6 + 0.2 * off / math.log(INITIAL_LOSS_FACTOR) / 2),
+        (loss.tag,),
     )
+
+
+def class_count(it: Internals) -> int | None:
+    """The number of classes the callback recorded, when it is one: a whole number of at least 2.
+
+    NaN, infinite, fractional or smaller values come from a damaged or
+    hand-written run and say nothing about the uniform-guess loss ln(C).
+    """
+    value = it.meta(Meta.NUM_CLASSES)
+    if value is None or not 2 <= value < math.inf or value != math.floor(value):
+        return None
+    return int(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, smooth
@@ -71,24 +73,46 @@ PERIODIC_FUNDAMENTAL = 0.8
 
 
 def _uniform(c: Curve) -> tuple[np.ndarray, float]:
-    """Batch loss on an even step grid (bin means if very long); returns values and the grid spacing."""
-    steps, values = c.steps.astype(np.float64), c.values
-    dstep = float(np.median(np.diff(steps))) if steps.size > 1 else 1.0
+    """Batch loss on an even step grid (bin means if very long); returns values and the grid spacing.
+
+    Built a block at a time and reduced to bin means as it goes, so a 10M-point
+    run needs a few MB here, not several full-length float arrays; evenly
+    logged steps (the usual case) need no interpolation at all.
+    """
+    steps, values = c.steps, c.values
+    dstep, regular = 1.0, True
+    if steps.size > 1:
+        gaps = np.diff(steps)
+        regular = bool(np.all(gaps == gaps[0]))
+        dstep = float(np.median(gaps, overwrite_input=True))
+        del gaps
     dstep = max(dstep, 1.0)
-    n = int((steps[-1] - steps[0]) / dstep) + 1
-    if n > 4 * steps.size:
+    n = int((float(steps[-1]) - float(steps[0])) / dstep) + 1
+    if n > 4 * steps.size or (regular and n == steps.size):
         # Very uneven steps (gaps, restarts): an even grid would be mostly
-        # interpolation, so treat the points as evenly spaced instead.
-        steps = steps[0] + dstep * np.arange(steps.size)
-        n = steps.size
-    grid = steps[0] + dstep * np.arange(n)
-    y = np.interp(grid, steps, values)
-    if n > PERIODIC_MAX_POINTS:
-        k = int(np.ceil(n / PERIODIC_MAX_POINTS))
-        m = n // k
-        y = y[: m * k].reshape(m, k).mean(axis=1)
-        dstep *= k
-    return y, dstep
+        # interpolation, so treat the points as evenly spaced instead. Evenly
+        # logged points already are the grid.
+        return _bin_means(lambda lo, hi: values[lo:hi], steps.size, dstep)
+    xp = steps.astype(np.float64)
+    origin = float(xp[0])
+    return _bin_means(lambda lo, hi: np.interp(origin + dstep * np.arange(lo, hi), xp, values), n, dstep)
+
+
+_GRID_BLOCK = 1 << 20
+
+
+def _bin_means(grid: Callable[[int, int], np.ndarray], n: int, dstep: float) -> tuple[np.ndarray, float]:
+    """The n grid values (``grid(lo, hi)`` gives a block), as means of k consecutive values when n is too long."""
+    if n <= PERIODIC_MAX_POINTS:
+        return np.array(grid(0, n), dtype=np.float64), dstep
+    k = int(np.ceil(n / PERIODIC_MAX_POINTS))
+    m = n // k
+    bins_per_block = max(1, _GRID_BLOCK // k)
+    out = np.empty(m)
+    for first in range(0, m, bins_per_block):
+        last = min(m, first + bins_per_block)
+        out[first:last] = grid(first * k, last * k).reshape(last - first, k).mean(axis=1)
+    return out, dstep * k
 
 
 def _autocorr(y: np.ndarray, lag: int) -> float:
@@ -217,24 +241,16 @@ def loss_spikes(ctx: Context) -> Finding | None:
     if any(f.code == "periodic_loss" and c.tag in f.tags for f in ctx.findings):
         return None  # jumps that recur every epoch are the periodic pattern, not isolated spikes
     y = c.values
-    n = y.size
-    w = int(min(50, max(5, n // 20)))
-    # Trailing window of the w points before each point i >= w.
-    windows = np.lib.stride_tricks.sliding_window_view(y[:-1], w)
-    base = np.median(windows, axis=1)
-    mad = 1.4826 * np.median(np.abs(windows - base[:, None]), axis=1)
-    cur = y[w:]
-    candidates = np.nonzero((base > 0) & (cur > SPIKE_FACTOR * base) & (cur > base + SPIKE_MAD * mad))[0] + w
+    w = int(min(50, max(5, y.size // 20)))
+    candidates, bases = _stand_out(y, w)
+    recovered = _falls_back(y, candidates, bases * (1 + (SPIKE_FACTOR - 1) / 2))
     spikes: list[int] = []
     ratios: list[float] = []
-    for i in candidates:
+    for i, b in zip(candidates[recovered].tolist(), bases[recovered], strict=True):
         if spikes and i - spikes[-1] <= SPIKE_RECOVERY:
-            continue
-        b = base[i - w]
-        back = y[i + 1 : i + 1 + SPIKE_RECOVERY]
-        if back.size and np.any(back < b * (1 + (SPIKE_FACTOR - 1) / 2)):
-            spikes.append(int(i))
-            ratios.append(float(y[i] / b))
+            continue  # the same spike (or its echo) again
+        spikes.append(i)
+        ratios.append(float(y[i] / b))
     if not spikes:
         return None
     k = int(np.argmax(ratios))
@@ -255,3 +271,61 @@ def loss_spikes(ctx: Context) -> Finding | None:
         min(0.9, 0.5 + 0.1 * len(spikes)),
         (c.tag,),
     )
+
+
+SPIKE_BLOCK = 1 << 16
+"""Trailing windows examined at once by `_stand_out`: bounds its memory to a few MB whatever the run length."""
+
+
+def _stand_out(y: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices i >= w where y[i] stands out from the w points before it, and the median of those points.
+
+    "Stands out": above `SPIKE_FACTOR` x that median (which must be positive)
+    and `SPIKE_MAD` robust standard deviations above it. Exactly the test of
+    taking the median and MAD of all n trailing windows at once, but a block of
+    windows at a time (a whole-run n x w window array costs ~850 bytes a point:
+    gigabytes on a long run), with rows sorted (vectorised, several times
+    faster than a per-row median selection) and the MAD only for the few
+    points that already pass the median test.
+    """
+    found: list[np.ndarray] = []
+    bases: list[np.ndarray] = []
+    for lo in range(w, y.size, SPIKE_BLOCK):
+        hi = min(y.size, lo + SPIKE_BLOCK)
+        windows = np.lib.stride_tricks.sliding_window_view(y[lo - w : hi - 1], w)  # row r: the w points before lo + r
+        base = _row_medians(np.sort(windows, axis=1))
+        cur = y[lo:hi]
+        rows = np.flatnonzero((base > 0) & (cur > SPIKE_FACTOR * base))
+        if rows.size == 0:
+            continue
+        b = base[rows]
+        mad = 1.4826 * _row_medians(np.sort(np.abs(windows[rows] - b[:, None]), axis=1))
+        keep = cur[rows] > b + SPIKE_MAD * mad
+        found.append(rows[keep] + lo)
+        bases.append(b[keep])
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(found), np.concatenate(bases)
+
+
+def _falls_back(y: np.ndarray, at: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """For each index in `at`: does one of the `SPIKE_RECOVERY` points after it fall below its `limit`?
+
+    Checked for all candidates at once, so that a run where most points stand
+    out (a loss growing exponentially) costs a few array passes, not a Python
+    loop over millions of points.
+    """
+    out = np.zeros(at.size, dtype=bool)
+    for r in range(1, SPIKE_RECOVERY + 1):
+        j = at + r
+        inside = j < y.size
+        out |= inside & (y[np.minimum(j, y.size - 1)] < limit)
+    return out
+
+
+def _row_medians(sorted_rows: np.ndarray) -> np.ndarray:
+    """`np.median(rows, axis=1)` of rows already sorted: the middle value, or the mean of the two middle ones."""
+    k = sorted_rows.shape[1]
+    if k % 2:
+        return sorted_rows[:, k // 2].copy()
+    return (sorted_rows[:, k // 2 - 1] + sorted_rows[:, k // 2]) / 2

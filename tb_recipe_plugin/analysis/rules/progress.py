@@ -209,6 +209,17 @@ LR_MAX_GAIN_AFTER = 0.05
 """...and at most 5% in all the remaining run."""
 
 
+def _lowest_from(c: Curve, step: int) -> float:
+    """Lowest smoothed value from `step` on; the raw points there when no downsampled point is.
+
+    A long curve's downsampled points sit at bin centres, so after a big gap
+    in the steps (a run resumed much later) none may lie past `step` although
+    raw points do.
+    """
+    after = c.smooth[c.bsteps >= step]
+    return float(np.min(after)) if after.size else float(np.min(c.values[c.steps >= step]))
+
+
 @rule("warning", thresholds=("LR_DECAYED_FRACTION", "LR_MIN_AFTER", "LR_GAIN_BEFORE", "LR_MAX_GAIN_AFTER"))
 def lr_decay_too_early(ctx: Context) -> Finding | None:
     """LR schedule that kills the learning rate while the loss is still falling.
@@ -239,7 +250,7 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
         return float(np.interp(step, c.steps, c.values))
 
     o_before = rel(at(d_step - window) - at(d_step), at(d_step - window))
-    o_after = rel(at(d_step) - float(np.min(c.smooth[c.bsteps >= d_step])), at(d_step))
+    o_after = rel(at(d_step) - _lowest_from(c, d_step), at(d_step))
     if c.direction == "max":
         o_before, o_after = -o_before, -o_after
     if o_before < LR_GAIN_BEFORE or o_after > LR_MAX_GAIN_AFTER:

@@ -8,6 +8,10 @@ practice (a deep sigmoid stack, a large negative bias, raw inputs...).
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -70,3 +74,32 @@ def fault_run(name: str, seed: int = 1) -> tuple[keras.Model, np.ndarray, np.nda
     if name == "nan_input":
         x[1234, 5] = np.nan
     return compiled(build(), optimizer()), x, y
+
+
+_TRAINED: dict[str, Path] = {}
+
+
+def trained_logdir(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Log dir of the fault run ``name`` trained once per test session with `DiagnosisCallback`.
+
+    The fault tests and the tag-contract test read the same runs: training
+    each once keeps the suite's time down.
+    """
+    if name not in _TRAINED:
+        from tb_recipe_plugin.keras import DiagnosisCallback
+
+        model, x, y = fault_run(name)
+        logdir = tmp_path_factory.mktemp(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the NaN run warns, on purpose
+            model.fit(
+                x,
+                y,
+                batch_size=64,
+                epochs=8,
+                validation_split=0.2,
+                verbose=0,
+                callbacks=[DiagnosisCallback(str(logdir), update_freq=25, print_diagnosis=False)],
+            )
+        _TRAINED[name] = logdir
+    return _TRAINED[name]

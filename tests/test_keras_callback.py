@@ -23,10 +23,11 @@ from tb_recipe_plugin import internal_tags as tags  # noqa: E402
 from tb_recipe_plugin.analysis.analyzer import analyze_run  # noqa: E402
 from tb_recipe_plugin.analysis.rules import CALLBACK_CODES, RULES  # noqa: E402
 from tb_recipe_plugin.analysis.series import RunData  # noqa: E402
+from tb_recipe_plugin.internal_tags import LayerStat, Window  # noqa: E402
 from tb_recipe_plugin.io.loader import iter_runs  # noqa: E402
 from tb_recipe_plugin.keras import DiagnosisCallback  # noqa: E402
 from tb_recipe_plugin.present.catalogue import FINDINGS  # noqa: E402
-from tests.keras_runs import blobs, compiled, fault_run, mlp  # noqa: E402
+from tests.keras_runs import blobs, compiled, fault_run, mlp, trained_logdir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERNAL_CODES = CALLBACK_CODES
@@ -82,7 +83,7 @@ def test_gradient_norms_and_batch_losses_equal_gradient_tape(tmp_path):
     assert steps.tolist() == [1, 2, 3, 4]
     np.testing.assert_allclose(recorded, global_norms, rtol=1e-4)
     np.testing.assert_allclose(values(run, tags.BATCH_LOSS)[1], losses, rtol=1e-5)
-    per_layer = tags.find_internals(run.series).per_layer("grad_norm")
+    per_layer = tags.find_internals(run.series).per_layer(LayerStat.GRAD_NORM)
     assert len(per_layer) == 3
     # Per-layer values are window means: reads after steps 3 and 4 (update_freq=3, then the epoch end).
     for j, series in enumerate(per_layer.values()):
@@ -106,7 +107,7 @@ def test_model_and_optimizer_are_restored_exactly(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     for a, b in zip(with_cb.optimizer.variables, without.optimizer.variables, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
-    assert "apply" not in vars(with_cb.optimizer)
+    assert "apply" not in vars(with_cb.optimizer) and "make_train_function" not in vars(with_cb)
     assert len(with_cb.variables) == len(without.variables)
     assert len(with_cb.optimizer.variables) == len(without.optimizer.variables)
     assert with_cb.train_function is None  # re-traced without the wrapper on the next fit
@@ -133,20 +134,7 @@ _reports: dict[str, set[str]] = {}
 
 def fault_codes(name: str, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     if name not in _reports:
-        model, x, y = fault_run(name)
-        logdir = tmp_path_factory.mktemp(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # the NaN run warns, on purpose
-            model.fit(
-                x,
-                y,
-                batch_size=64,
-                epochs=8,
-                validation_split=0.2,
-                verbose=0,
-                callbacks=[quiet(logdir, update_freq=25)],
-            )
-        _reports[name] = {f.code for f in analyze_run(one_run(logdir)).findings}
+        _reports[name] = {f.code for f in analyze_run(one_run(trained_logdir(name, tmp_path_factory))).findings}
     return _reports[name]
 
 
@@ -183,9 +171,9 @@ def test_mixed_precision_unscales_and_counts_loss_scaler_skips(tmp_path):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     mixed, fp32 = one_run(tmp_path / "mixed"), one_run(tmp_path / "fp32")
-    skipped = int(values(mixed, tags.window_tag("skipped_steps"))[1].sum())
+    skipped = int(values(mixed, tags.window_tag(Window.SKIPPED_STEPS))[1].sum())
     assert 20 <= skipped <= 30  # 2^40 down to 2^15..2^11
-    assert values(mixed, tags.window_tag("nonfinite_grad_steps"))[1].sum() == 0
+    assert values(mixed, tags.window_tag(Window.NONFINITE_GRAD_STEPS))[1].sum() == 0
     norms = values(mixed, tags.GRAD_NORM)[1]
     assert norms.size == 32 - skipped and np.all(np.isfinite(norms))
     ratio = np.median(norms) / np.median(values(fp32, tags.GRAD_NORM)[1])
@@ -206,7 +194,7 @@ def test_xla_and_steps_per_execution_keep_every_step(tmp_path):
     loss = values(run, tags.BATCH_LOSS)[1]
     assert loss[-5:].mean() < loss[:5].mean()
     # Update ratios are measured over the call after each read, epoch-end reads included.
-    ratios = tags.find_internals(run.series).per_layer("update_ratio")
+    ratios = tags.find_internals(run.series).per_layer(LayerStat.UPDATE_RATIO)
     assert len(ratios) == 4 and all(np.all(s.values > 1e-5) and len(s) >= 3 for s in ratios.values())
 
 
@@ -219,6 +207,7 @@ MIRRORED = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from tb_recipe_plugin.keras import DiagnosisCallback
+    from tb_recipe_plugin import internal_tags as tags
     from tb_recipe_plugin.io.loader import iter_runs
     from tests.keras_runs import blobs, compiled, mlp
     keras.utils.set_random_seed(0)
@@ -235,8 +224,8 @@ MIRRORED = textwrap.dedent(
         loss = keras.losses.SparseCategoricalCrossentropy()(y[:64], replay(x[:64], training=True))
     grads = tape.gradient(loss, replay.trainable_variables)
     (run,) = list(iter_runs(sys.argv[1]))
-    s = run.series["train/tb_recipe/grad_norm"]
-    b = run.series["train/tb_recipe/batch_loss"]
+    s = run.series[f"train/{tags.GRAD_NORM}"]
+    b = run.series[f"train/{tags.BATCH_LOSS}"]
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync,
         "steps": s.steps.tolist(),
@@ -257,7 +246,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         text=True,
         cwd=ROOT,
         timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
     )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -284,10 +273,10 @@ def test_subclassed_model_gets_activation_statistics(tmp_path):
     model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[quiet(tmp_path, probe_data=(x[:64], y[:64]))])
     found = tags.find_internals(one_run(tmp_path).series)
     hidden, out = model.hidden.name, model.out.name
-    dead = found.per_layer("dead_fraction")
+    dead = found.per_layer(LayerStat.DEAD_FRACTION)
     assert list(dead) == [hidden] and 0.0 <= dead[hidden].values[-1] < 0.5
-    assert list(found.per_layer("act_std")) == [hidden, out]
-    assert list(found.per_layer("grad_norm")) == [hidden, out]
+    assert list(found.per_layer(LayerStat.ACT_STD)) == [hidden, out]
+    assert list(found.per_layer(LayerStat.GRAD_NORM)) == [hidden, out]
 
 
 def test_keras_tensorboard_and_callback_make_one_run(tmp_path, capsys):
@@ -304,13 +293,13 @@ def test_keras_tensorboard_and_callback_make_one_run(tmp_path, capsys):
         callbacks=[keras.callbacks.TensorBoard(str(tmp_path)), DiagnosisCallback(str(tmp_path))],
     )
     run = one_run(tmp_path)
-    assert {"train/epoch_loss", "validation/epoch_loss", "train/tb_recipe/grad_norm"} <= set(run.series)
+    assert {"train/epoch_loss", "validation/epoch_loss", f"train/{tags.GRAD_NORM}"} <= set(run.series)
     report = analyze_run(run)
-    assert report.roles["batch_loss"].tag == "train/tb_recipe/batch_loss"  # raw, not Keras' running mean
+    assert report.roles["batch_loss"].tag == f"train/{tags.BATCH_LOSS}"  # raw, not Keras' running mean
     assert report.roles["val_loss"].tag == "validation/epoch_loss"
     printed = capsys.readouterr().out
     assert "1 run:" in printed and tmp_path.name in printed  # the diagnosis printed when fit ends
-    assert run.series["train/tb_recipe/grad_norm"].wall_times.min() > 1.6e9
+    assert run.series[f"train/{tags.GRAD_NORM}"].wall_times.min() > 1.6e9
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(tmp_path / "train"), size_guidance={"tensors": 0})

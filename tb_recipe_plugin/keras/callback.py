@@ -2,12 +2,12 @@
 
 Add it to ``model.fit(..., callbacks=[DiagnosisCallback("logs")])`` next to (or
 instead of) ``keras.callbacks.TensorBoard("logs")``. It writes, under the
-``train/`` folder of the same log dir and the ``tb_recipe/`` tag prefix (see
-`tb_recipe_plugin.internal_tags`): the raw per-batch loss, the global and
-per-layer gradient norms of the real training batches, non-finite gradient
-counts, steps skipped by the loss scaler, weight norms, update/weight ratios,
-activation statistics of a probe batch and the learning rate. At the end of
-``fit`` it prints the diagnosis of the run.
+``train/`` folder of the same log dir and the ``tb_recipe/`` tag prefix (the
+names are declared in `tb_recipe_plugin.internal_tags`): the raw per-batch
+loss, the global and per-layer gradient norms of the real training batches,
+non-finite gradient counts, steps skipped by the loss scaler, weight norms,
+update/weight ratios, activation statistics of a probe batch and the learning
+rate. At the end of ``fit`` it prints the diagnosis of the run.
 
 Why it is cheap on an accelerator: the gradient statistics are reduced inside
 the compiled train step (one squared norm per variable, summed per layer) into
@@ -22,9 +22,21 @@ the callback divides by the current scale) and forces Keras to re-trace the
 train function. Under a multi-replica ``tf.distribute`` strategy the
 statistics are taken from the all-reduced gradients instead (Keras clips
 per-replica gradients before that reduction when ``clipnorm``/``clipvalue``
-is set, so there the norms are after clipping). Everything is restored when
-training ends; the callback's own variables are not tracked by the model, so
-checkpoints and ``model.save`` are unaffected.
+is set, so there the norms are after clipping). Every use of Keras internals
+is in `tb_recipe_plugin.keras.adapter`, with the Keras versions it is tested
+on; on any other version the callback touches nothing and diagnoses the
+curves only.
+
+Leaving the model as found: ``on_train_end`` restores the optimizer, drops
+the traced train function that holds the statistics and closes the writer.
+Keras does not call ``on_train_end`` when ``fit`` raises (another callback
+failing, Ctrl-C), so the callback also detaches at the next ``fit`` or
+``train_on_batch`` of the model (before its train function is fetched, so
+the stale one never runs), at the next ``on_train_begin`` of any
+DiagnosisCallback on that model, on `close`, and at interpreter exit; what
+was recorded up to the interrupt is read and written then. The callback's own
+variables are not tracked by the model, so checkpoints and ``model.save`` are
+unaffected.
 
 This module is the only one that imports TensorFlow; the analyzer, the CLI and
 the TensorBoard plugin never import it.
@@ -32,13 +44,16 @@ the TensorBoard plugin never import it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 import keras
@@ -49,6 +64,8 @@ from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from tb_recipe_plugin import internal_tags as tags
+from tb_recipe_plugin.internal_tags import LayerStat, Meta, Window
+from tb_recipe_plugin.keras import adapter
 
 DEFAULT_UPDATE_FREQ = 100
 DEFAULT_PROBE_SIZE = 128
@@ -62,6 +79,33 @@ _SIGMOID_NAMES = {"sigmoid", "hard_sigmoid"}
 _TANH_NAMES = {"tanh"}
 _CATEGORICAL_LOSSES = {"sparse_categorical_crossentropy", "categorical_crossentropy"}
 _BINARY_LOSSES = {"binary_crossentropy"}
+_ACTIVATION_STATS = (
+    LayerStat.ACT_MEAN,
+    LayerStat.ACT_STD,
+    LayerStat.DEAD_FRACTION,
+    LayerStat.SATURATED_FRACTION,
+    LayerStat.ACT_NONFINITE,
+)
+
+
+class _Mode(Enum):
+    OFF = "off"  # not in a fit, or another DiagnosisCallback records this one
+    CURVES = "curves"  # internals unavailable: epoch logs only, for the end-of-fit diagnosis
+    FULL = "full"  # attached: statistics recorded inside the train step
+
+
+_LIVE: weakref.WeakSet[DiagnosisCallback] = weakref.WeakSet()
+"""Callbacks attached to a model right now; an interrupted fit leaves them here until something detaches them.
+
+Weak: a model the user dropped after an interrupted fit (and its callback) can still be freed.
+"""
+
+
+@atexit.register
+def _detach_at_exit() -> None:
+    """A script stopped by Ctrl-C ends here: write what was recorded up to the interrupt and close the files."""
+    for callback in list(_LIVE):
+        callback._detach(act=False)
 
 
 class DiagnosisCallback(keras.callbacks.Callback):
@@ -110,26 +154,46 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self.terminate_on_nonfinite = terminate_on_nonfinite
         self.print_diagnosis = print_diagnosis
         self._warned: set[str] = set()
-        self._installed = False
+        self._mode = _Mode.OFF
+        self._attached = False
+        self._patches: list[adapter.Patch] = []
+        self._writer: EventFileWriter | None = None
+        self._stats: _DeviceStats | None = None
+        self._steps_since_read = 0
 
     # ------------------------------------------------------------------ fit hooks
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._writer: EventFileWriter | None = None
-        self._history: dict[str, tuple[list[int], list[float]]] = {}
-        self._epoch_logs: list[tuple[int, dict[str, float]]] = []
-        self._meta_written = False
-        self._probe: Any = None
-        self._pending_update = 0
-        self._steps_since_read = 0
-        self._stopped_for: str | None = None
+        self._unwind_stale()
+        self._start_fit()
+        reason = adapter.unsupported_reason()
+        if reason is not None:
+            self._mode = _Mode.CURVES
+            self._warn(
+                "unsupported",
+                f"tb-recipe: {reason}. No gradient, weight or activation statistics are recorded and the model is "
+                "not touched; training is unaffected and the end-of-fit diagnosis uses the loss and metric curves "
+                "only.",
+            )
+            return
+        peer = self._peer()
+        if peer is not None:
+            self._warn(
+                "peer",
+                f"tb-recipe: another DiagnosisCallback (log dir {peer.log_dir!r}) already records this fit; "
+                "this one records nothing.",
+            )
+            return
+        self._mode = _Mode.FULL
         try:
             self._install()
         except Exception as exc:  # noqa: BLE001 - the callback must never break training
-            self._restore()
+            self._detach(act=False, read=False)
+            self._mode = _Mode.CURVES
             self._warn(
                 "install",
-                f"tb-recipe: could not attach to this model ({type(exc).__name__}: {exc}); no diagnostics recorded.",
+                f"tb-recipe: could not attach to this model ({type(exc).__name__}: {exc}); no statistics recorded, "
+                "the end-of-fit diagnosis uses the curves only.",
             )
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
@@ -137,7 +201,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         # work per step: Keras only converts logs for the *end* hooks (which the
         # TensorFlow backend does after every call anyway, one host sync per
         # `steps_per_execution` steps, with or without this callback).
-        if not self._installed:
+        if not self._attached:
             return
         if self._stats is not None:
             if self._pending_update and self._steps_since_read:  # a step has run since the snapshot
@@ -147,9 +211,9 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._steps_since_read += self._steps_per_call
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self._installed:
+        if self._mode is _Mode.OFF:
             return
-        if self._steps_since_read and self._stats is not None:
+        if self._attached and self._steps_since_read and self._stats is not None:
             self._guard("read", self._read)
         values = {}
         for key, value in (logs or {}).items():
@@ -160,17 +224,60 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._epoch_logs.append((epoch, values))
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if not self._installed:
+        if self._mode is _Mode.OFF:
             return
-        if self._steps_since_read and self._stats is not None:
-            self._guard("read", self._read)
-        self._restore()
-        if self._writer is not None:
-            self._guard("close", self._writer.close)
+        self._mode = _Mode.OFF
+        self._detach(act=True)
         if self.print_diagnosis and self._chief:
             self._guard("diagnosis", self._print_diagnosis)
 
-    # ------------------------------------------------------------------ set-up
+    def close(self) -> None:
+        """Detach from the model now, as the end of ``fit`` does, and close the log file.
+
+        Only needed after an interrupted ``fit`` when the file must be complete
+        at once; otherwise the callback detaches by itself at the model's next
+        ``fit`` or at interpreter exit.
+        """
+        self._mode = _Mode.OFF
+        self._detach(act=False)
+
+    # ------------------------------------------------------------------ attach / detach
+
+    def _start_fit(self) -> None:
+        self._mode = _Mode.OFF
+        self._history: dict[str, tuple[list[int], list[float]]] = {}
+        self._epoch_logs: list[tuple[int, dict[str, float]]] = []
+        self._meta_written = False
+        self._probe: Any = None
+        self._probe_function: Callable | None = None
+        self._pending_update = 0
+        self._steps_since_read = 0
+        self._stopped_for: str | None = None
+        self._stats = None
+        try:
+            self._chief = _is_chief(self.model.distribute_strategy)
+        except Exception:  # noqa: BLE001 - a strategy we cannot inspect: behave as a single worker
+            self._chief = True
+
+    def _same_fit(self, other: object) -> bool:
+        """Keras hands every callback of one fit the same ``params`` dict (`CallbackList.set_params`)."""
+        return self.params is not None and getattr(other, "params", None) is self.params
+
+    def _peer(self) -> DiagnosisCallback | None:
+        """Another DiagnosisCallback already attached in this same fit."""
+        for owner in adapter.owners(self.model):
+            if owner is not self and self._same_fit(owner) and getattr(owner, "_attached", False):
+                return owner  # type: ignore[return-value]
+        return None
+
+    def _unwind_stale(self) -> None:
+        """Detach what an earlier fit left on this model: a fit that raised never called its on_train_end."""
+        for owner in adapter.owners(self.model):
+            if owner is not self and self._same_fit(owner):
+                continue  # attached by this fit's earlier callback: see `_peer`
+            detach = getattr(owner, "_detach", None)
+            if detach is not None:
+                detach(act=False)
 
     def _install(self) -> None:
         model = self.model
@@ -179,27 +286,59 @@ class DiagnosisCallback(keras.callbacks.Callback):
             raise ValueError("the model is not compiled with an optimizer")
         self._strategy = model.distribute_strategy
         self._replicas = int(self._strategy.num_replicas_in_sync)
-        self._chief = _is_chief(self._strategy)
         self._loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         self._steps_per_call = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
-        self._stats: _DeviceStats | None = None
+        self._loss_accumulators = adapter.loss_accumulators(model)
         self._layers: list[str] = []
         self._probe_layers: list[tuple[str, keras.layers.Layer]] = []
         if model.trainable_variables:
             self._create_stats()
         # else: a model built lazily (subclassed, or Sequential without an Input) gets its
         # variables in the first trace of the train step; the statistics are created there.
-        self._originals: list[tuple[Any, str, Any, bool]] = []
-        self._patch(optimizer, "apply", self._wrap_apply(optimizer.apply))
+        self._patches.append(adapter.hook_apply(optimizer, self._wrap_apply, self))
         if self._replicas > 1:
-            inner = optimizer.inner_optimizer if self._loss_scaled else optimizer
-            self._patch(inner, "_all_reduce_sum_gradients", self._wrap_all_reduce(inner._all_reduce_sum_gradients))
+            self._patches.append(adapter.hook_all_reduce(optimizer, self._wrap_all_reduce, self))
+        self._attached = True
+        _LIVE.add(self)
         # Keras traced (or cached) the train function before on_train_begin:
         # make the next step trace it again, with the wrapped optimizer.
-        model.make_train_function(force=True)
-        self._installed = True
+        adapter.retrace_train_function(model)
+        self._patches.append(adapter.hook_fit_start(model, self._on_next_fit, self))
         if self._chief:
             self._guard("write", self._open_writer)
+
+    def _on_next_fit(self) -> None:
+        """The model fetches its train function while we are attached: the fit we joined was aborted.
+
+        (Or user code called ``make_train_function`` inside our fit: then we
+        stop recording, and ``on_train_end`` still prints the diagnosis.)
+        """
+        self._detach(act=False)
+
+    def _detach(self, act: bool, read: bool = True) -> None:
+        """Undo everything `_install` did, writing what was recorded since the last read first.
+
+        Safe on every exit path and more than once. ``act``: whether a final
+        read may warn about or stop on non-finite values (not when detaching
+        at the start of another fit or at exit).
+        """
+        if self._attached and read and self._stats is not None and self._steps_since_read:
+            self._guard("read", lambda: self._read(act=act))
+        self._attached = False  # from here on our wrappers (if any survive) pass straight through
+        patches, self._patches = self._patches, []
+        for patch in reversed(patches):
+            try:
+                restored = patch.undo()
+            except Exception:  # noqa: BLE001 - restoring the rest matters more
+                restored = False
+            if not restored:
+                self._warn("restore", f"tb-recipe: {patch.name} was replaced by someone else; ours is left inert.")
+        if patches:
+            self._guard("restore", lambda: adapter.reset_train_function(self.model))
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._guard("close", writer.close)
+        _LIVE.discard(self)
 
     def _create_stats(self) -> None:
         model = self.model
@@ -223,29 +362,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
     def _open_writer(self) -> None:
         self._writer = EventFileWriter(os.path.join(self.log_dir, "train"), filename_suffix=".tb_recipe")
 
-    def _patch(self, obj: Any, name: str, replacement: Callable) -> None:
-        had_own = name in vars(obj)
-        self._originals.append((obj, name, vars(obj).get(name), had_own))
-        object.__setattr__(obj, name, replacement)
-
-    def _restore(self) -> None:
-        for obj, name, previous, had_own in reversed(getattr(self, "_originals", [])):
-            if had_own:
-                object.__setattr__(obj, name, previous)
-            else:
-                object.__delattr__(obj, name)
-        self._originals = []
-        if self._installed:
-            # The traced function holds the wrapper: trace again on the next fit.
-            self.model.train_function = None
-        self._installed = False
-
     # ------------------------------------------------------------------ in the train step
 
     def _wrap_apply(self, original: Callable) -> Callable:
         callback = self
 
         def apply(grads, trainable_variables=None):  # noqa: ANN001 - Keras' signature
+            if not callback._attached:  # a stale wrapper someone else's patch kept alive: plain Keras
+                return original(grads, trainable_variables)
             recorded = False
             try:
                 callback._record_step(list(grads), trainable_variables)
@@ -264,6 +388,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
 
         def all_reduce(grads_and_vars):  # noqa: ANN001
             reduced = original(grads_and_vars)
+            if not callback._attached:
+                return reduced
             try:
                 pairs = list(reduced)
                 callback._record_gradients([g for g, _ in pairs], [v for _, v in pairs], scale=None)
@@ -277,7 +403,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         """Loss of this batch and, on one replica, its gradient statistics."""
         optimizer = self.model.optimizer
         if variables is None:
-            variables = optimizer._trainable_variables
+            variables = self.model.trainable_variables  # what the optimizer was built with in fit
         if self._loss_scaled and not optimizer.built:
             with tf.init_scope():
                 optimizer.build(list(variables))  # what LossScaleOptimizer.apply does first
@@ -285,14 +411,15 @@ class DiagnosisCallback(keras.callbacks.Callback):
             # First trace of a lazily built model: its variables exist now.
             with tf.init_scope():
                 self._create_stats()
-        self._stats.record_loss(self.model, self._replicas)
+        if self._loss_accumulators is not None:
+            self._stats.record_loss(*self._loss_accumulators, replicas=self._replicas)
         if self._replicas > 1:
             # Statistics come from the all-reduced gradients (`_wrap_all_reduce`);
             # here only the loss scaler's verdict, on the local gradients.
             if self._loss_scaled:
                 self._stats.record_skip(grads)
             return
-        scale = optimizer.dynamic_scale if self._loss_scaled else None
+        scale = adapter.loss_scale(optimizer) if self._loss_scaled else None
         self._record_gradients(grads, list(variables), scale=scale)
 
     def _record_gradients(self, grads: list, variables: list, scale: Any) -> None:
@@ -311,7 +438,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ host side
 
-    def _read(self) -> None:
+    def _read(self, act: bool = True) -> None:
         self._steps_since_read = 0
         probe = self._probe_batch() if self._probe_layers else None
         data = self._stats.read(self.model.optimizer, probe, self._probe_fn() if probe is not None else None)
@@ -319,7 +446,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
             self._stats.snapshot()
             self._pending_update = int(data["step"])
         self._write_window(data)
-        self._check_fatal(data)
+        if act:
+            self._check_fatal(data)
 
     def _read_update_ratios(self) -> None:
         start, self._pending_update = self._pending_update, 0
@@ -328,7 +456,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
             return
         steps = step - start
         for i, name in enumerate(self._layers):
-            self._add(tags.layer_tag("update_ratio", name), step, float(ratios[i]) / steps)
+            self._add(tags.layer_tag(LayerStat.UPDATE_RATIO, name), step, float(ratios[i]) / steps)
+        self._flush()  # the file stays complete if this fit is interrupted before the next read
 
     def _write_window(self, d: dict[str, np.ndarray]) -> None:
         end = int(d["step"])
@@ -344,50 +473,53 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 self._add(tags.GRAD_NORM, int(steps[i]), float(norms[i]))
         finite_norms = norms[np.isfinite(norms)]
         window = {
-            "steps": n,
-            "grad_norm_max": float(finite_norms.max()) if finite_norms.size else float("nan"),
-            "loss_max": float(np.max(losses)) if n else float("nan"),
-            "nonfinite_loss_steps": int(np.sum(~np.isfinite(losses))),
-            "nonfinite_grad_steps": int(d["nonfinite_steps"]),
-            "skipped_steps": int(d["skipped"]),
+            Window.STEPS: n,
+            Window.GRAD_NORM_MAX: float(finite_norms.max()) if finite_norms.size else float("nan"),
+            Window.LOSS_MAX: float(np.max(losses)) if n else float("nan"),
+            Window.NONFINITE_LOSS_STEPS: int(np.sum(~np.isfinite(losses))),
+            Window.NONFINITE_GRAD_STEPS: int(d["nonfinite_steps"]),
+            Window.SKIPPED_STEPS: int(d["skipped"]),
         }
         for name, value in window.items():
             self._add(tags.window_tag(name), end, float(value))
         self._add(tags.LEARNING_RATE, end, float(d["learning_rate"]))
-        if d["first_nonfinite_step"] >= 0 and tags.meta_tag("first_nonfinite_grad_step") not in self._history:
-            self._add(tags.meta_tag("first_nonfinite_grad_step"), end, float(d["first_nonfinite_step"]))
+        first_tag = tags.meta_tag(Meta.FIRST_NONFINITE_GRAD_STEP)
+        if d["first_nonfinite_step"] >= 0 and first_tag not in self._history:
+            self._add(first_tag, end, float(d["first_nonfinite_step"]))
         counts = np.maximum(d["layer_finite"], 1)
         for i, name in enumerate(self._layers):
             if d["layer_finite"][i] > 0:
-                self._add(tags.layer_tag("grad_norm", name), end, float(d["layer_norm_sum"][i] / counts[i]))
-            self._add(tags.layer_tag("nonfinite_grad_steps", name), end, float(d["layer_nonfinite"][i]))
-            self._add(tags.layer_tag("weight_norm", name), end, float(d["weight_norm"][i]))
+                self._add(tags.layer_tag(LayerStat.GRAD_NORM, name), end, float(d["layer_norm_sum"][i] / counts[i]))
+            self._add(tags.layer_tag(LayerStat.NONFINITE_GRAD_STEPS, name), end, float(d["layer_nonfinite"][i]))
+            self._add(tags.layer_tag(LayerStat.WEIGHT_NORM, name), end, float(d["weight_norm"][i]))
         for stat, values in d.get("activations", {}).items():
             for (name, _), value in zip(self._probe_layers, values, strict=True):
-                if np.isfinite(value) or stat == "act_nonfinite":
-                    self._add(tags.layer_tag(stat, name), end, float(value))
-        if self._writer is not None:
-            self._guard("flush", self._writer.flush)
+                if np.isfinite(value) or stat == LayerStat.ACT_NONFINITE:
+                    self._add(tags.layer_tag(LayerStat(stat), name), end, float(value))
+        self._flush()
 
     def _write_meta(self, d: dict[str, np.ndarray]) -> None:
         self._meta_written = True
-        meta = {"num_params": float(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))}
-        meta["loss_scaled"] = 1.0 if self._loss_scaled else 0.0
+        meta = {
+            Meta.SCHEMA_VERSION: float(tags.SCHEMA_VERSION),
+            Meta.NUM_PARAMS: float(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)),
+            Meta.LOSS_SCALED: 1.0 if self._loss_scaled else 0.0,
+        }
         if d["batch_size"] > 0:
-            meta["batch_size"] = float(d["batch_size"]) * self._replicas
+            meta[Meta.BATCH_SIZE] = float(d["batch_size"]) * self._replicas
         classes = _num_classes(self.model)
         if classes:
-            meta["num_classes"] = float(classes)
-            meta["expected_initial_loss"] = math.log(classes)
+            meta[Meta.NUM_CLASSES] = float(classes)
+            meta[Meta.EXPECTED_INITIAL_LOSS] = math.log(classes)
         for name, value in meta.items():
             self._add(tags.meta_tag(name), 0, value)
         # Model order, input side first: probe layers come in layer order, weighted ones in variable order.
         order = dict.fromkeys([name for name, _ in self._probe_layers] + self._layers)
         for i, name in enumerate(order):
-            self._add(tags.meta_tag(f"layer_index/{name}"), 0, float(i))
+            self._add(tags.layer_index_tag(name), 0, float(i))
         self._write_config(meta)
 
-    def _write_config(self, meta: dict[str, float]) -> None:
+    def _write_config(self, meta: dict[Meta, float]) -> None:
         """The set-up as a text summary (TensorBoard's Text tab) for the person reading the run later."""
         model, optimizer = self.model, self.model.optimizer
         inner = optimizer.inner_optimizer if self._loss_scaled else optimizer
@@ -396,9 +528,9 @@ class DiagnosisCallback(keras.callbacks.Callback):
             "optimizer": type(inner).__name__,
             "learning_rate": _learning_rate(optimizer),
             "loss": loss if isinstance(loss, str) else type(loss).__name__,
-            "num_classes": int(meta["num_classes"]) if "num_classes" in meta else None,
-            "batch_size": int(meta["batch_size"]) if "batch_size" in meta else None,
-            "trainable_parameters": int(meta["num_params"]),
+            "num_classes": int(meta[Meta.NUM_CLASSES]) if Meta.NUM_CLASSES in meta else None,
+            "batch_size": int(meta[Meta.BATCH_SIZE]) if Meta.BATCH_SIZE in meta else None,
+            "trainable_parameters": int(meta[Meta.NUM_PARAMS]),
             "loss_scale_optimizer": self._loss_scaled,
             "dtype_policy": keras.config.dtype_policy().name,
             "jit_compile": bool(getattr(model, "jit_compile", False)),
@@ -406,6 +538,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             "replicas": self._replicas,
             "layers": list(self._layers),
             "update_freq": self.update_freq,
+            "keras_version": adapter.keras_version(),
         }
         if self._writer is not None:
             text = "```json\n" + json.dumps(config, indent=2) + "\n```"
@@ -429,6 +562,10 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 f"tb-recipe: cannot write summaries to {self.log_dir} ({type(exc).__name__}: {exc}); "
                 "training continues.",
             )
+
+    def _flush(self) -> None:
+        if self._writer is not None:
+            self._guard("flush", self._writer.flush)
 
     def _check_fatal(self, d: dict[str, np.ndarray]) -> None:
         n = int(min(d["pos"], d["loss"].size))
@@ -490,14 +627,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if self._probe is None:
             source = self.probe_data
             if source is None:
-                source = _validation_dataset(self.model)
+                source = adapter.validation_dataset(self.model)
                 if source is None:
                     return None
             self._probe = _first_inputs(source, self.probe_size)
         return self._probe
 
     def _probe_fn(self) -> Callable:
-        if getattr(self, "_probe_function", None) is None:
+        if self._probe_function is None:
             self._probe_function = _make_probe_function(self.model, self._probe_layers)
         return self._probe_function
 
@@ -562,13 +699,10 @@ class _DeviceStats:
     def _slot(self) -> tf.Tensor:
         return tf.equal(tf.range(self.capacity), tf.minimum(self.pos, self.capacity - 1))
 
-    def record_loss(self, model: keras.Model, replicas: int) -> None:
-        """This batch's loss, from the change of Keras' running-mean loss tracker."""
-        tracker = getattr(model, "_loss_tracker", None)
-        if tracker is None:
-            return
-        total = tf.cast(tf.convert_to_tensor(tracker.total), tf.float32)
-        count = tf.cast(tf.convert_to_tensor(tracker.count), tf.float32)
+    def record_loss(self, total: Any, count: Any, replicas: int) -> None:
+        """This batch's loss, from the change of Keras' running-mean loss tracker (``total``/``count``)."""
+        total = tf.cast(tf.convert_to_tensor(total), tf.float32)
+        count = tf.cast(tf.convert_to_tensor(count), tf.float32)
         reset = count <= self.prev_count  # the tracker restarts every epoch
         d_total = tf.where(reset, total, total - self.prev_total)
         d_count = tf.where(reset, count, count - self.prev_count)
@@ -727,9 +861,7 @@ def _probe_layers(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
     """Leaf layers whose outputs are worth describing: those with weights or an activation."""
     out = []
     prefix = model.name + "/"
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if list(layer._flatten_layers(include_self=False, recursive=False)):
-            continue  # a container: its leaves are listed themselves
+    for layer in adapter.leaf_layers(model):
         if not layer.weights and _activation_kind(layer) == "other":
             continue
         path = getattr(layer, "path", layer.name) or layer.name
@@ -739,38 +871,16 @@ def _probe_layers(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
 
 
 def _make_probe_function(model: keras.Model, layers: list[tuple[str, keras.layers.Layer]]) -> Callable:
-    """A compiled forward pass that returns per-layer statistics of the probe batch.
-
-    Each leaf layer's ``call`` is wrapped while the function is traced, which
-    works for Sequential, functional and subclassed models alike; the wrappers
-    are gone before the function first runs.
-    """
+    """A compiled forward pass that returns per-layer statistics of the probe batch (by `LayerStat`)."""
     last = layers[-1][1] if layers else None
 
     @tf.function
-    def probe(x: Any) -> dict[str, tf.Tensor]:
+    def probe(x: Any) -> dict[LayerStat, tf.Tensor]:
         captured: dict[int, tf.Tensor] = {}
-        patched = []
-        for i, (_, layer) in enumerate(layers):
-            original = layer.call
-
-            def call(*args, _original=original, _i=i, **kwargs):  # noqa: ANN001, ANN202
-                out = _original(*args, **kwargs)
-                if isinstance(out, tf.Tensor | tf.Variable) or hasattr(out, "dtype"):
-                    captured[_i] = out
-                return out
-
-            object.__setattr__(layer, "call", call)
-            patched.append(layer)
-        try:
+        with adapter.capturing_outputs([layer for _, layer in layers], captured):
             model(x, training=False)
-        finally:
-            for layer in patched:
-                object.__delattr__(layer, "call")
         nan = tf.constant(float("nan"))
-        stats: dict[str, list[tf.Tensor]] = {
-            k: [] for k in ("act_mean", "act_std", "dead_fraction", "saturated_fraction", "act_nonfinite")
-        }
+        stats: dict[LayerStat, list[tf.Tensor]] = {k: [] for k in _ACTIVATION_STATS}
         for i, (_, layer) in enumerate(layers):
             out = captured.get(i)
             if out is None or not out.dtype.is_floating:
@@ -780,24 +890,24 @@ def _make_probe_function(model: keras.Model, layers: list[tuple[str, keras.layer
             o = tf.cast(out, tf.float32)
             finite = tf.math.is_finite(o)
             clean = tf.where(finite, o, 0.0)
-            stats["act_mean"].append(tf.reduce_mean(clean))
-            stats["act_std"].append(tf.math.reduce_std(clean))
-            stats["act_nonfinite"].append(tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.float32)))
+            stats[LayerStat.ACT_MEAN].append(tf.reduce_mean(clean))
+            stats[LayerStat.ACT_STD].append(tf.math.reduce_std(clean))
+            stats[LayerStat.ACT_NONFINITE].append(tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.float32)))
             kind = _activation_kind(layer)
             if kind == "relu" and o.shape.rank and o.shape.rank >= 2:
                 # A unit (last axis: a neuron or a channel) is dead when it is 0 for every probe sample and position.
                 dead = tf.reduce_all(o <= 0.0, axis=list(range(o.shape.rank - 1)))
-                stats["dead_fraction"].append(tf.reduce_mean(tf.cast(dead, tf.float32)))
+                stats[LayerStat.DEAD_FRACTION].append(tf.reduce_mean(tf.cast(dead, tf.float32)))
             else:
-                stats["dead_fraction"].append(nan)
+                stats[LayerStat.DEAD_FRACTION].append(nan)
             if kind == "sigmoid" and layer is not last:
                 sat = (o < SATURATION_MARGIN) | (o > 1.0 - SATURATION_MARGIN)
-                stats["saturated_fraction"].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
+                stats[LayerStat.SATURATED_FRACTION].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
             elif kind == "tanh" and layer is not last:
                 sat = tf.abs(o) > 1.0 - SATURATION_MARGIN
-                stats["saturated_fraction"].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
+                stats[LayerStat.SATURATED_FRACTION].append(tf.reduce_mean(tf.cast(sat, tf.float32)))
             else:
-                stats["saturated_fraction"].append(nan)
+                stats[LayerStat.SATURATED_FRACTION].append(nan)
         return {k: tf.stack(v) if v else tf.zeros([0]) for k, v in stats.items()}
 
     return probe
@@ -833,15 +943,6 @@ def _learning_rate(optimizer: Any) -> float:
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     except Exception:  # noqa: BLE001 - a custom schedule we cannot evaluate
         return float("nan")
-
-
-def _validation_dataset(model: keras.Model) -> Any:
-    """The dataset of fit's validation iterator, once Keras has created it (after the first validation)."""
-    iterator = getattr(model, "_eval_epoch_iterator", None)
-    adapter = getattr(iterator, "data_adapter", None)
-    if adapter is None:
-        return None
-    return adapter.get_tf_dataset()
 
 
 def _first_inputs(source: Any, limit: int) -> Any:

@@ -94,7 +94,7 @@ USE: dict[StrEnum, Use] = {
     Window.LOSS_MAX: Use.DISPLAY,
     Window.NONFINITE_LOSS_STEPS: Use.RULES,
     Window.NONFINITE_GRAD_STEPS: Use.RULES,
-    Window.SKIPPED_STEPS: Use.RULES,
+    Window.SKIPPED_STEPS: Use.DISPLAY,  # loss-scaler skips are normal; shown so a user can see how many
     LayerStat.GRAD_NORM: Use.RULES,
     LayerStat.NONFINITE_GRAD_STEPS: Use.RULES,
     LayerStat.WEIGHT_NORM: Use.DISPLAY,

@@ -37,10 +37,6 @@ DECLARED: set[StrEnum | str] = {
 }
 RUNS = sorted(FAULTS)  # "healthy" and every fault
 
-# Names that no rule reads today although USE says Use.RULES. Reported to the lead; strict, so that the
-# marker must go as soon as a rule reads the name (or USE changes).
-NOT_READ_YET = {Window.SKIPPED_STEPS}
-
 
 def written_tags(logdir: Path) -> Iterator[str]:
     """Every summary tag in the callback's own event files, scalars and text alike."""
@@ -97,12 +93,7 @@ def test_every_declared_name_is_written_by_some_fit(written):
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="declared Use.RULES, no rule reads it (reported)"))
-        if n in NOT_READ_YET
-        else n
-        for n in sorted((n for n, use in USE.items() if use is Use.RULES), key=lambda n: (type(n).__name__, n))
-    ],
+    sorted((n for n, use in USE.items() if use is Use.RULES), key=lambda n: (type(n).__name__, n)),
     ids=lambda n: f"{type(n).__name__}.{n.name}",
 )
 def test_every_rules_name_is_read_by_some_rule(name, reads):

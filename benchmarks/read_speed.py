@@ -4,6 +4,7 @@
     python benchmarks/read_speed.py --scalars 1000000    # smaller / larger logdir
     python benchmarks/read_speed.py --logdir DIR         # generate into DIR (kept) or reuse it
     python benchmarks/read_speed.py --skip tbparse       # leave a reader out
+    python benchmarks/read_speed.py --damaged            # resync speed over garbage, zeros, a bogus length
 
 Why a synthetic logdir: real logs small enough to share read in milliseconds,
 which measures start-up, not throughput. The generated logdir mixes the layouts
@@ -242,6 +243,41 @@ def _run_child(reader: str, logdir: str) -> list[dict[str, object]]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# --------------------------------------------------------------------------- damaged files
+
+
+def damaged_speed(sizes_mb: tuple[int, ...] = (16, 64)) -> None:
+    """Seconds to read past damage of growing size: the scan for the next record must stay linear.
+
+    Each file is valid records, then the damage, then valid records again; the
+    rate is damaged megabytes per second (the valid records are a few kB).
+    """
+    import io
+    import random
+
+    from tb_recipe_plugin.io.event_reader import ScalarCollector, read_event_stream
+
+    valid = b"".join(frame_record(_event(1.7e9 + s, s, _simple_value(b"loss", 1.0))) for s in range(1, 200))
+    length = struct.pack("<Q", (1 << 31) - 1)
+    bogus_header = length + struct.pack("<I", masked_crc32c(length))  # checksummed, claims 2 GiB - 1
+    rng = random.Random(0)
+    print(f"\n{'damage':<34}{'MB':>6}{'seconds':>10}{'MB/s':>10}")
+    for mb in sizes_mb:
+        size = mb << 20
+        cases = {
+            "random bytes": rng.randbytes(size),
+            "zero bytes (crash tail)": bytes(size),
+            "bogus 2 GiB length, then zeros": bogus_header + bytes(size),
+        }
+        for name, damage in cases.items():
+            data = valid + damage + valid
+            start = time.perf_counter()
+            report = read_event_stream(io.BytesIO(data), ScalarCollector().scope(""), "bench")
+            seconds = time.perf_counter() - start
+            assert report.records == 2 * 199 and len(report.errors) == 1, report.errors
+            print(f"{name:<34}{mb:>6}{seconds:>10.2f}{mb / seconds:>10.0f}")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -280,8 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scalars", type=int, default=4_000_000, help="scalars to generate (default 4M)")
     parser.add_argument("--logdir", help="generate into / reuse this folder instead of a temp dir")
     parser.add_argument("--skip", action="append", default=[], choices=READERS, help="leave a reader out")
+    parser.add_argument("--damaged", action="store_true", help="measure reading past damaged stretches instead")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: child process mode
     args = parser.parse_args(argv)
+
+    if args.damaged:
+        damaged_speed()
+        return 0
 
     if args.measure:
         print(json.dumps(measure(args.measure, args.logdir)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -491,3 +492,155 @@ def test_real_logs_match_event_accumulator(real_runs):
         for key, pairs in expected.items():
             np.testing.assert_array_equal(ours[key].steps, [p[0] for p in pairs], err_msg=f"{source.name} {key}")
             np.testing.assert_array_equal(ours[key].values, [p[1] for p in pairs], err_msg=f"{source.name} {key}")
+
+
+# --------------------------------------------------------------------------- folders the walk cannot enter
+
+PATH_MAX = 4096
+
+
+def deep_tree(root: Path, depth_bytes: int = PATH_MAX + 200) -> str:
+    """Nested folders whose path from `root` is longer than PATH_MAX, with an event file at the bottom.
+
+    The path cannot be created by name, so each folder is made relative to an open descriptor of its
+    parent (mkdir/open with dir_fd). Returns the relative path of the deepest folder.
+    """
+    names = []
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while sum(len(n) + 1 for n in names) < depth_bytes:
+            name = f"{len(names):02d}" + "d" * 198
+            os.mkdir(name, dir_fd=fd)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+            names.append(name)
+        data = _bytes_of([simple_event("loss", s, 1.0) for s in range(5)])
+        out = os.open("events.out.tfevents.1.deep", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        try:
+            os.write(out, data)
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return "/".join(names)
+
+
+@pytest.fixture
+def deep_logdir(tmp_path):
+    loss_file(tmp_path / "shallow")
+    (tmp_path / "deep").mkdir()
+    yield tmp_path, "deep/" + deep_tree(tmp_path / "deep")
+    shutil.rmtree(tmp_path / "deep")  # fd-based on Linux: removes paths longer than PATH_MAX
+
+
+def _deep_run(runs: list, deep_rel: str):
+    (deep,) = [r for r in runs if r.name.startswith("deep/")]
+    assert deep_rel.startswith(deep.name), "the run is the deepest folder the walk could reach"
+    return deep
+
+
+@pytest.mark.parametrize("as_url", [False, True], ids=["local", "file_url"])
+def test_folder_deeper_than_path_max_is_reported_not_dropped(deep_logdir, as_url):
+    """Before: the walk's stat of the too-long path failed and the folder vanished from the report
+    without a word (only a logger warning, or nothing at all through fsspec)."""
+    root, deep_rel = deep_logdir
+    runs = list(iter_runs(root.as_uri() if as_url else str(root)))
+    assert [r.name for r in runs if not r.name.startswith("deep/")] == ["shallow"]
+    deep = _deep_run(runs, deep_rel)
+    assert deep.series == {}
+    (message,) = deep.errors
+    assert "could not be read (its path is longer than the operating system allows" in message
+    assert "event files under it, if any, are not in this report" in message
+    assert f"({len(deep.name)} characters)" in message  # a 4 kB path is abbreviated in the sentence
+
+
+def test_unreadable_folder_shows_as_a_no_data_run_in_the_report(deep_logdir, capsys):
+    """The message reaches every presenter without any CLI change: the run is `no_data` with it."""
+    from tb_recipe_plugin.analysis.analyzer import analyze_run
+    from tb_recipe_plugin.cli import main
+
+    root, deep_rel = deep_logdir
+    (source,) = [s for s in discover_runs(str(root)) if s.name.startswith("deep/")]
+    report = analyze_run(load_run(source))
+    assert report.status == "no_data" and "longer than the operating system allows" in report.errors[0]
+    main(["analyze", str(root), "--format", "json", "--no-color"])
+    assert "longer than the operating system allows" in capsys.readouterr().out
+
+
+def test_permission_denied_folder_is_reported(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads a chmod 000 folder anyway (see the simulated test below)")
+    loss_file(tmp_path / "ok")
+    loss_file(tmp_path / "locked" / "run")
+    (tmp_path / "locked").chmod(0)
+    try:
+        runs = {r.name: r for r in iter_runs(str(tmp_path))}
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert sorted(runs) == ["locked", "ok"]
+    assert runs["locked"].errors == [
+        "folder locked could not be read (Permission denied); event files under it, if any, are not in this report"
+    ]
+
+
+def test_permission_denied_folder_is_reported_simulated(tmp_path, monkeypatch):
+    """The same refusal as a non-root user meets, made by the walk's own scandir (runs as root too)."""
+    loss_file(tmp_path / "ok")
+    loss_file(tmp_path / "locked" / "train")
+    real_scandir = os.scandir
+
+    def refuse(path="."):
+        if os.fspath(path) == str(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(loader.os, "scandir", refuse)
+    runs = {r.name: r for r in iter_runs(str(tmp_path))}
+    assert sorted(runs) == ["locked", "ok"] and runs["locked"].series == {}
+    assert runs["locked"].errors == [
+        "folder locked could not be read (Permission denied); event files under it, if any, are not in this report"
+    ]
+
+
+def test_symlink_loops_and_dangling_event_links_are_reported(tmp_path):
+    loss_file(tmp_path / "run")
+    os.symlink("self", tmp_path / "run" / "self")  # ELOOP on stat
+    os.symlink(tmp_path / "gone", tmp_path / "run" / "events.out.tfevents.9.link")
+    os.symlink(tmp_path / "missing", tmp_path / "dangling")  # not an event file: nothing to say
+    (run,) = iter_runs(str(tmp_path))
+    assert list(run.series) == ["loss"]
+    assert sorted(run.errors) == [
+        "events.out.tfevents.9.link: symbolic link to a missing file; skipped",
+        "self: cannot be examined (a loop of symbolic links: Too many levels of symbolic links); skipped",
+    ]
+
+
+def test_memory_filesystem_has_no_path_max(memory_logdir):
+    """fsspec's memory:// has no PATH_MAX: a run 5 kB deep is simply read."""
+    fs, root = memory_logdir
+    deep = "/".join(f"{i:02d}" + "d" * 198 for i in range(25))
+    fs.pipe(f"{root}/{deep}/events.out.tfevents.1.h", _bytes_of([simple_event("loss", s, 1.0) for s in range(5)]))
+    (run,) = iter_runs(f"memory://{root}")
+    assert run.name == deep and run.errors == [] and len(run.series["loss"]) == 5
+
+
+def test_fsspec_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
+    """Through fsspec (`file://`), whose own walk omits a folder it cannot list without a word."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    loss_file(tmp_path / "ok")
+    loss_file(tmp_path / "bad" / "run")
+    real_ls = LocalFileSystem.ls
+
+    def ls(self, path, detail=False, **kwargs):
+        if path.rstrip("/").endswith("/bad"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_ls(self, path, detail=detail, **kwargs)
+
+    monkeypatch.setattr(LocalFileSystem, "ls", ls)
+    runs = {r.name: r for r in iter_runs(tmp_path.as_uri())}
+    assert sorted(runs) == ["bad", "ok"] and runs["bad"].series == {}
+    assert runs["bad"].errors == [
+        "folder bad could not be read (Permission denied); event files under it, if any, are not in this report"
+    ]

@@ -19,6 +19,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 import tb_recipe_plugin.io.event_reader as er
 from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.io import columns
 from tb_recipe_plugin.io.event_reader import ScalarCollector, frame_record, read_event_bytes, read_scalars
 from tests.conftest import require_tensorflow
 
@@ -323,17 +324,18 @@ def test_truncated_last_record(tmp_path, path_mode, cut):
     assert "read 200 records before it" in errors[0]
 
 
-def test_corrupt_length_crc_stops_the_file(tmp_path, path_mode):
+def test_corrupt_length_crc_skips_to_the_next_record(tmp_path, path_mode):
     path, payloads = _records(tmp_path)
     data = bytearray(path.read_bytes())
     offset = sum(len(p) + 16 for p in payloads[:101])  # header + 100 events
     data[offset + 8] ^= 0xFF  # the length's checksum
     path.write_bytes(bytes(data))
     series, errors = read(path)
-    assert series["loss"].steps.tolist() == list(range(100))
+    assert series["loss"].steps.tolist() == [s for s in range(200) if s != 100]
+    size = len(payloads[101]) + 16
     assert errors == [
-        f"{path.name}: corrupt record header at byte {offset} (length checksum mismatch); "
-        "stopped reading this file, read 101 records before it"
+        f"{path.name}: corrupt record header at byte {offset} (length checksum mismatch); skipped {size} bytes "
+        f"to the next valid record at byte {offset + size} and read on (101 records read before it, 200 in all)"
     ]
 
 
@@ -344,7 +346,8 @@ def test_corrupt_length_with_huge_value_is_not_truncation(tmp_path, path_mode):
     data[offset + 6] = 0x7F  # length becomes enormous, its checksum no longer matches
     path.write_bytes(bytes(data))
     series, errors = read(path)
-    assert len(series["loss"]) == 50 and "length checksum mismatch" in errors[0]
+    assert len(series["loss"]) == 199 and 50 not in series["loss"].steps
+    assert len(errors) == 1 and "length checksum mismatch" in errors[0] and "still being written" not in errors[0]
 
 
 def test_corrupt_data_crc_skips_only_that_record(tmp_path, path_mode):
@@ -439,7 +442,7 @@ def _both_paths(data: bytes, monkeypatch) -> tuple[tuple, tuple]:
 
 
 def _varint(n: int) -> bytes:
-    return er._varint(n & 0xFFFFFFFFFFFFFFFF)
+    return columns.varint(n & 0xFFFFFFFFFFFFFFFF)
 
 
 def test_sentinel_collisions_fall_back_correctly(monkeypatch):
@@ -449,7 +452,7 @@ def test_sentinel_collisions_fall_back_correctly(monkeypatch):
     odd = [
         b"\x09" + struct.pack("<d", WALL0) + b"\x10\x00" + b"\x2a" + bytes([len(value) + 2, 0x0A, len(value)]) + value,
         b"\x09"
-        + struct.pack("<d", er._SENT_WALL)
+        + struct.pack("<d", columns.SENT_WALL)
         + b"\x10"
         + _varint(-(1 << 63))
         + b"\x2a"
@@ -479,7 +482,7 @@ def event_streams(draw) -> list[bytes]:
         step = max(-3, step + draw(st.integers(-5, 5)))
         tag = draw(st.sampled_from(tags))
         value = draw(st.floats(width=32, allow_nan=True, allow_infinity=True))
-        wall = draw(st.sampled_from([WALL0 + step] * 30 + [0.0, er._SENT_WALL]))  # rare collisions
+        wall = draw(st.sampled_from([WALL0 + step] * 30 + [0.0, columns.SENT_WALL]))  # rare collisions
         if kind == "simple":
             ev = simple_event(tag, step, value, wall)
         elif kind == "tensor":
@@ -513,7 +516,8 @@ def test_batch_path_matches_per_record_path(payloads, monkeypatch):
 
 
 def test_mixed_stream_takes_the_batch_path_with_per_record_islands(monkeypatch):
-    """Only multi-value events and session logs leave the batch path; everything else stays columnar."""
+    """Only multi-value events, session logs and rare fields (the file header, a tag's first metadata)
+    leave the batch path; everything else stays columnar."""
     events = [header()]
     for s in range(1, 300):
         events.append(simple_event("a", s, s))
@@ -533,7 +537,7 @@ def test_mixed_stream_takes_the_batch_path_with_per_record_islands(monkeypatch):
     monkeypatch.setattr(er, "_apply_records", spy)
     monkeypatch.setattr(er, "MIN_BATCH", 0)
     fast = _read_bytes(data)
-    assert len(slow_records) == 10  # 5 multi-value events + 5 session logs
+    assert len(slow_records) == 13  # 5 multi-value events + 5 session logs + file header + 2 with metadata
     monkeypatch.setattr(er, "MIN_BATCH", 10**9)
     assert _same(fast, _read_bytes(data))
     assert _same(fast, _reference(serialized(events)))

@@ -16,20 +16,17 @@ not double counted: a point whose step is <= the last step of its series drops
 the earlier points at steps >= it (later data wins), and a ``SessionLog.START``
 at step s drops every point at step >= s written from the same folder.
 
-Speed. Touching each record from Python (`Event.FromString`, then a handful of
-attribute reads) costs ~5 us a record, barely 3x `EventAccumulator`. Instead a
-whole chunk of records is decoded in a few C calls (see `_apply_batch`): the
-records' payloads are concatenated, each preceded by a tiny
-serialized event made of sentinel values, and the result is parsed ONCE with
-`_EventColumns`, a private schema mirroring `Event` in which every field we need
-is repeated and every sub-message singular. Protobuf's merge rules (repeated
-fields concatenate, a repeated singular sub-message merges) turn that single
-parse into columns: all wall times, all steps, all tags, all simple values...
-in record order, each record's entries starting with its sentinel so they can
-be assigned back to records with numpy. Anything that does not fit (several
-values in one event, session logs, sentinel collisions, undecodable bytes)
-falls back to the plain per-record `Event.FromString` path, which defines the
-semantics; the tests check that both paths agree.
+Two decoders read the records. The per-record path (`Event.FromString`, then
+`_apply_event`) DEFINES the semantics and costs ~5 us a record; the batch path
+(`columns.decode_columns`, then `_apply_batch`) decodes a whole chunk in a few C
+calls and hands every record it cannot prove it reads identically back to the
+per-record path, in order. A differential fuzz test holds the two together.
+
+Framing damage never hides the rest of a file: after a corrupt header, an
+impossible length or a length running past the end of the file or over the
+next records, reading resumes at the next credible record (`framing.find_record`)
+and the report says what was skipped. Only an incomplete last record with
+nothing credible after it is reported as truncated (file still being written?).
 """
 
 from __future__ import annotations
@@ -38,69 +35,61 @@ import io
 import struct
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
-from google_crc32c import _crc32c  # C extension; the pure-Python fallback is ~100x slower
-from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
+from google_crc32c import _crc32c
+from tensorboard.compat.proto import event_pb2, tensor_pb2
 
 from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.io.columns import Batch, decode_columns, metadata_plugin
+from tb_recipe_plugin.io.framing import (
+    FOOTER_SIZE,
+    FOUND,
+    HEADER_SIZE,
+    MAX_RECORD,
+    MORE,
+    NONE,
+    OVERHEAD,
+    bad_headers,
+    find_record,
+    frame,
+    frame_record,
+    header_length,
+    mask,
+    masked_crc32c,
+    read_up_to,
+)
+
+__all__ = [
+    "SCALARS_PLUGIN",
+    "FileReport",
+    "FolderScope",
+    "ScalarCollector",
+    "frame_record",
+    "masked_crc32c",
+    "read_event_bytes",
+    "read_event_stream",
+    "read_scalars",
+    "tensor_scalar",
+]
 
 SCALARS_PLUGIN = "scalars"
 
-_HEADER_SIZE = 12  # uint64 length + uint32 masked crc32c of those 8 bytes
-_FOOTER_SIZE = 4  # uint32 masked crc32c of the payload
-_LENGTH = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
-_MASK_DELTA = 0xA282EAD8
-_MAX_RECORD = 1 << 31  # protobuf cannot parse more; a checksummed larger length means corruption
 _CHUNK = 4 << 20  # bounded read size: a multi-GB event file is never held in memory at once
 
 # Batches smaller than this are decoded record by record: numpy's fixed cost per call would dominate.
 MIN_BATCH = 64
 # A batch where more than this fraction of records needs the per-record path is decoded entirely that way.
 MAX_SLOW_FRACTION = 0.125
+# A batch the columns cannot decode is split in halves down to this size, then decoded record by record.
+_MIN_HALF = 16
 
 _START = event_pb2.SessionLog.START
-
-
-def masked_crc32c(data: bytes) -> int:
-    """CRC32C as TFRecord stores it: rotated and offset so CRCs of CRCs stay well distributed."""
-    crc = _crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def frame_record(data: bytes) -> bytes:
-    """One TFRecord (header, payload, footer); used by tests and the benchmark to write files."""
-    length = _LENGTH.pack(len(data))
-    return length + _U32.pack(masked_crc32c(length)) + data + _U32.pack(masked_crc32c(data))
-
-
-def _crc32c_table() -> np.ndarray:
-    table = np.zeros(256, dtype=np.uint32)
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table[byte] = crc
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def _masked_crc32c_rows(rows: np.ndarray) -> np.ndarray:
-    """Masked CRC32C of every row of a (n, k) uint8 matrix; checks all 8-byte record headers at once."""
-    crc = np.full(rows.shape[0], 0xFFFFFFFF, dtype=np.uint32)
-    for k in range(rows.shape[1]):
-        crc = _CRC_TABLE[(crc ^ rows[:, k]) & 0xFF] ^ (crc >> 8)
-    crc ^= np.uint32(0xFFFFFFFF)
-    return ((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)
-
+_U32 = struct.Struct("<I")
 
 # --------------------------------------------------------------------------- accumulation
 
@@ -131,15 +120,15 @@ class _Points:
         self.values.append(value)
         self.walls.append(wall)
 
-    def extend(self, steps: np.ndarray, values: np.ndarray, walls: np.ndarray) -> int:
-        """Many points in write order with the same outcome as calling `add` on each; returns points kept.
+    def extend(self, steps: np.ndarray, values: np.ndarray, walls: np.ndarray) -> None:
+        """Many points in write order with the same outcome as calling `add` on each.
 
         Every new point purges stored points at steps >= its own, so the store is
         cut at the smallest new step; a new point survives unless a later one has
         a step <= its step (suffix minimum).
         """
         if steps.size == 0:
-            return 0
+            return
         self.drop_from(int(steps.min()))
         if steps.size > 1 and not bool((steps[1:] > steps[:-1]).all()):
             later_min = np.minimum.accumulate(steps[::-1])[::-1]
@@ -149,7 +138,6 @@ class _Points:
         self.steps.frombytes(steps.astype(np.int64, copy=False).tobytes())
         self.values.frombytes(values.astype(np.float64, copy=False).tobytes())
         self.walls.frombytes(walls.astype(np.float64, copy=False).tobytes())
-        return int(steps.size)
 
     def to_series(self, key: str) -> Series:
         return Series(
@@ -173,7 +161,7 @@ class FolderScope:
         self.prefix = prefix
         self.plugins: dict[str, str] = {}  # tag -> plugin name of its first metadata
         self.points: dict[str, _Points] = {}  # raw tag -> columns (shared with the collector)
-        self.metadata_plugins: dict[bytes, str] = {}  # serialized SummaryMetadata -> plugin name
+        self.metadata_plugins: dict[bytes, str | None] = {}  # serialized SummaryMetadata -> plugin (None: invalid)
 
     def points_for(self, tag: str) -> _Points:
         pts = self.points.get(tag)
@@ -185,15 +173,16 @@ class FolderScope:
         for pts in self.points.values():
             pts.drop_from(step)
 
-    def plugin_of_metadata(self, raw: bytes) -> str:
-        name = self.metadata_plugins.get(raw)
-        if name is None:
-            try:
-                name = summary_pb2.SummaryMetadata.FromString(raw).plugin_data.plugin_name
-            except DecodeError:
-                name = ""
-            self.metadata_plugins[raw] = name
-        return name
+    def plugin_of_metadata(self, raw: bytes) -> str | None:
+        """Plugin named by a serialized SummaryMetadata; None when an event holding it would not parse."""
+        try:
+            return self.metadata_plugins[raw]
+        except KeyError:
+            name = self.metadata_plugins[raw] = metadata_plugin(raw)
+            return name
+
+    def metadata_ok(self, raw: bytes) -> bool:
+        return self.plugin_of_metadata(raw) is not None
 
 
 class ScalarCollector:
@@ -243,13 +232,6 @@ _HALF = struct.Struct("<e")
 _U16 = struct.Struct("<H")
 _F32 = struct.Struct("<f")
 
-# Serialized TensorProto prefixes of the scalar layouts TF actually writes (dtype, empty shape,
-# tensor_content of one element): decoded with one numpy view for a whole batch.
-_TENSOR_LAYOUTS: tuple[tuple[bytes, str], ...] = (
-    (b"\x08\x01\x12\x00\x22\x04", "<f4"),  # DT_FLOAT
-    (b"\x08\x02\x12\x00\x22\x08", "<f8"),  # DT_DOUBLE
-)
-
 
 def tensor_scalar(tensor: tensor_pb2.TensorProto) -> float | None:
     """Value of a one-element numeric tensor, or None when it is not a scalar we can read."""
@@ -284,18 +266,10 @@ def _bfloat16(bits: int) -> float:
 
 
 def _decode_tensors(raws: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Values of serialized scalar TensorProtos and a mask of those that were readable scalars."""
-    n = len(raws)
-    lengths = set(map(len, raws))
-    for head, dtype in _TENSOR_LAYOUTS:
-        size = len(head) + np.dtype(dtype).itemsize
-        if lengths == {size}:
-            rows = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(n, size)
-            if bool((rows[:, : len(head)] == np.frombuffer(head, dtype=np.uint8)).all()):
-                values = rows[:, len(head) :].copy().view(dtype).reshape(n).astype(np.float64)
-                return values, np.ones(n, dtype=bool)
-    values = np.empty(n, dtype=np.float64)
-    ok = np.ones(n, dtype=bool)
+    """Values of serialized scalar TensorProtos and a mask of those that were readable scalars
+    (the layouts TF writes are decoded in bulk by the batch decoder before this)."""
+    values = np.empty(len(raws), dtype=np.float64)
+    ok = np.ones(len(raws), dtype=bool)
     for i, raw in enumerate(raws):
         try:
             number = tensor_scalar(tensor_pb2.TensorProto.FromString(raw))
@@ -318,7 +292,7 @@ class FileReport:
     label: str
     records: int = 0
     headers: int = 0  # `file_version` records, to tell a header-only file from one with events
-    scalars: int = 0
+    scalars: int = 0  # scalar values read (before restarts purge any)
     errors: list[str] = field(default_factory=list)
     bad_data_crc: int = 0
     first_bad_data_crc: int = -1
@@ -376,330 +350,28 @@ def _apply_records(datas: Sequence[bytes], offsets: np.ndarray, scope: FolderSco
 # --------------------------------------------------------------------------- batch path
 
 
-# Field numbers taken from the real descriptors, so the column schema cannot drift from event.proto.
-_EVENT = {f.name: f.number for f in event_pb2.Event.DESCRIPTOR.fields}
-_VALUE = {f.name: f.number for f in summary_pb2.Summary.Value.DESCRIPTOR.fields}
-
-
-def _columns_schema() -> type:
-    """`Event` re-declared so one parse of many concatenated events yields per-field columns."""
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name="tb_recipe_event_columns.proto", package="tb_recipe_columns", syntax="proto3"
-    )
-    rep, opt = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED, descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
-    t = descriptor_pb2.FieldDescriptorProto
-
-    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
-        msg = fdp.message_type.add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            f = msg.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                f.type_name = type_name
-
-    # Tags stay bytes (no UTF-8 check per value); sub-messages we only look at stay bytes too.
-    message(
-        "ValueColumns",
-        [
-            ("tag", _VALUE["tag"], t.TYPE_BYTES, rep, ""),
-            ("simple_value", _VALUE["simple_value"], t.TYPE_FLOAT, rep, ""),
-            ("tensor", _VALUE["tensor"], t.TYPE_BYTES, rep, ""),
-            ("metadata", _VALUE["metadata"], t.TYPE_BYTES, rep, ""),
-        ],
-    )
-    message("SummaryColumns", [("value", 1, t.TYPE_MESSAGE, opt, ".tb_recipe_columns.ValueColumns")])
-    message(
-        "EventColumns",
-        [
-            ("wall_time", _EVENT["wall_time"], t.TYPE_DOUBLE, rep, ""),
-            ("step", _EVENT["step"], t.TYPE_INT64, rep, ""),
-            ("file_version", _EVENT["file_version"], t.TYPE_BYTES, rep, ""),
-            ("summary", _EVENT["summary"], t.TYPE_MESSAGE, opt, ".tb_recipe_columns.SummaryColumns"),
-            ("session_log", _EVENT["session_log"], t.TYPE_BYTES, rep, ""),
-        ],
-    )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tb_recipe_columns.EventColumns"))
-
-
-_EventColumns = _columns_schema()
-
-# Sentinels opening each record's entries in every column. A real value equal to one only costs speed:
-# the column then has more groups than records and the batch is decoded record by record.
-_SENT_WALL = -1.2345678901234567e300
-_SENT_STEP = 0  # one byte; writers omit a zero step (proto3 default), so an explicit 0 is a sentinel
-_SENT_FLOAT_BITS = 0xFFFFFFFF  # a float32 NaN with a payload writers do not produce
-_SENT_BYTES = b"\xff"  # not valid UTF-8, so never a real tag; an impossible TensorProto / metadata
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if not n:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
-def _len_field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _sentinel_prefix(step_sentinel: int) -> bytes:
-    """A serialized event whose every field we read holds a sentinel; it opens each record's entries."""
-    value = (
-        _len_field(_VALUE["tag"], _SENT_BYTES)
-        + _varint(_VALUE["simple_value"] << 3 | 5)
-        + _U32.pack(_SENT_FLOAT_BITS)
-        + _len_field(_VALUE["tensor"], _SENT_BYTES)
-        + _len_field(_VALUE["metadata"], _SENT_BYTES)
-    )
-    return (
-        _varint(_EVENT["wall_time"] << 3 | 1)
-        + struct.pack("<d", _SENT_WALL)
-        + _varint(_EVENT["step"] << 3)
-        + _varint(step_sentinel & 0xFFFFFFFFFFFFFFFF)
-        + _len_field(_EVENT["summary"], _len_field(1, value))
-        + _len_field(_EVENT["session_log"], _SENT_BYTES)
-    )
-
-
-# Step sentinels: 0 costs one byte and writers omit zero steps (proto3 default); a writer that spells
-# step 0 out gets the 10-byte int64 minimum instead, which no training loop uses.
-_PREFIXES = tuple((_sentinel_prefix(sentinel), sentinel) for sentinel in (_SENT_STEP, -(1 << 63)))
-_SENT_WALL_BITS = np.array([_SENT_WALL], dtype=np.float64).view(np.uint64)[0]
-_SENT_SIMPLE_BITS = np.array([_SENT_FLOAT_BITS], dtype="<u4").view("<f4").astype(np.float64).view(np.uint64)[0]
-
-
-@dataclass
-class _Column:
-    """Where each record's entries sit in one column: `last` is its last entry (or its sentinel)."""
-
-    count: np.ndarray  # entries per record, sentinel excluded
-    last: np.ndarray  # index of the record's last entry; the sentinel itself when count is 0
-
-
-def _group(is_sentinel: np.ndarray, records: int) -> _Column | None:
-    starts = np.flatnonzero(is_sentinel)
-    if starts.size != records or (records and starts[0] != 0):
-        return None
-    ends = np.empty(records, dtype=np.int64)
-    ends[:-1] = starts[1:]
-    ends[-1] = is_sentinel.size
-    return _Column(count=ends - starts - 1, last=ends - 1)
-
-
-def _empty_column(records: int) -> _Column:
-    return _Column(count=np.zeros(records, dtype=np.int64), last=np.arange(records, dtype=np.int64))
-
-
-def _bytes_column(values: Sequence[bytes], records: int) -> tuple[_Column | None, np.ndarray]:
-    """A bytes column as an object array (fancy indexing and `==` then run in C, ~30 ns an element)."""
-    if len(values) == records:
-        return _empty_column(records), np.empty(0, dtype=object)
-    items = np.empty(len(values), dtype=object)
-    items[:] = list(values)
-    return _group(items == _SENT_BYTES, records), items
-
-
-def _numeric_column(column: np.ndarray, sentinel_bits: int, records: int) -> _Column | None:
-    bits = column.view(np.uint64) if column.dtype == np.float64 else column
-    return _group(bits == sentinel_bits, records)
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _length_delimited(buf: bytes) -> dict[int, bytes]:
-    """Length-delimited fields of a serialized message, by number (last wins); other wire types skipped."""
-    fields: dict[int, bytes] = {}
-    pos = 0
-    n = len(buf)
-    while pos < n:
-        key, pos = _read_varint(buf, pos)
-        wire = key & 7
-        if wire == 2:
-            size, pos = _read_varint(buf, pos)
-            fields[key >> 3] = buf[pos : pos + size]
-            pos += size
-        elif wire == 0:
-            pos = _read_varint(buf, pos)[1]
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return fields
-
-
-def _decode_varints(payload: bytes) -> np.ndarray:
-    """Packed int64 varints to an array, vectorised: one numpy pass instead of a Python call per step."""
-    raw = np.frombuffer(payload, dtype=np.uint8)
-    ends = np.flatnonzero(raw < 0x80)
-    if raw.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if ends.size == 0 or ends[-1] != raw.size - 1:
-        raise ValueError("truncated varint")
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    widths = ends - starts + 1
-    if int(widths.max()) > 10:
-        raise ValueError("varint longer than 10 bytes")
-    shift = (np.arange(raw.size) - np.repeat(starts, widths)).astype(np.uint64) * np.uint64(7)
-    parts = (raw & 0x7F).astype(np.uint64) << shift
-    return np.add.reduceat(parts, starts).view(np.int64)
-
-
-def _packed_numbers(cols: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Wall times, steps and simple values of a parsed column message, read as packed arrays.
-
-    Iterating a repeated field from Python costs ~70 ns an element; serializing
-    the message emits each numeric column as one packed array that numpy reads
-    in place. The bytes columns must have been read already: they are cleared
-    here so the serialization stays small.
-    """
-    value_columns = cols.summary.value  # type: ignore[attr-defined]
-    for name in ("tag", "tensor", "metadata"):
-        value_columns.ClearField(name)
-    for name in ("session_log", "file_version"):
-        cols.ClearField(name)  # type: ignore[attr-defined]
-    top = _length_delimited(cols.SerializeToString())  # type: ignore[attr-defined]
-    value = _length_delimited(_length_delimited(top.get(_EVENT["summary"], b"")).get(1, b""))
-    walls = np.frombuffer(top.get(_EVENT["wall_time"], b""), dtype="<f8")
-    steps = _decode_varints(top.get(_EVENT["step"], b""))
-    simples = np.frombuffer(value.get(_VALUE["simple_value"], b""), dtype="<f4").astype(np.float64)
-    return walls, steps, simples
-
-
-@dataclass
-class _Batch:
-    """Per-record arrays of one decoded batch (record i = i-th good record of the chunk)."""
-
-    steps: np.ndarray
-    walls: np.ndarray
-    tag_codes: np.ndarray  # index into `tags`, -1 when the record has no single tagged value
-    tags: list[str]
-    simple: np.ndarray  # bool: value is a simple_value
-    simple_values: np.ndarray
-    tensor_rows: np.ndarray  # index into `tensors` of the record's tensor, -1 if none
-    tensors: np.ndarray  # object array of serialized TensorProtos
-    meta_rows: np.ndarray  # index into `metas` of the record's metadata, -1 if none
-    metas: np.ndarray  # object array of serialized SummaryMetadata
-    slow: np.ndarray  # bool: needs the per-record path
-    headers: int
-
-
-def _decode_columns(datas: list[bytes], plugins: dict[str, str]) -> _Batch | None:
-    """Column-decode a batch of event payloads, or None when only the per-record path can.
-
-    `plugins` (tags whose plugin is already known) lets the metadata column be
-    skipped: Keras 3 repeats the metadata on every event, only the first counts.
-    """
-    for prefix, step_sentinel in _PREFIXES:
-        batch = _decode_with(datas, prefix, step_sentinel, plugins)
-        if batch is not None:
-            return batch
-    return None
-
-
-def _decode_with(datas: list[bytes], prefix: bytes, step_sentinel: int, plugins: dict[str, str]) -> _Batch | None:
-    r = len(datas)
-    try:
-        cols = _EventColumns.FromString(prefix + prefix.join(datas))
-    except DecodeError:
-        return None
-    values = cols.summary.value
-    tag_col, tag_items = _bytes_column(values.tag, r)
-    if tag_col is None:
-        return None
-    tags, tag_codes = _encode_tags(tag_items, tag_col)
-    tensor_col, tensors = _bytes_column(values.tensor, r)
-    if all(tag in plugins for tag in tags):
-        meta_col, metas = _empty_column(r), np.empty(0, dtype=object)
-    else:
-        meta_col, metas = _bytes_column(values.metadata, r)
-    session_col, _ = _bytes_column(cols.session_log, r)
-    headers = len(cols.file_version)
-    try:
-        walls, steps, simples = _packed_numbers(cols)
-    except (ValueError, IndexError):
-        return None
-    wall_col = _numeric_column(walls, _SENT_WALL_BITS, r)
-    step_col = _numeric_column(steps, step_sentinel, r)
-    simple_col = _numeric_column(simples, _SENT_SIMPLE_BITS, r)
-    if None in (wall_col, step_col, simple_col, tensor_col, meta_col, session_col):
-        return None
-    assert wall_col and step_col and simple_col and tensor_col and meta_col and session_col  # for type checkers
-    return _Batch(
-        steps=np.where(step_col.count > 0, steps[step_col.last], 0),
-        walls=np.where(wall_col.count > 0, walls[wall_col.last], 0.0),
-        tag_codes=tag_codes,
-        tags=tags,
-        simple=simple_col.count == 1,
-        simple_values=simples[simple_col.last],
-        tensor_rows=_rows(tensor_col),
-        tensors=tensors,
-        meta_rows=_rows(meta_col),
-        metas=metas,
-        slow=_needs_record_path(tag_col, simple_col, tensor_col, meta_col, session_col),
-        headers=headers,
-    )
-
-
-def _needs_record_path(tag: _Column, simple: _Column, tensor: _Column, meta: _Column, session: _Column) -> np.ndarray:
-    """Records the columns cannot represent: several values (TF1 merged summaries), a session log
-    (purges must happen in order), or a value without a tag (proto3 drops an empty tag)."""
-    return (
-        (tag.count > 1)
-        | (meta.count > 1)
-        | (session.count > 0)
-        | ((simple.count + tensor.count) > 1)
-        | ((tag.count == 0) & ((simple.count + tensor.count + meta.count) > 0))
-    )
-
-
-def _rows(col: _Column) -> np.ndarray:
-    return np.where(col.count == 1, col.last, -1)
-
-
-def _encode_tags(items: np.ndarray, col: _Column) -> tuple[list[str], np.ndarray]:
-    """Small integer per record for its tag, so grouping by tag is a numpy sort, not a dict per point."""
-    codes = np.full(col.count.size, -1, dtype=np.int64)
-    single = np.flatnonzero(col.count == 1)
-    if not single.size:
-        return [], codes
-    rec_tags = items[col.last[single]]
-    uniques = list(dict.fromkeys(rec_tags))
-    index = {tag: i for i, tag in enumerate(uniques)}
-    codes[single] = np.fromiter(map(index.__getitem__, rec_tags), dtype=np.int64, count=len(rec_tags))
-    return [tag.decode("utf-8", "replace") for tag in uniques], codes
-
-
-def _apply_batch(datas: list[bytes], offsets: np.ndarray, scope: FolderScope, report: FileReport) -> None:
-    """Decode a chunk's records column-wise; rare odd records go through `_apply_event` in order."""
+def _apply_batch(
+    datas: list[bytes], offsets: np.ndarray, sizes: np.ndarray, scope: FolderScope, report: FileReport
+) -> None:
+    """Decode a chunk's records column-wise; records the columns cannot vouch for go through `_apply_event`
+    in order, so the outcome is the per-record path's."""
     if not datas:
         return
     if len(datas) < MIN_BATCH:
         _apply_records(datas, offsets, scope, report)
         return
-    batch = _decode_columns(datas, scope.plugins)
+    batch = decode_columns(datas, sizes, scope.metadata_ok)
+    if batch is None and len(datas) >= 2 * _MIN_HALF:
+        # Some record defeats the columns (it does not parse, or holds a sentinel value): decode each
+        # half on its own, so one bad record costs the per-record path a small stretch, not the chunk.
+        half = len(datas) // 2
+        _apply_batch(datas[:half], offsets[:half], sizes[:half], scope, report)
+        _apply_batch(datas[half:], offsets[half:], sizes[half:], scope, report)
+        return
     if batch is None or batch.slow.sum() > MAX_SLOW_FRACTION * len(datas):
         _apply_records(datas, offsets, scope, report)
         return
     report.records += len(datas)
-    report.headers += batch.headers
     start = 0
     for i in np.flatnonzero(batch.slow).tolist():
         report.records -= 1  # counted again by `_apply_event`
@@ -709,7 +381,7 @@ def _apply_batch(datas: list[bytes], offsets: np.ndarray, scope: FolderScope, re
     _apply_segment(batch, start, len(datas), scope, report)
 
 
-def _apply_segment(batch: _Batch, lo: int, hi: int, scope: FolderScope, report: FileReport) -> None:
+def _apply_segment(batch: Batch, lo: int, hi: int, scope: FolderScope, report: FileReport) -> None:
     """Records [lo, hi) of a batch, none of them slow: register metadata, then append scalars per tag."""
     if hi <= lo:
         return
@@ -726,7 +398,12 @@ def _apply_segment(batch: _Batch, lo: int, hi: int, scope: FolderScope, report: 
     take = batch.simple[lo:hi] & (codes >= 0)
     if take_tensor.any():
         picked = np.flatnonzero(take_tensor)
-        decoded, ok = _decode_tensors(batch.tensors[tensor_rows[picked]])
+        rows = tensor_rows[picked]
+        decoded = batch.tensor_values[rows]
+        ok = batch.tensor_decoded[rows]
+        if not ok.all():
+            parse = np.flatnonzero(~ok)
+            decoded[parse], ok[parse] = _decode_tensors([batch.tensors[i] for i in rows[parse].tolist()])
         values[picked[ok]] = decoded[ok]
         take[picked[ok]] = True
         for j in picked[~ok].tolist():
@@ -734,10 +411,11 @@ def _apply_segment(batch: _Batch, lo: int, hi: int, scope: FolderScope, report: 
     if not take.any():
         return
     rows = np.flatnonzero(take)
-    _append_by_tag(batch, codes[rows], lo + rows, values[rows], scope, report)
+    _append_by_tag(batch, codes[rows], lo + rows, values[rows], scope)
+    report.scalars += int(rows.size)
 
 
-def _register_metadata(batch: _Batch, lo: int, hi: int, scope: FolderScope) -> dict[int, int]:
+def _register_metadata(batch: Batch, lo: int, hi: int, scope: FolderScope) -> dict[int, int]:
     """First-seen plugin per tag, as EventAccumulator keeps it; returns {tag code: record} newly learnt."""
     meta_rows = batch.meta_rows[lo:hi]
     with_meta = np.flatnonzero((meta_rows >= 0) & (batch.tag_codes[lo:hi] >= 0))
@@ -751,175 +429,72 @@ def _register_metadata(batch: _Batch, lo: int, hi: int, scope: FolderScope) -> d
         if tag in scope.plugins:
             continue
         record = int(with_meta[pos])
-        scope.plugins[tag] = scope.plugin_of_metadata(batch.metas[int(meta_rows[record])])
+        plugin = scope.plugin_of_metadata(batch.metas[int(meta_rows[record])])
+        assert plugin is not None  # records with invalid metadata are slow
+        scope.plugins[tag] = plugin
         learnt[code] = lo + record
     return learnt
 
 
 def _append_by_tag(
-    batch: _Batch, codes: np.ndarray, records: np.ndarray, values: np.ndarray, scope: FolderScope, report: FileReport
+    batch: Batch, codes: np.ndarray, records: np.ndarray, values: np.ndarray, scope: FolderScope
 ) -> None:
     order = np.argsort(codes, kind="stable")  # stable: keeps write order within a tag
     codes = codes[order]
     records = records[order]
     values = values[order]
-    bounds = np.flatnonzero(np.diff(codes)) + 1
-    for part in np.split(np.arange(codes.size), bounds):
-        tag = batch.tags[int(codes[part[0]])]
-        recs = records[part]
-        kept = scope.points_for(tag).extend(batch.steps[recs], values[part], batch.walls[recs])
-        report.scalars += kept
+    bounds = (np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist()
+    for lo, hi in zip([0, *bounds], [*bounds, codes.size], strict=True):
+        recs = records[lo:hi]
+        scope.points_for(batch.tags[int(codes[lo])]).extend(batch.steps[recs], values[lo:hi], batch.walls[recs])
 
 
-# --------------------------------------------------------------------------- framing and the file driver
+# --------------------------------------------------------------------------- the file driver
+
+# Kinds of framing damage; each is skipped by scanning for the next credible record.
+LENGTH_CRC = "length-crc"  # the length's checksum does not match
+TOO_LONG = "too-long"  # the length is checksummed but no protobuf can be that long
+OVERLAPS = "overlaps"  # a credible record starts inside the claimed payload (its checksum then fails too)
 
 
 @dataclass
-class _ScanState:
-    offset: int = 0  # file offset of buffer[0]
-    stop: str | None = None  # "length-crc" / "length-too-large" / "read-error" once reading must stop
-    need: int = 0  # bytes needed from the current position to complete the pending record
+class _Damage:
+    """A damaged stretch of a file: where, what the header said, and where reading resumed."""
+
+    kind: str
+    at: int  # file offset of the damaged record's header
+    length: int = 0  # length the header claims (checksummed for every kind but LENGTH_CRC)
+    resumed: int = -1  # file offset of the next credible record; -1 when none followed
+    end: int = -1  # file size, once no credible record followed
+    records_before: int = 0
+    zeros: bool = True  # every skipped byte is zero (what a crash can leave), while it holds
 
 
-_SPECULATE_BLOCK = 4096  # records framed per numpy pass
-_MAX_PERIOD = 64  # longest repeating pattern of record lengths looked for (tags written per step)
+@dataclass
+class _Skip:
+    """A scan in progress for the record after a damaged header."""
+
+    damage: _Damage
+    scan_from: int  # file offset the scan continues from
+    limit: int | None = None  # OVERLAPS: the scan stops at the end of the claimed payload
+    zeros_to: int = -1  # file offset up to which the skipped bytes were checked for zeros
 
 
-def _frame(buf: bytes, pos: int) -> tuple[np.ndarray, int]:
-    """Start offsets of the complete records from `pos` and where the first incomplete one begins.
+@dataclass
+class _State:
+    """Reading position in a file; `buf` holds file bytes from `offset`, consumed up to `pos`."""
 
-    Walking length fields one record at a time from Python is the single largest
-    cost of reading. A training loop writes the same tags every step, so record
-    lengths repeat with a short period: once a period shows, the next few
-    thousand starts are predicted from it and confirmed at once by reading
-    every predicted length field with numpy; the walk resumes at the first
-    misprediction. Lengths are not checksummed here; `_process` does that.
-    """
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    blocks: list[np.ndarray] = []
-    starts: list[int] = []
-    lengths: list[int] = []
-    while True:
-        pos, more = _walk(buf, pos, starts, lengths, 2 * _MAX_PERIOD)
-        if not more:
-            break
-        del lengths[: -2 * _MAX_PERIOD]  # judge the period on the latest records only
-        period = _period(lengths)
-        if period:
-            blocks.append(np.array(starts, dtype=np.int64))
-            starts = []
-            pos = _speculate(raw, pos, np.array(lengths[-period:], dtype=np.int64), blocks)
-            lengths = []
-    blocks.append(np.array(starts, dtype=np.int64))
-    return np.concatenate(blocks), pos
-
-
-def _walk(buf: bytes, pos: int, starts: list[int], lengths: list[int], count: int) -> tuple[int, bool]:
-    """Frame up to `count` records one by one; False once the next record is incomplete."""
-    unpack = _LENGTH.unpack_from
-    n = len(buf)
-    for _ in range(count):
-        if n - pos < 8:
-            return pos, False
-        length = unpack(buf, pos)[0]
-        end = pos + _HEADER_SIZE + length + _FOOTER_SIZE
-        if end > n:
-            return pos, False
-        starts.append(pos)
-        lengths.append(length)
-        pos = end
-    return pos, True
-
-
-def _period(lengths: list[int]) -> int:
-    """Shortest period explaining the whole window: runs of equal lengths must not pass for period 1."""
-    for period in range(1, min(_MAX_PERIOD, len(lengths) // 2) + 1):
-        if lengths[period:] == lengths[:-period]:
-            return period
-    return 0
-
-
-def _speculate(raw: np.ndarray, pos: int, pattern: np.ndarray, blocks: list[np.ndarray]) -> int:
-    """Frame records predicted to repeat `pattern`; returns the start of the first unconfirmed record."""
-    guess = np.tile(pattern, max(1, _SPECULATE_BLOCK // pattern.size))  # whole periods: next block keeps phase
-    offsets = np.zeros(guess.size + 1, dtype=np.int64)
-    np.cumsum(guess + (_HEADER_SIZE + _FOOTER_SIZE), out=offsets[1:])
-    n = raw.size
-    while True:
-        ends = pos + offsets[1:]
-        fit = int(np.searchsorted(ends, n, side="right"))  # records wholly inside the buffer
-        if fit == 0:
-            return pos
-        starts = pos + offsets[:fit]
-        stored = raw[starts[:, None] + np.arange(8)].view("<u8").ravel()
-        wrong = np.flatnonzero(stored != guess[:fit])
-        good = int(wrong[0]) if wrong.size else fit
-        if good:
-            blocks.append(starts[:good])
-        pos = int(starts[good]) if good < fit else int(ends[fit - 1])
-        if good < guess.size:
-            return pos
-
-
-def _process(buf: bytes, pos: int, scope: FolderScope, report: FileReport, state: _ScanState) -> int:
-    """Consume the complete records of `buf` from `pos`; return where unconsumed bytes start."""
-    starts, pending = _frame(buf, pos)
-    if starts.size:
-        raw = np.frombuffer(buf, dtype=np.uint8)
-        heads = raw[starts[:, None] + np.arange(_HEADER_SIZE)]
-        stored = heads[:, 8:].copy().view("<u4").ravel()
-        bad = np.flatnonzero(_masked_crc32c_rows(heads[:, :8]) != stored)
-        if bad.size:
-            pending = int(starts[bad[0]])
-            starts = starts[: bad[0]]
-            state.stop = "length-crc"
-    ends = np.empty_like(starts)
-    ends[:-1] = starts[1:]
-    if starts.size:
-        ends[-1] = pending
-    ends -= _FOOTER_SIZE
-    datas, offsets = _check_payloads(buf, starts, ends, report, state)
-    _apply_batch(datas, offsets, scope, report)
-    if state.stop is None:
-        _check_pending_header(buf, pending, state)
-    return pending
-
-
-def _check_payloads(
-    buf: bytes, starts: np.ndarray, ends: np.ndarray, report: FileReport, state: _ScanState
-) -> tuple[list[bytes], np.ndarray]:
-    """Payloads whose data CRC matches; a bad one is skipped (its length was sound, so framing continues)."""
-    offsets = starts + state.offset
-    if not starts.size:
-        return [], offsets
-    datas = [buf[s:e] for s, e in zip((starts + _HEADER_SIZE).tolist(), ends.tolist(), strict=True)]
-    crcs = np.fromiter(map(_crc32c.value, datas), dtype=np.uint32, count=len(datas))
-    masked = ((crcs >> 15) | (crcs << 17)) + np.uint32(_MASK_DELTA)
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    stored = raw[ends[:, None] + np.arange(_FOOTER_SIZE)].view("<u4").ravel()
-    bad = masked != stored
-    if not bad.any():
-        return datas, offsets
-    if not report.bad_data_crc:
-        report.first_bad_data_crc = int(offsets[bad][0])
-    report.bad_data_crc += int(bad.sum())
-    return [d for d, b in zip(datas, bad.tolist(), strict=True) if not b], offsets[~bad]
-
-
-def _check_pending_header(buf: bytes, pos: int, state: _ScanState) -> None:
-    """Validate the header of the incomplete record at `pos` so a corrupt length is not mistaken for truncation."""
-    state.need = _HEADER_SIZE
-    if len(buf) - pos < _HEADER_SIZE:
-        return
-    length_bytes = buf[pos : pos + 8]
-    if masked_crc32c(length_bytes) != _U32.unpack_from(buf, pos + 8)[0]:
-        state.stop = "length-crc"
-        return
-    length = _LENGTH.unpack(length_bytes)[0]
-    if length > _MAX_RECORD:
-        state.stop = "length-too-large"
-        return
-    state.need = _HEADER_SIZE + length + _FOOTER_SIZE
+    buf: bytes = b""
+    offset: int = 0
+    pos: int = 0
+    eof: bool = False
+    need_end: int = 0  # file offset the buffer must reach before the pending record can be judged
+    looked_at: int = -1  # the incomplete record whose claimed payload is being scanned ahead
+    looked_to: int = -1  # file offset up to which that scan got
+    skip: _Skip | None = None
+    truncated_at: int = -1  # file offset of an incomplete last record
+    read_error: str = ""
+    damages: list[_Damage] = field(default_factory=list)
 
 
 def read_event_stream(stream: BinaryIO, scope: FolderScope, label: str, chunk_size: int = _CHUNK) -> FileReport:
@@ -929,64 +504,250 @@ def read_event_stream(stream: BinaryIO, scope: FolderScope, label: str, chunk_si
     system or a file truncated under our feet must not abort the whole run.
     """
     report = FileReport(label)
-    state = _ScanState()
-    buf = b""
-    pos = 0
-    eof = False
+    state = _State()
     while True:
-        pos = _process(buf, pos, scope, report, state)
-        if state.stop or eof:
+        if state.skip is None and _consume_records(state, scope, report):
+            continue  # resumed after damage: frame again from there
+        if state.skip is not None:
+            _resync(state, report)
+            if state.skip is None:
+                continue  # frame again from the record found
+        if state.eof or state.truncated_at >= 0:
             break
-        want = max(chunk_size, state.need - (len(buf) - pos))
-        try:
-            chunk = _read_exactly(stream.read, want)
-        except OSError as exc:
-            report.errors.append(
-                f"{label}: read error at byte {state.offset + len(buf)} ({exc.strerror or exc.__class__.__name__}); "
-                f"read {report.records} records before it"
-            )
-            state.stop = "read-error"
+        if not _fill(state, stream, chunk_size):
             break
-        eof = len(chunk) < want
-        state.offset += pos
-        buf = buf[pos:] + chunk if pos < len(buf) else chunk
-        pos = 0
-    _finish_report(report, state, state.offset + pos, pos < len(buf))
+    _finish_report(report, state)
     return report
 
 
-def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes:
-    """Read `size` bytes unless EOF comes first; raw and remote files may return short reads."""
-    first = read(size)
-    if len(first) >= size or not first:
-        return first
-    parts = [first]
-    got = len(first)
-    while got < size:
-        more = read(size - got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
+def _fill(state: _State, stream: BinaryIO, chunk_size: int) -> bool:
+    """Drop consumed bytes and read at least a chunk (more if the pending record needs it)."""
+    end = state.offset + len(state.buf)
+    held = len(state.buf) - state.pos
+    # A long record is read in doubling steps (linear copying), each scanned ahead (see `_look_ahead`).
+    want = max(chunk_size, min(state.need_end - end, held))
+    try:
+        chunk = read_up_to(stream.read, want, max(chunk_size, _CHUNK))
+    except OSError as exc:
+        state.read_error = f"read error at byte {end} ({exc.strerror or exc.__class__.__name__})"
+        return False
+    state.eof = len(chunk) < want
+    state.buf = state.buf[state.pos :] + chunk if state.pos < len(state.buf) else chunk
+    state.offset += state.pos
+    state.pos = 0
+    return True
 
 
-def _finish_report(report: FileReport, state: _ScanState, at: int, leftover: bool) -> None:
-    """Turn counters and the stop reason into the human-readable messages the CLI prints."""
+def _consume_records(state: _State, scope: FolderScope, report: FileReport) -> bool:
+    """Decode the complete records from `state.pos`; stop at damage or at the first incomplete record.
+
+    Returns True when reading resumed at a record found after damage (frame again from there);
+    otherwise `state.skip` is set (a scan for the next record must go on) or more data is needed.
+    """
+    buf = state.buf
+    starts, pending = frame(buf, state.pos)
+    damage_at = -1
+    if starts.size:
+        bad = bad_headers(buf, starts)
+        if bad.size:
+            damage_at = pending = int(starts[bad[0]])
+            starts = starts[: bad[0]]
+    ends = np.empty_like(starts)  # end of each payload (its footer follows)
+    if starts.size:
+        ends[:-1] = starts[1:]
+        ends[-1] = pending
+    ends -= FOOTER_SIZE
+    datas = [buf[s:e] for s, e in zip((starts + HEADER_SIZE).tolist(), ends.tolist(), strict=True)]
+    keep, overlap = _check_payloads(state, starts, ends, datas, report)
+    if keep.size < starts.size:
+        starts, ends = starts[keep], ends[keep]
+        datas = [datas[i] for i in keep.tolist()]
+    _apply_batch(datas, starts + state.offset, ends - starts - HEADER_SIZE, scope, report)
+    if overlap is not None:
+        return _overlap(state, report, *overlap)
+    state.pos = pending
+    if damage_at >= 0:
+        _start_skip(state, report, _Damage(LENGTH_CRC, state.offset + damage_at))
+        return False
+    return _check_pending(state, report)
+
+
+def _check_payloads(
+    state: _State, starts: np.ndarray, ends: np.ndarray, datas: list[bytes], report: FileReport
+) -> tuple[np.ndarray, tuple[int, int, int, str] | None]:
+    """Indices of the records to decode, and the first wrong length found: (record start, its claimed
+    length, the scan's position, the scan's status), or None.
+
+    A bad payload checksum means a damaged payload, or a wrong length whose
+    "payload" runs over the next records: a credible record starting inside it
+    tells them apart. Records framed after a wrong length are not decoded.
+    """
+    if not starts.size:
+        return starts, None
+    buf = state.buf
+    crcs = np.fromiter(map(_crc32c.value, datas), dtype=np.uint32, count=len(datas))
+    raw = np.frombuffer(buf, dtype=np.uint8)
+    stored = raw[ends[:, None] + np.arange(FOOTER_SIZE)].view("<u4").ravel()
+    bad = np.flatnonzero(mask(crcs) != stored)
+    if not bad.size:
+        return np.arange(starts.size), None
+    good = np.ones(starts.size, dtype=bool)
+    for i in bad.tolist():
+        at = int(starts[i])
+        length = int(ends[i]) - at - HEADER_SIZE
+        found, status = find_record(buf, at + 1, at + OVERHEAD + length, state.eof)
+        if status != NONE:
+            return np.flatnonzero(good[:i]), (at, length, found, status)
+        _count_bad_payload(report, state.offset + at)
+        good[i] = False
+    return np.flatnonzero(good), None
+
+
+def _overlap(state: _State, report: FileReport, at: int, length: int, found: int, status: str) -> bool:
+    """A record whose payload checksum failed and inside whose claimed payload a credible record starts
+    (FOUND: returns True) or may start (MORE: the scan needs more bytes)."""
+    damage = _Damage(OVERLAPS, state.offset + at, length, records_before=report.records)
+    state.pos = found
+    if status == FOUND:
+        damage.resumed = state.offset + found
+        state.damages.append(damage)
+        return True
+    state.skip = _Skip(damage, state.offset + found, limit=state.offset + at + OVERHEAD + length)
+    state.need_end = _need_end(state, found)
+    return False
+
+
+def _count_bad_payload(report: FileReport, offset: int) -> None:
+    if not report.bad_data_crc:
+        report.first_bad_data_crc = offset
+    report.bad_data_crc += 1
+
+
+def _check_pending(state: _State, report: FileReport) -> bool:
+    """Judge the header of the incomplete record at `state.pos`: wait for more bytes, start a skip, or
+    (returns True) resume at a record found inside its claimed payload."""
+    buf, pos = state.buf, state.pos
+    at = state.offset + pos
+    if len(buf) - pos < HEADER_SIZE:
+        state.need_end = at + HEADER_SIZE
+        if state.eof and pos < len(buf):
+            state.truncated_at = at
+        return False
+    length = header_length(buf, pos)
+    if length is None:
+        _start_skip(state, report, _Damage(LENGTH_CRC, at))
+    elif length > MAX_RECORD:
+        _start_skip(state, report, _Damage(TOO_LONG, at, length))
+    else:
+        state.need_end = at + OVERHEAD + length
+        if (state.eof or length > _LOOK_AHEAD_FROM) and _look_ahead(state, report, length):
+            return True
+        if state.eof:  # nothing credible after it: the last record, still being written or cut off
+            state.truncated_at = at
+    return False
+
+
+# Claims longer than this are checked while they are read (`_look_ahead`); shorter ones once complete,
+# by their payload checksum. Only a record embedding a whole valid TFRecord in its payload can pass for
+# a wrong length this way, so the early check is kept to claims no training writer makes.
+_LOOK_AHEAD_FROM = 16 << 20
+
+
+def _look_ahead(state: _State, report: FileReport, length: int) -> bool:
+    """Scan the part read so far of an incomplete record's claimed payload for a credible record.
+
+    Finding one proves the length wrong (OVERLAPS), whether the claim runs past
+    the end of the file or not, and before the gigabytes it may claim are
+    buffered; a real long record is scanned once, in the doubling steps it is
+    read in.
+    """
+    at = state.offset + state.pos
+    if state.looked_at != at:
+        state.looked_at, state.looked_to = at, at + 1
+    found, status = find_record(state.buf, state.looked_to - state.offset, len(state.buf) + 1, state.eof)
+    state.looked_to = state.offset + found
+    if status != FOUND:
+        return False
+    damage = _Damage(OVERLAPS, at, length, resumed=state.offset + found, records_before=report.records)
+    state.damages.append(damage)
+    state.pos = found
+    state.need_end = 0
+    return True
+
+
+def _start_skip(state: _State, report: FileReport, damage: _Damage) -> None:
+    damage.records_before = report.records
+    state.skip = _Skip(damage, damage.at + 1)
+
+
+def _resync(state: _State, report: FileReport) -> None:
+    """Continue the scan for the next credible record; resume framing there, or give up at EOF."""
+    skip = state.skip
+    assert skip is not None
+    damage = skip.damage
+    lo = skip.scan_from - state.offset
+    hi = len(state.buf) + 1 if skip.limit is None else skip.limit - state.offset
+    found, status = find_record(state.buf, lo, hi, state.eof)
+    _note_zeros(state, skip, found if status != NONE else len(state.buf))
+    if status == MORE:
+        skip.scan_from = state.offset + found
+        state.pos = found
+        state.need_end = _need_end(state, found)
+        return
+    state.skip = None
+    if status == FOUND:
+        damage.resumed = state.offset + found
+        state.damages.append(damage)
+        state.pos = found
+    elif skip.limit is not None:  # nothing credible inside the payload: its length was right, its bytes not
+        _count_bad_payload(report, damage.at)
+        state.pos = skip.limit - state.offset
+    else:
+        damage.end = state.offset + len(state.buf)
+        state.damages.append(damage)
+        state.pos = len(state.buf)
+
+
+def _note_zeros(state: _State, skip: _Skip, upto: int) -> None:
+    """Track whether the skipped bytes so far (before buffer position `upto`) are all zero."""
+    start = max(skip.zeros_to, skip.damage.at) - state.offset
+    if skip.damage.zeros and upto > start:
+        skip.damage.zeros = state.buf.count(0, start, upto) == upto - start
+    skip.zeros_to = max(skip.zeros_to, state.offset + upto)
+
+
+def _need_end(state: _State, pos: int) -> int:
+    """File offset the buffer must reach to judge a record start at buffer position `pos`."""
+    if len(state.buf) - pos < HEADER_SIZE:
+        return state.offset + pos + HEADER_SIZE
+    length = header_length(state.buf, pos)
+    extra = OVERHEAD + length if length is not None and length <= MAX_RECORD else HEADER_SIZE
+    return state.offset + pos + extra
+
+
+def _finish_report(report: FileReport, state: _State) -> None:
+    """Turn counters, damage and the end state into the sentences the CLI prints."""
     label = report.label
-    before = f"read {report.records} records before it"
-    if state.stop == "length-crc":
-        if at == 0:
-            report.errors.append(f"{label}: not a TensorBoard event file (bad record checksum at byte 0); skipped")
-        else:
-            report.errors.append(
-                f"{label}: corrupt record header at byte {at} (length checksum mismatch); "
-                f"stopped reading this file, {before}"
-            )
-    elif state.stop == "length-too-large":
-        report.errors.append(f"{label}: implausible record length at byte {at}; stopped reading this file, {before}")
-    elif state.stop is None and leftover:
-        report.errors.append(f"{label}: truncated record at byte {at} (file still being written?); {before}")
+    size = state.offset + len(state.buf)
+    damages = state.damages
+    if len(damages) == 1 and damages[0].at == 0 and damages[0].resumed < 0 and damages[0].kind == LENGTH_CRC:
+        report.errors.append(f"{label}: not a TensorBoard event file (bad record checksum at byte 0); skipped")
+    else:
+        report.errors.extend(_damage_message(label, d, report.records) for d in damages[:_DAMAGES_SHOWN])
+    if len(damages) > _DAMAGES_SHOWN:
+        rest = damages[_DAMAGES_SHOWN:]
+        skipped = sum((d.resumed if d.resumed >= 0 else d.end) - d.at for d in rest)
+        report.errors.append(
+            f"{label}: {len(rest)} more damaged stretches skipped the same way ({skipped} bytes), "
+            f"the last at byte {rest[-1].at}"
+        )
+    if state.read_error:
+        report.errors.append(f"{label}: {state.read_error}; read {report.records} records before it")
+    if state.truncated_at >= 0:
+        report.errors.append(
+            f"{label}: truncated record at byte {state.truncated_at} (file still being written?); "
+            f"read {report.records} records before it"
+        )
     if report.bad_data_crc:
         report.errors.append(
             f"{label}: skipped {report.bad_data_crc} record(s) with a bad data checksum "
@@ -1002,11 +763,44 @@ def _finish_report(report: FileReport, state: _ScanState, at: int, leftover: boo
             f"{label}: skipped {report.bad_tensors} 'scalars' tensor value(s) that are not one-element "
             f"numbers (first tag {report.first_bad_tensor_tag!r})"
         )
-    if state.stop is None and not leftover and not report.bad_data_crc and not report.bad_protos:
-        if at == 0:
+    if not report.errors:
+        if size == 0:
             report.errors.append(f"{label}: empty file (no records yet)")
         elif report.records and report.records == report.headers:
             report.errors.append(f"{label}: only the file header, no events yet")
+
+
+_DAMAGES_SHOWN = 3  # a file of garbage must not flood the report
+
+
+def _damage_message(label: str, d: _Damage, total: int) -> str:
+    """What was wrong at which byte, what was skipped, and what was kept."""
+    if d.kind == LENGTH_CRC:
+        what = f"corrupt record header at byte {d.at} (length checksum mismatch)"
+    elif d.kind == TOO_LONG:
+        what = f"implausible record length at byte {d.at} (the header claims {d.length} bytes)"
+    else:
+        what = f"the record at byte {d.at} claims {d.length} bytes but a valid record starts inside them"
+    if d.zeros and d.kind != OVERLAPS:
+        if d.resumed >= 0:
+            return (
+                f"{label}: {d.resumed - d.at} zero bytes at byte {d.at} instead of a record; skipped them to the "
+                f"next valid record at byte {d.resumed} and read on ({d.records_before} records read before it, "
+                f"{total} in all)"
+            )
+        return (
+            f"{label}: the last {d.end - d.at} bytes of the file, from byte {d.at}, are all zero (as a crash "
+            f"can leave a file); skipped them (read {d.records_before} records before them)"
+        )
+    if d.resumed >= 0:
+        return (
+            f"{label}: {what}; skipped {d.resumed - d.at} bytes to the next valid record at byte {d.resumed} "
+            f"and read on ({d.records_before} records read before it, {total} in all)"
+        )
+    return (
+        f"{label}: {what}; no valid record after it, skipped the last {d.end - d.at} bytes of the file "
+        f"(read {d.records_before} records before it)"
+    )
 
 
 def read_event_bytes(data: bytes, scope: FolderScope, label: str) -> FileReport:

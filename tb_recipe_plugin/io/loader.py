@@ -9,13 +9,16 @@ tag prefixed by its split (`train/epoch_loss`, `validation/epoch_loss`).
 Local paths use `os.scandir`/`open` (the fast path); anything with a URL scheme
 (`gs://`, `s3://`, `memory://`, `file://`...) goes through fsspec. Nothing is
 ever written to the logdir, and a bad file never aborts a run: it becomes a
-message in `RunData.errors`.
+message in `RunData.errors`. Nor is anything dropped silently: a folder the
+walk cannot enter or examine (permission denied, a path longer than PATH_MAX,
+a symbolic-link loop) becomes a run of its own carrying that message, so every
+presenter shows it without knowing about discovery.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
-import logging
 import os
 import re
 import stat
@@ -26,8 +29,6 @@ from typing import Any, BinaryIO
 
 from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.io.event_reader import ScalarCollector, read_event_stream
-
-logger = logging.getLogger(__name__)
 
 EVENT_FILE_MARKER = "tfevents"
 SPLIT_FOLDERS = frozenset({"train", "validation", "val", "eval", "test"})
@@ -43,10 +44,24 @@ class LogdirError(Exception):
 
 @dataclass
 class RunSource:
-    """Event files of one run; `split` is the Keras split folder a file came from, or None."""
+    """Event files of one run; `split` is the Keras split folder a file came from, or None.
+
+    `errors` are problems met while discovering the run's folders (a folder
+    that could not be read); `load_run` passes them on as the run's messages.
+    """
 
     name: str
     files: list[tuple[str | None, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Folder:
+    """A folder found by the walk: event files in it, and messages about what could not be examined."""
+
+    rel: str  # relative to LOGDIR, '/'-separated
+    events: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -63,10 +78,11 @@ def discover_runs(logdir: str) -> list[RunSource]:
     else:
         folders = _local_event_folders(logdir)
     runs: dict[str, RunSource] = {}
-    for rel_dir, paths in folders:
-        name, split = run_of_folder(rel_dir)
+    for folder in folders:
+        name, split = run_of_folder(folder.rel)
         source = runs.setdefault(name, RunSource(name))
-        source.files.extend((split, path) for path in paths)
+        source.files.extend((split, path) for path in folder.events)
+        source.errors.extend(folder.errors)
     for source in runs.values():
         source.files.sort(key=lambda item: _file_order(item[1]))
     return [runs[name] for name in sorted(runs)]
@@ -94,8 +110,8 @@ def _file_order(path: str) -> tuple[float, str, str]:
     return stamp, base, path
 
 
-def _local_event_folders(logdir: str) -> list[tuple[str, list[str]]]:
-    """(relative folder, event file paths) for every folder under `logdir` that holds event files.
+def _local_event_folders(logdir: str) -> list[_Folder]:
+    """Every folder under `logdir` that holds event files or could not be examined.
 
     Iterative scandir walk: DirEntry caches the file type, so a huge logdir
     costs one listing per folder; symlinked folders are followed but each real
@@ -103,20 +119,27 @@ def _local_event_folders(logdir: str) -> list[tuple[str, list[str]]]:
     """
     root = os.path.normpath(os.path.expanduser(logdir))
     root_stat = _check_local_root(logdir, root)
-    found: list[tuple[str, list[str]]] = []
+    found: list[_Folder] = []
     seen = {(root_stat.st_dev, root_stat.st_ino)}
     stack = [(root, ROOT_RUN)]
     while stack:
-        folder, rel = stack.pop()
-        events, subfolders = _scan_folder(folder)
-        if events:
-            found.append((rel, events))
+        path, rel = stack.pop()
+        folder, subfolders = _scan_folder(path, rel)
+        if folder.events or folder.errors:
+            found.append(folder)
         for sub_path, sub_name in subfolders:
-            key = _folder_identity(sub_path)
-            if key is None or key in seen:
+            sub_rel = sub_name if rel == ROOT_RUN else f"{rel}/{sub_name}"
+            try:
+                st = os.stat(sub_path)
+            except FileNotFoundError:  # vanished since the listing
                 continue
-            seen.add(key)
-            stack.append((sub_path, sub_name if rel == ROOT_RUN else f"{rel}/{sub_name}"))
+            except OSError as exc:
+                found.append(_Folder(sub_rel, errors=[_folder_message(sub_rel, exc)]))
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                seen.add(key)
+                stack.append((sub_path, sub_rel))
     return found
 
 
@@ -138,56 +161,118 @@ def _check_local_root(logdir: str, root: str) -> os.stat_result:
     return root_stat
 
 
-def _scan_folder(folder: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Event files and sub-folders of one folder; an unreadable sub-folder is logged and skipped."""
-    events: list[str] = []
+def _scan_folder(path: str, rel: str) -> tuple[_Folder, list[tuple[str, str]]]:
+    """Event files and sub-folders of one folder; what cannot be examined becomes a message."""
+    folder = _Folder(rel)
     subfolders: list[tuple[str, str]] = []
     try:
-        with os.scandir(folder) as entries:
+        with os.scandir(path) as entries:
             for entry in entries:
                 try:
                     if entry.is_dir():
                         subfolders.append((entry.path, entry.name))
+                    elif EVENT_FILE_MARKER in entry.name and not entry.is_file() and entry.is_symlink():
+                        folder.errors.append(f"{_shown(entry.name)}: symbolic link to a missing file; skipped")
                     elif EVENT_FILE_MARKER in entry.name and entry.is_file():
-                        events.append(entry.path)
-                except OSError:  # entry vanished or a dangling symlink
+                        folder.events.append(entry.path)
+                except FileNotFoundError:  # vanished since the listing
                     continue
+                except OSError as exc:
+                    folder.errors.append(f"{_shown(entry.name)}: cannot be examined ({_reason(exc)}); skipped")
+    except FileNotFoundError:
+        pass  # vanished since its parent was listed
     except OSError as exc:
-        logger.warning("skipping folder %s: %s", folder, exc.strerror or exc)
-    return events, subfolders
+        folder.errors.append(_folder_message(rel, exc))
+    return folder, subfolders
 
 
-def _folder_identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+def _folder_message(rel: str, exc: Exception) -> str:
+    return (
+        f"folder {_shown(rel)} could not be read ({_reason(exc)}); event files under it, if any, are not in this report"
+    )
 
 
-def _remote_event_folders(logdir: str) -> list[tuple[str, list[str]]]:
+def _reason(exc: Exception) -> str:
+    """The OS error in words a user can act on."""
+    if not isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"
+    text = exc.strerror or str(exc)
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"its path is longer than the operating system allows: {text}"
+    if exc.errno == errno.ELOOP:
+        return f"a loop of symbolic links: {text}"
+    return text
+
+
+_SHOWN = 200  # longest folder path quoted whole in a message (the run's name has it in full)
+
+
+def _shown(rel: str) -> str:
+    """A path for a message: a path longer than PATH_MAX is abbreviated, with its length."""
+    if len(rel) <= _SHOWN:
+        return rel
+    return f"{rel[:60]}...{rel[-60:]} ({len(rel)} characters)"
+
+
+def _remote_event_folders(logdir: str) -> list[_Folder]:
     """Same as the local walk through fsspec; `find` is one flat listing on object stores."""
     fs, root = _url_to_fs(logdir)
     root = root.rstrip("/") or "/"
+    failures: list[tuple[str, Exception]] = []
     try:
         if not fs.exists(root):
             raise LogdirError(f"logdir {logdir!r} does not exist")
         if not fs.isdir(root):
             raise LogdirError(f"logdir {logdir!r} is not a directory")
-        paths = fs.find(root, withdirs=False, detail=False)
+        paths = _find(fs, root, failures)
     except LogdirError:
         raise
     except Exception as exc:  # noqa: BLE001 - every backend raises its own types
         raise LogdirError(f"logdir {logdir!r} cannot be listed: {exc}") from None
-    folders: dict[str, list[str]] = {}
+    folders: dict[str, _Folder] = {}
     prefix = root.rstrip("/") + "/"
     for path in sorted(paths):
         folder, _, base = path.rpartition("/")
         if EVENT_FILE_MARKER not in base:
             continue
-        rel = folder[len(prefix) :] if folder.startswith(prefix) else ROOT_RUN
-        folders.setdefault(rel or ROOT_RUN, []).append(fs.unstrip_protocol(path))
-    return list(folders.items())
+        rel = (folder[len(prefix) :] if folder.startswith(prefix) else ROOT_RUN) or ROOT_RUN
+        folders.setdefault(rel, _Folder(rel)).events.append(fs.unstrip_protocol(path))
+    for failed, exc in failures:
+        rel = failed[len(prefix) :] if failed.startswith(prefix) else ROOT_RUN
+        folders.setdefault(rel, _Folder(rel)).errors.append(_folder_message(rel, exc))
+    return list(folders.values())
+
+
+def _find(fs: Any, root: str, failures: list[tuple[str, Exception]]) -> list[str]:
+    """All file paths under `root`.
+
+    Backends with their own `find` (object stores: one flat listing) report a
+    failure by raising, which makes the whole logdir unreadable. For the rest
+    (local `file://`, `memory://`...) the generic `find` would silently omit
+    every folder it cannot list (its `on_error` does not reach sub-folders),
+    so the tree is walked here and each failure is kept with its folder.
+    """
+    from fsspec.spec import AbstractFileSystem
+
+    if type(fs).find is not AbstractFileSystem.find:
+        return fs.find(root, withdirs=False, detail=False)
+    files: list[str] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            listing = fs.ls(folder, detail=True)
+        except FileNotFoundError:  # vanished since its parent was listed
+            continue
+        except Exception as exc:  # noqa: BLE001 - every backend raises its own types
+            failures.append((folder, exc))
+            continue
+        for info in listing:
+            name = info["name"].rstrip("/")
+            if name == folder:
+                continue
+            (stack if info["type"] == "directory" else files).append(name)
+    return files
 
 
 def _url_to_fs(url: str) -> tuple[Any, str]:
@@ -207,7 +292,7 @@ def _url_to_fs(url: str) -> tuple[Any, str]:
 def load_run(source: RunSource) -> RunData:
     """Scalars of every event file of `source`, merged per series key; bad files become messages."""
     collector = ScalarCollector()
-    errors: list[str] = []
+    errors = list(source.errors)
     for split, path in source.files:
         errors.extend(_read_file(collector, split, path))
     return RunData(name=source.name, series=collector.to_series(), errors=errors)

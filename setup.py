@@ -27,7 +27,8 @@ setup(
         "plotly>=5",
     ],
     extras_require={
-        "tensorflow": ["tensorflow>=2.16"],
+        # keras: the versions keras/adapter.py is tested on (CI runs both ends).
+        "tensorflow": ["tensorflow>=2.16", "keras>=3.12,<3.16"],
         "dev": [
             "pytest>=8",
             "hypothesis>=6.100",

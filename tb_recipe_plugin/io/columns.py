@@ -435,6 +435,7 @@ def _decode_with(
         cols = _EventColumns.FromString(joined)
     except DecodeError:
         return None
+    del joined  # a chunk-sized buffer: not held while the columns are read
     values = cols.summary.value
     tag = _bytes_entries(values.tag, r)
     tensor = _bytes_entries(values.tensor, r)

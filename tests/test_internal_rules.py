@@ -417,3 +417,16 @@ def test_a_schema_version_that_is_no_version_does_not_stop_the_analysis(version)
     newer = version > t.SCHEMA_VERSION
     assert ("dying_relu" in codes(report)) is not newer
     assert any("newer than this analyzer" in e for e in report.errors) is newer
+
+
+def test_nonfinite_gradients_without_per_layer_counts_names_no_layers():
+    """Window counts alone (per-layer series missing, e.g. trimmed logs): the message must not say '(?)'."""
+    rd = callback_run()
+    for tag in [tag for tag in rd.series if "/layer/nonfinite_grad_steps/" in tag]:
+        del rd.series[tag]
+    key = f"train/{t.window_tag('nonfinite_grad_steps')}"
+    counts = rd.series[key].values.copy()
+    counts[5:] = 3
+    rd.series[key] = Series(key, rd.series[key].steps, counts)
+    f = finding(rd, "nonfinite_gradients")
+    assert "layers" not in render_finding(f, "en")["message"]

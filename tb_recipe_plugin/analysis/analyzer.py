@@ -9,7 +9,6 @@ exit code 1.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,7 +19,7 @@ from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
 from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
 from tb_recipe_plugin.analysis.series import RunData, Series
-from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, Meta, find_internals
+from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
 
 
 def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -> RunReport:
@@ -39,10 +38,10 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     roles = assign_roles(run.series, role_overrides)
     report.roles = roles
     ctx = Context(run=run, roles=roles, internals=find_internals(run.series))
-    version = _schema_version(ctx.internals)
+    version = ctx.internals.schema_version()
     if version is not None and version > SCHEMA_VERSION:
         report.errors.append(
-            f"the tb-recipe callback that wrote this run uses tag schema {version}, newer than this analyzer "
+            f"the tb-recipe callback that wrote this run uses tag schema {version:g}, newer than this analyzer "
             f"understands ({SCHEMA_VERSION}); upgrade tb-recipe to read its gradient and activation signals"
         )
         ctx.internals = Internals()
@@ -70,19 +69,6 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     report.best_step, report.best_step_basis = _best_step(ctx)
     report.status = _status(report)
     return report
-
-
-def _schema_version(internals: Internals) -> int | float | None:
-    """The callback's tag schema of this run; None when not recorded, or when the value is no version at all.
-
-    Read here rather than with `Internals.schema_version`, whose ``int()``
-    raises on the NaN or Inf of a damaged run. A NaN says nothing, so the run is
-    read as a current one; +Inf is "newer than any".
-    """
-    value = internals.meta(Meta.SCHEMA_VERSION)
-    if value is None or math.isnan(value):
-        return None
-    return int(value) if math.isfinite(value) else value
 
 
 def _in_step_order(run: RunData) -> RunData:

@@ -250,10 +250,20 @@ FINDINGS: dict[str, FindingSpec] = {
     "nonfinite_gradients": FindingSpec(
         {"en": "Non-finite gradients (NaN/Inf)", "zh": "梯度出现 NaN/Inf"},
         {
-            "en": "Gradients became NaN/Inf at step {first_step}, in {num_layers_hit} of {num_layers} layers ({layers}); {steps} step(s) had non-finite gradients.",
-            "zh": "梯度在第 {first_step} 步变成 NaN/Inf，{num_layers} 层中有 {num_layers_hit} 层受影响（{layers}）；共 {steps} 步的梯度非有限。",
+            "en": "Gradients became NaN/Inf at step {first_step}{layer_text}; {steps} step(s) had non-finite gradients.",
+            "zh": "梯度在第 {first_step} 步变成 NaN/Inf{layer_text}；共 {steps} 步的梯度非有限。",
         },
         ("check_inputs_nan", "safe_loss_ops", "lower_lr", "clip_gradients", "lr_warmup"),
+        (
+            (
+                "layer_text",
+                "layers",
+                {
+                    "en": ", in {num_layers_hit} of {num_layers} layers ({layers})",
+                    "zh": "，{num_layers} 层中有 {num_layers_hit} 层受影响（{layers}）",
+                },
+            ),
+        ),
     ),
     "exploding_gradients": FindingSpec(
         {"en": "Exploding gradients", "zh": "梯度爆炸"},

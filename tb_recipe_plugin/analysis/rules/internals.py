@@ -73,7 +73,8 @@ def nonfinite_gradients(ctx: Context) -> Finding | None:
         {
             "first_step": first_step,
             "steps": int(counts.sum()),
-            "layers": names or "?",
+            # Without per-layer counts (none written, or none at that window) the message names no layers.
+            "layers": names or None,
             "num_layers_hit": len(layers),
             "num_layers": len(per_layer),
         },

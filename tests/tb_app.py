@@ -6,6 +6,8 @@ loading once in the foreground so tests see all data without sleeping.
 
 from __future__ import annotations
 
+import json
+
 from tensorboard import program
 from tensorboard.backend import application
 from werkzeug.test import Client
@@ -28,6 +30,12 @@ def tensorboard_client(logdir: str, *extra: str) -> Client:
 
 
 PREFIX = "/data/plugin/tb_recipe"
+
+
+def get(client: Client, route: str, **args: str) -> tuple[int, dict]:
+    """Status and decoded JSON body of one of the plugin's routes."""
+    response = client.get(f"{PREFIX}/{route}", query_string=args)
+    return response.status_code, json.loads(response.get_data(as_text=True))
 
 
 def serve_with_a_failing_rule(run_name: str, rule_code: str = "nonfinite_loss") -> None:

@@ -9,14 +9,13 @@ Checked through the real TensorBoard app over folders with such names.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tb_recipe_plugin.present.safe_text import has_unsafe, visible
-from tests.tb_app import PREFIX, tensorboard_client
+from tests.tb_app import get, tensorboard_client
 from tests.test_cli import write_run
 
 NAMES = ("clear\x1b[2Jscreen", "title\x1b]0;pwned\x07", "two\nlines", "rtl\u202etxt.exe")
@@ -44,11 +43,6 @@ def logdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client(logdir):
     return tensorboard_client(str(logdir))
-
-
-def get(client, route, **args):
-    response = client.get(f"{PREFIX}/{route}", query_string=args)
-    return response.status_code, json.loads(response.get_data(as_text=True))
 
 
 def strings(tree):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tb_app import PREFIX, tensorboard_client
+from tests.tb_app import PREFIX, get, tensorboard_client
 from tests.test_cli import HOSTILE, healthy, write_run
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_logs"
@@ -30,11 +30,6 @@ def logdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client(logdir):
     return tensorboard_client(str(logdir))
-
-
-def get(client, route, **args):
-    response = client.get(f"{PREFIX}/{route}", query_string=args)
-    return response.status_code, json.loads(response.get_data(as_text=True))
 
 
 def test_plugin_is_listed_with_its_tab(client):

@@ -55,11 +55,13 @@ def is_complete(run_dir: Path, fingerprint: str) -> bool:
         return False
 
 
-def train_program(name: str, out: Path, force: bool, only_runs: list[str] | None) -> None:
-    """Train and label the missing runs of one program (runs inside the program's own process)."""
-    _quiet_single_thread()
-    from benchmarks.corpus.label import label_run
+def train_program(name: str, out: Path, force: bool, only_runs: list[str] | None, label: bool = True) -> None:
+    """Train and label the missing runs of one program (runs inside the program's own process).
 
+    ``label=False`` (``--no-label``) is for developing a program: its runs are trained but not labelled and
+    not marked complete, so the next full generation trains and labels them properly.
+    """
+    _quiet_single_thread()
     from benchmarks.corpus.programs import load
 
     program = load(name)
@@ -77,9 +79,12 @@ def train_program(name: str, out: Path, force: bool, only_runs: list[str] | None
         facts = program.train(spec, run_dir)
         facts.seconds = round(time.time() - t0, 2)
         (run_dir / "facts.json").write_text(json.dumps(facts.to_json(), indent=1, default=float))
-        # Labelled now, from the curves just written, before any analyzer has seen the run.
-        (run_dir / "label.json").write_text(json.dumps(label_run(run_dir, spec, facts), indent=1))
-        (run_dir / MARKER).write_text(json.dumps({"fingerprint": fingerprint}))
+        if label:
+            from benchmarks.corpus.label import label_run
+
+            # Labelled now, from the curves just written, before any analyzer has seen the run.
+            (run_dir / "label.json").write_text(json.dumps(label_run(run_dir, spec, facts), indent=1))
+            (run_dir / MARKER).write_text(json.dumps({"fingerprint": fingerprint}))
         print(f"  {spec.run_id}: {facts.seconds:.1f}s", flush=True)
 
 
@@ -107,10 +112,12 @@ def collect(out: Path) -> list[dict[str, Any]]:
     return labels
 
 
-def _spawn(name: str, out: Path, force: bool, only_runs: list[str] | None) -> int:
+def _spawn(name: str, out: Path, force: bool, only_runs: list[str] | None, label: bool) -> int:
     cmd = [sys.executable, "-m", "benchmarks.corpus.generate", "--worker", name, "--out", str(out)]
     if force:
         cmd.append("--force")
+    if not label:
+        cmd.append("--no-label")
     if only_runs:
         cmd += ["--runs", *only_runs]
     print(f"[{name}] starting", flush=True)
@@ -127,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="retrain even complete runs")
     ap.add_argument("--jobs", type=int, default=2, help="programs trained at the same time")
     ap.add_argument("--list", action="store_true", help="list programs and runs, train nothing")
+    ap.add_argument("--no-label", action="store_true", help="train only (developing a program); not marked complete")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        train_program(args.worker, args.out, args.force, args.runs)
+        train_program(args.worker, args.out, args.force, args.runs, label=not args.no_label)
         return 0
     names = args.programs or list(SPLIT)
     unknown = [n for n in names if n not in SPLIT]
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        codes = list(pool.map(lambda n: _spawn(n, args.out, args.force, args.runs), names))
+        codes = list(pool.map(lambda n: _spawn(n, args.out, args.force, args.runs, not args.no_label), names))
     labels = collect(args.out)
     print(f"wrote {args.out / LABELS}: {len(labels)} runs")
     return 0 if all(c == 0 for c in codes) else 1

@@ -1,0 +1,878 @@
+"""One edge case per declared rule threshold: a run just below the threshold and one just above.
+
+Each `Edge` builds a run from x, the *decisive quantity*: the number the rule
+compares with the constant (a spike's ratio to its running level, the share
+of evaluations where validation is below training, a count of points...).
+`probes(t)` turns the constant's value t into the x just below and just above
+it: t*0.95 and t*1.05 for ratios, N-1 and N for counts. The rule must fire on
+exactly one side (`fires`). Because the probes are derived from the constant,
+the test follows a deliberate change of the constant, and a mutation of the
+constant (test_thresholds.py) moves the edge past a probe and flips the outcome.
+
+Every other condition of the rule is held comfortably satisfied, so the edge
+is the threshold's and nothing else's. The builders use curves of at most 14
+points where they can: the analyzer does not smooth those (its window rounds to
+1), so the rule sees exactly the values written here. Where the decisive
+quantity is a robust statistic (a noise level, an autocorrelation), the builder
+places the run with the analyzer's own estimator (`noise_level`,
+`noise._autocorr`) and a bisection; the edge test then checks the comparison
+with the threshold, not the estimator (tests/test_rules.py covers those).
+
+Rules are run one at a time (`report_of`): in the full analyzer a rule is
+skipped when a code in its ``unless`` fired, and some edges coincide with
+another rule's. On a run whose training is flat, no_learning is vetoed when
+validation gains more than 4 * NO_LEARN_MAX_IMPROVEMENT = 20%, which is also
+DATA_VAL_GAIN: through analyze_run, data_problem's silence below that edge
+would be no_learning's doing. Run alone, each rule shows its own edge (how
+rules silence each other is tested in tests/test_rules.py and
+tests/test_rule_registry.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from unittest import mock
+
+import numpy as np
+
+from tb_recipe_plugin.analysis import analyzer
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.analysis.curves import noise_level, smooth
+from tb_recipe_plugin.analysis.report import RunReport
+from tb_recipe_plugin.analysis.rules import BY_CODE, noise
+from tb_recipe_plugin.analysis.series import RunData
+from tests.curves import decay, knots, run, run_xy, wiggle
+from tests.test_internal_rules import READ_EVERY, callback_run
+
+Probes = Callable[[float], tuple[float, float]]
+
+
+def around(t: float) -> tuple[float, float]:
+    """5% either side of a ratio threshold."""
+    return t * 0.95, t * 1.05
+
+
+def count_from(t: float) -> tuple[float, float]:
+    """A minimum count N: N-1 points and N points."""
+    return t - 1, t
+
+
+def count_to(t: float) -> tuple[float, float]:
+    """A maximum count N: N points and N+1 points."""
+    return t, t + 1
+
+
+def unexplained(t: float) -> tuple[float, float]:
+    """An R^2 threshold: 5% more and 5% less of the variance left unexplained than 1 - t allows."""
+    return 1 - (1 - t) * 1.05, 1 - (1 - t) * 0.95
+
+
+@dataclass(frozen=True)
+class Edge:
+    code: str
+    threshold: str
+    build: Callable[[float], RunData]
+    fires: Literal["above", "below"]
+    """On which side of the threshold the rule fires: at the upper probe ("above") or the lower one."""
+    probes: Probes = around
+    outcome: Callable[[RunReport, str], bool] | None = None
+    """What "fires" means when it is not "the rule reports its code" (see periodic_loss's fundamental)."""
+    xfail: str | None = None
+    """Why the edge test cannot pass today (a rule bug)."""
+    patch_xfail: str | None = None
+    """Why patching the module constant cannot move the edge today (a rule bug)."""
+    variant: str = ""
+    """Tells apart two edges of one threshold (INITIAL_LOSS_FACTOR's upper and lower bound)."""
+    moves: Callable[[float], tuple[float, float]] | None = None
+    """Values below and above t that move the edge past both probes, when 0.6x/1.5x (or -1/+1 for counts) do not."""
+
+    @property
+    def id(self) -> str:
+        return "-".join(filter(None, (self.code, self.threshold, self.variant)))
+
+    def mutations(self, t: float) -> tuple[float, float]:
+        """A clearly lower and a clearly higher value of the constant: 0.6x and 1.5x, or -1 and +1 for counts."""
+        if self.moves is not None:
+            return self.moves(t)
+        return (t - 1, t + 1) if isinstance(t, int) else (t * 0.6, t * 1.5)
+
+    def moved(self, t: float, to: float) -> tuple[bool, bool]:
+        """The outcomes at the probes of t once the edge has moved to `to`: both probes now sit on one side of it."""
+        fires_at_both = (to < t) == (self.fires == "above")
+        return fires_at_both, fires_at_both
+
+    def outcomes(self, t: float) -> tuple[bool, bool]:
+        """(fires at the lower probe, fires at the upper probe) for threshold value t."""
+        return tuple(self.fired(self.build(x)) for x in self.probes(t))  # type: ignore[return-value]
+
+    def fired(self, rd: RunData) -> bool:
+        report = report_of(self.code, rd)
+        assert not report.analysis_errors, report.analysis_errors
+        if self.outcome is not None:
+            return self.outcome(report, self.code)
+        return any(f.code == self.code for f in report.findings)
+
+    @property
+    def expected(self) -> tuple[bool, bool]:
+        return (False, True) if self.fires == "above" else (True, False)
+
+
+def report_of(code: str, rd: RunData) -> RunReport:
+    """The analyzer's report with only rule `code` run: its own edge, not another rule's veto."""
+    with mock.patch.object(analyzer, "RULES", (BY_CODE[code],)):
+        return analyze_run(rd)
+
+
+def value(code: str, name: str) -> float:
+    """A threshold's current value (the builders hold the *other* conditions relative to these)."""
+    return BY_CODE[code].thresholds[name]
+
+
+def bisect(f: Callable[[float], float], target: float, lo: float, hi: float, decreasing: bool = False) -> float:
+    """The argument in [lo, hi] where the monotone f crosses `target`."""
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if (f(mid) < target) != decreasing:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+N = 14  # curves this long are not smoothed
+FLAT_VAL = [1.3, 1.2, 1.1, 1.06] + [1.0] * (N - 4)
+"""Falls clearly (outside any band) and is flat at 1.0 from index 4: 9 of 13 steps of tail."""
+
+
+# -- divergence ------------------------------------------------------------------------------
+
+
+def div_ratio(x: float) -> RunData:
+    """Ends at x times its minimum; the rise is 2.7x the drop and holds over the tail."""
+    return run(train_loss=knots(12, (0, 1.0), (2, 0.9), (11, 0.9 * x)))
+
+
+def div_rise_of_drop(x: float) -> RunData:
+    """Falls by 2, climbs back x of that (ending 1 + 2x times the minimum: far above DIV_MIN_RATIO)."""
+    return run(train_loss=knots(12, (0, 3.0), (2, 1.0), (11, 1.0 + 2.0 * x)))
+
+
+def div_tail(x: float) -> RunData:
+    """Up at 3x its minimum over the last x of the run; before that it sat near the minimum."""
+    low_until = round(10000 * (1 - x))
+    steps = np.r_[[0, 1000, 2000, 3000, low_until], np.linspace(8000, 10000, 4)].astype(int)
+    return run_xy(train_loss=(steps, [3.0, 2.0, 1.0, 1.05, 1.05, 3.0, 3.0, 3.0, 3.0]))
+
+
+def div_explode(x: float) -> RunData:
+    """Flat at half its start, then a last point at x times the start (not sustained: only the explosion counts)."""
+    y = knots(12, (0, 1.0), (3, 0.5), (11, 0.5))
+    y[-1] = x
+    return run(train_loss=y)
+
+
+# -- no_learning -----------------------------------------------------------------------------
+
+
+def nl_improvement(x: float) -> RunData:
+    """Falls by x (relative) over the whole run."""
+    return run(train_loss=np.linspace(1.0, 1.0 - x, 10))
+
+
+def nl_points(x: float) -> RunData:
+    """A flat loss of x points."""
+    return run(train_loss=np.resize([1.0, 0.99], int(x)))
+
+
+def nl_chance(x: float) -> RunData:
+    """Flat loss x (relative) above ln 2; accuracy gains 8 points but stays below chance + 10."""
+    return run(train_loss=np.full(10, math.log(2) * (1 + x)), val_accuracy=np.linspace(0.5, 0.58, 10))
+
+
+def nl_metric_gain(x: float) -> RunData:
+    """Flat loss at no ln(C); a validation accuracy that gains x."""
+    return run(train_loss=np.full(10, 0.9), val_accuracy=np.linspace(0.5, 0.5 + x, 10))
+
+
+def nl_above_chance(x: float) -> RunData:
+    """Loss at ln 2 (two classes, chance 0.5); accuracy climbs to x above chance."""
+    return run(train_loss=np.full(10, math.log(2)), val_accuracy=np.linspace(0.5, 0.5 + x, 10))
+
+
+# -- val_better_than_train -------------------------------------------------------------------
+
+
+def vbt_fraction(x: float) -> RunData:
+    """Validation at half the training loss on the last x of 100 evaluations, equal to it before."""
+    train = np.linspace(2.0, 1.0, 100)
+    below = np.arange(100) >= 100 - round(100 * x)
+    return run(train_loss=train, val_loss=np.where(below, 0.5, 1.0) * train)
+
+
+def vbt_margin(x: float) -> RunData:
+    """Validation x (relative) below training at every evaluation."""
+    train = np.linspace(2.0, 1.0, 12)
+    return run(train_loss=train, val_loss=train * (1 - x))
+
+
+# -- data_problem ----------------------------------------------------------------------------
+
+
+def dp_train_flat(x: float) -> RunData:
+    """Training gains x while validation gains 50%."""
+    return run(train_loss=np.linspace(1.0, 1.0 - x, 12), val_loss=np.linspace(1.0, 0.5, 12))
+
+
+def dp_val_gain(x: float) -> RunData:
+    """Training flat while validation gains x."""
+    return run(train_loss=np.full(12, 1.0), val_loss=np.linspace(1.0, 1.0 - x, 12))
+
+
+def dp_train_gain(x: float) -> RunData:
+    """Training gains x while validation only gets worse."""
+    return run(train_loss=np.linspace(1.0, 1.0 - x, 12), val_loss=np.linspace(1.0, 1.2, 12))
+
+
+def dp_val_never(x: float) -> RunData:
+    """Training gains 60%; validation dips x below its first value, then rises."""
+    return run(train_loss=np.linspace(1.0, 0.4, 12), val_loss=knots(12, (0, 1.0), (3, 1.0 - x), (11, 1.2)))
+
+
+# -- overfitting -----------------------------------------------------------------------------
+
+FALLING = np.linspace(2.0, 0.5, 12)
+
+
+def of_rise(x: float) -> RunData:
+    """Validation ends x (relative) above its best; training keeps falling."""
+    return run(train_loss=FALLING, val_loss=knots(12, (0, 2.0), (2, 1.0), (11, 1.0 + x)))
+
+
+def of_rise_se(x: float) -> RunData:
+    """Validation rises 50% over the 4 points after its best; the noise (on the descent) makes that x SEs."""
+    trend = knots(N, (0, 3.0), (9, 1.0), (13, 1.5))
+    pattern = np.zeros(N)
+    pattern[1:9] = np.resize([1.0, -1.0], 8)
+
+    def standard_errors(a: float) -> float:
+        return 0.5 / (noise_level(trend + a * pattern) / np.sqrt(4))
+
+    a = bisect(standard_errors, x, 1e-4, 0.2, decreasing=True)
+    return run(train_loss=np.linspace(2.0, 0.5, N), val_loss=trend + a * pattern)
+
+
+def of_after(x: float) -> RunData:
+    """50 evaluations; the best is followed by x of them, along which validation doubles."""
+    best = 49 - int(x)
+    return run(train_loss=np.linspace(3.0, 0.5, 50), val_loss=knots(50, (0, 3.0), (best, 1.0), (49, 2.0)))
+
+
+def of_train_falling(x: float) -> RunData:
+    """Training improves by x (relative) after validation's best."""
+    return run(
+        train_loss=knots(12, (0, 2.0), (4, 1.0), (11, 1.0 - x)),
+        val_loss=knots(12, (0, 2.0), (4, 1.0), (11, 1.6)),
+    )
+
+
+def of_val_never(x: float) -> RunData:
+    """Validation first improves by x (relative to its best), then rises 50%."""
+    return run(train_loss=FALLING, val_loss=knots(12, (0, 1.0 + x), (4, 1.0), (11, 1.5)))
+
+
+def after_best(t: float) -> tuple[float, float]:
+    """OVERFIT_MIN_AFTER: a count of evaluations, N = ceil(t * 50), at N-1 and N."""
+    n = math.ceil(t * 50)
+    return n - 1, n
+
+
+# -- val_plateau -----------------------------------------------------------------------------
+
+
+def vp_tolerance(x: float) -> RunData:
+    """Validation flat at 1.0 from index 4 but for one point x above it at index 10."""
+    val = np.array(FLAT_VAL)
+    val[10] = 1.0 + x
+    return run(train_loss=np.linspace(2.0, 1.0, N), val_loss=val)
+
+
+def steep_then(tail: np.ndarray) -> np.ndarray:
+    """10, 5, then `tail`: the big early fall widens the flat band to 5% of the range."""
+    return np.r_[10.0, 5.0, tail]
+
+
+def vp_trend_gain(x: float) -> RunData:
+    """Validation's tail is a straight line losing x of its level; training loses 63% there."""
+    return run(train_loss=np.linspace(3.0, 1.0, N), val_loss=steep_then(np.linspace(1.0, 1.0 - x, N - 2)))
+
+
+def tail_steps(x: float, head: list[int]) -> np.ndarray:
+    """`head` steps, then 4 points over the last x of 0..10000."""
+    return np.r_[head, np.linspace(round(10000 * (1 - x)), 10000, 4)].astype(int)
+
+
+def vp_min_tail(x: float) -> RunData:
+    """Validation flat over the last x of the run while training gains 37% there."""
+    steps = tail_steps(x, [0, 2000, 4000])
+    train = (np.arange(0, 10001, 1000), np.linspace(3.0, 1.0, 11))
+    return run_xy(train_loss=train, val_loss=(steps, [2.0, 1.6, 1.3, 1.0, 1.0, 1.0, 1.0]))
+
+
+def vp_train_gain(x: float) -> RunData:
+    """Validation flat from index 4 while training gains x there."""
+    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), val_loss=np.array(FLAT_VAL))
+
+
+def vp_vs_train(x: float) -> RunData:
+    """Training gains 20% over the tail, validation x times that."""
+    return run(
+        train_loss=knots(N, (0, 3.0), (2, 1.0), (13, 0.8)),
+        val_loss=steep_then(np.linspace(1.0, 1.0 - 0.2 * x, N - 2)),
+    )
+
+
+# -- best_checkpoint_mismatch ----------------------------------------------------------------
+
+VAL_LOSS_BEST_AT_800 = [2.0, 1.5, 1.2, 1.1, 1.0, 1.05, 1.1]
+
+
+def bcm_distance(x: float) -> RunData:
+    """Loss best at step 800, accuracy best x of the 1000-step run earlier."""
+    steps = np.array([0, 200, 400, 800 - round(1000 * x), 800, 900, 1000])
+    acc = [0.5, 0.7, 0.8, 0.9, 0.8, 0.78, 0.76]
+    return run_xy(val_loss=(steps, VAL_LOSS_BEST_AT_800), val_accuracy=(steps, acc))
+
+
+MISMATCH_STEPS = np.array([0, 200, 500, 650, 800, 900, 1000])
+
+
+def bcm_metric_loss(x: float) -> RunData:
+    """Accuracy 0 -> 0.9 (best at 500); at the loss-best step 800 it is x of that range lower."""
+    acc = [0.0, 0.5, 0.9, 0.88, 0.9 - 0.9 * x, 0.85, 0.8]
+    return run_xy(val_loss=(MISMATCH_STEPS, VAL_LOSS_BEST_AT_800), val_accuracy=(MISMATCH_STEPS, acc))
+
+
+def bcm_relative(x: float) -> RunData:
+    """Accuracy within 0.8..0.9; at the loss-best step it is x (relative) below its best 0.9."""
+    acc = [0.8, 0.85, 0.9, 0.895, 0.9 * (1 - x), 0.85, 0.82]
+    return run_xy(val_loss=(MISMATCH_STEPS, VAL_LOSS_BEST_AT_800), val_accuracy=(MISMATCH_STEPS, acc))
+
+
+# -- plateau ---------------------------------------------------------------------------------
+
+
+def pl_tolerance(x: float) -> RunData:
+    """Flat at 1.0 from index 4 but for one point x above it at index 10 (outside: 2 of 13 steps flat)."""
+    y = np.array([1.3, 1.2, 1.1, 1.05] + [1.0] * (N - 4))
+    y[10] = 1.0 + x
+    return run(train_loss=y)
+
+
+TOLERANCE_BUG = (
+    "progress._flat_tail(c, tolerance=PLATEAU_TOLERANCE) binds the constant as a default argument when the module "
+    "is imported, so plateau does not see a changed PLATEAU_TOLERANCE (Rule.thresholds promises it does)"
+)
+
+
+def pl_min_tail(x: float) -> RunData:
+    """Halves, then flat over the last x of the run."""
+    return run_xy(train_loss=(tail_steps(x, [0, 2000, 4000]), [2.0, 1.6, 1.3, 1.0, 1.0, 1.0, 1.0]))
+
+
+def pl_early_gain(x: float) -> RunData:
+    """The first value is the only one above the plateau: x of it is gained."""
+    return run(train_loss=np.r_[1.0 / (1.0 - x), np.full(N - 1, 1.0)])
+
+
+def pl_train_gain(x: float) -> RunData:
+    """Validation on a plateau from index 4 while training still gains x there."""
+    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), val_loss=np.array(FLAT_VAL))
+
+
+# -- still_learning --------------------------------------------------------------------------
+
+DESCENT = np.linspace(3.0, 1.3, 10)
+"""Indices 0-9; the still_learning tail of a 14-point curve is indices 10-13."""
+
+
+def sl_tail(x: float) -> RunData:
+    """A clean fall over the last 20% of the run, after a low point x of the run before the end.
+
+    Inside the tail that point spoils its trend (change < 2 x the scatter); outside, the tail is a clean line.
+    """
+    steps = np.r_[0, 2000, 4000, 6000, round(10000 * (1 - x)), 8000, 8667, 9333, 10000]
+    return run_xy(train_loss=(steps, [3.0, 2.5, 2.0, 1.5, 0.72, 1.0, 0.9, 0.8, 0.7]))
+
+
+def tail_line(middle: float, change: float) -> np.ndarray:
+    """4 points falling by `change` in a straight line around `middle` (their median)."""
+    return middle + change * np.array([1.5, 0.5, -0.5, -1.5]) / 3
+
+
+def sl_gain(x: float) -> RunData:
+    """The tail falls by x of its level; the run fell 9 before, so the tail's share is under 1%."""
+    return run(train_loss=np.r_[np.linspace(10.0, 1.2, 10), tail_line(1.0, x)])
+
+
+def sl_share(x: float) -> RunData:
+    """A loss near 100 whose tail delivers x of the run's total improvement of 1 (0.1% of its level)."""
+    tail = tail_line(100.0, x)
+    return run(train_loss=np.r_[np.linspace(tail[-1] + 1.0, tail[0] + 0.05, 10), tail])
+
+
+def sl_trend_noise(x: float) -> RunData:
+    """The tail falls by 0.2 with scatter of std 0.2 / x around its line."""
+    return run(train_loss=np.r_[DESCENT, tail_line(0.9, 0.2) + wiggle(np.arange(4), 0.2 / x)])
+
+
+def sl_best_near_end(x: float) -> RunData:
+    """25 evaluations falling in a line, then flat (to 1e-3): the smoothed curve is best x before the end.
+
+    The smoothing (25 points are smoothed) puts the lowest point one after the
+    start of the flat stretch, hence x + 1 flat points.
+    """
+    k = int(x)
+    y = np.r_[np.linspace(3.0, 1.0, 24 - k), 1.0 + 1e-3 * np.arange(1, k + 2)]
+    assert int(np.argmin(smooth(y))) == 24 - k, "the analyzer's smoothing changed: rebuild this case"
+    return run(train_loss=y)
+
+
+def best_near_end(t: float) -> tuple[float, float]:
+    """STILL_BEST_NEAR_END: evaluations after the best, max(1, int(t * 25)) allowed."""
+    k = max(1, int(t * 25))
+    return k, k + 1
+
+
+# -- lr_too_small ----------------------------------------------------------------------------
+
+
+def lts_r2(x: float) -> RunData:
+    """A straight fall with scatter that leaves 1 - x of the variance unexplained (R^2 = x)."""
+    steps = np.arange(N, dtype=float)
+    line = np.linspace(2.0, 1.0, N)
+    return run(train_loss=line + wiggle(steps, float(np.std(line)) * math.sqrt((1 - x) / x)))
+
+
+def lts_half_ratio(x: float) -> RunData:
+    """Straight falls in each half, the second x times as steep as the first."""
+    return run(train_loss=knots(N, (0, 2.0), (7, 1.3), (13, 1.3 - 0.6 * x)))
+
+
+def lts_points(x: float) -> RunData:
+    """A straight fall of x points."""
+    return run(train_loss=np.linspace(2.0, 1.0, int(x)))
+
+
+# -- lr_decay_too_early ----------------------------------------------------------------------
+
+
+def lr_cut(after: float = 0.01) -> np.ndarray:
+    """An LR at 1.0 for indices 0-3, then `after`."""
+    return np.r_[np.full(4, 1.0), np.full(N - 4, after)]
+
+
+def lrd_fraction(x: float) -> RunData:
+    """The LR drops to x of its peak while the loss, halved so far, stops falling."""
+    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0)), lr=lr_cut(x))
+
+
+def lrd_min_after(x: float) -> RunData:
+    """Loss halves until the LR is cut with x of the run left, then stays flat."""
+    cut = round(10000 * (1 - x))
+    steps = np.union1d(np.arange(0, 10001, 1000), [cut])
+    loss = np.interp(steps, [0, cut, 10000], [2.0, 1.0, 1.0])
+    return run_xy(train_loss=(steps, loss), lr=(steps, np.where(steps < cut, 1.0, 0.01)))
+
+
+def lrd_gain_before(x: float) -> RunData:
+    """The loss gains x before the LR cut, nothing after."""
+    return run(train_loss=knots(N, (0, 1.0), (4, 1.0 - x), (13, 1.0 - x)), lr=lr_cut())
+
+
+def lrd_max_gain_after(x: float) -> RunData:
+    """The loss halves before the LR cut and gains x after it."""
+    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), lr=lr_cut())
+
+
+# -- underfitting ----------------------------------------------------------------------------
+
+
+def uf_improvement(x: float) -> RunData:
+    """Only the first point is above the flat level: the loss improves by x; validation equals training."""
+    y = np.r_[1.0 / (1.0 - x), np.full(N - 1, 1.0)]
+    return run(train_loss=y, val_loss=y.copy())
+
+
+def uf_gap(x: float) -> RunData:
+    """Barely fitted (17%) and flat; validation x (relative) above training."""
+    y = np.r_[1.2, np.full(N - 1, 1.0)]
+    return run(train_loss=y, val_loss=y * (1 + x))
+
+
+def uf_tolerance(x: float) -> RunData:
+    """Barely fitted (23%), flat from index 4 but for one point x above it at index 10."""
+    y = np.array([1.3, 1.2, 1.1, 1.05] + [1.0] * (N - 4))
+    y[10] = 1.0 + x
+    return run(train_loss=y, val_loss=np.full(N, 1.0))
+
+
+def uf_min_tail(x: float) -> RunData:
+    """Barely fitted (23%), flat over the last x of the run."""
+    series = (tail_steps(x, [0, 2000, 4000]), [1.3, 1.2, 1.1, 1.0, 1.0, 1.0, 1.0])
+    return run_xy(train_loss=series, val_loss=series)
+
+
+def accuracy_run(train_acc: float, val_acc: float) -> RunData:
+    """Loss halved (beyond UNDERFIT_MAX_IMPROVEMENT) and flat; accuracies level off at the given values."""
+    loss = np.r_[2.0, np.full(N - 1, 1.0)]
+    return run(
+        train_loss=loss,
+        val_loss=loss.copy(),
+        train_accuracy=knots(N, (0, 0.3), (3, train_acc), (13, train_acc)),
+        val_accuracy=knots(N, (0, 0.3), (3, val_acc), (13, val_acc)),
+    )
+
+
+def uf_train_accuracy(x: float) -> RunData:
+    """Train and validation accuracy level off together at x."""
+    return accuracy_run(x, x)
+
+
+def uf_accuracy_gap(x: float) -> RunData:
+    """Train accuracy levels off at 0.7, validation x above it."""
+    return accuracy_run(0.7, 0.7 + x)
+
+
+# -- noisy_loss ------------------------------------------------------------------------------
+
+ALTERNATING = np.resize([1.0, -1.0], 20)
+
+
+def flat_with_noise(noise_over_level: float, tag: str = "train_loss") -> RunData:
+    """A flat curve at 1.0 whose point-to-point noise is `noise_over_level` of its level.
+
+    Its trend is ~0, so the noise is measured against NOISY_LEVEL_FLOOR x the level.
+    """
+    a = noise_over_level / noise_level(1.0 + ALTERNATING)
+    return run_xy(**{tag: (np.arange(20), 1.0 + a * ALTERNATING)})
+
+
+def nz_ratio(x: float) -> RunData:
+    """An epoch-level curve whose noise is x of the reference it is measured against."""
+    return flat_with_noise(x * value("noisy_loss", "NOISY_LEVEL_FLOOR"))
+
+
+def nz_ratio_batch(x: float) -> RunData:
+    """A batch-level curve whose noise is x of the reference it is measured against."""
+    return flat_with_noise(x * value("noisy_loss", "NOISY_LEVEL_FLOOR"), tag="train_loss_step")
+
+
+def nz_floor(x: float) -> RunData:
+    """Noise at NOISY_RATIO x x of the level: noisy exactly when the floor is below x."""
+    return flat_with_noise(value("noisy_loss", "NOISY_RATIO") * x)
+
+
+def nz_points(x: float) -> RunData:
+    """x points of 1.3 0.7 1.0 repeated: noise 0.9 of the range at any length from 5 (an alternating
+    pattern would not do: with an odd number of second differences their median absolute deviation is 0)."""
+    return run(train_loss=1.0 + 0.3 * np.resize([1.0, -1.0, 0.0], int(x)))
+
+
+# -- periodic_loss ---------------------------------------------------------------------------
+
+
+def batch_run(y: np.ndarray, epoch: int) -> RunData:
+    """A per-step loss and a Lightning-style `epoch` series that says how long an epoch is."""
+    steps = np.arange(y.size)
+    return run_xy(train_loss_step=(steps, y), epoch=(steps, steps // epoch))
+
+
+SAWTOOTH = np.linspace(1.0, 0.0, 20)
+
+
+def pd_autocorr(x: float) -> RunData:
+    """A saw-tooth repeating every 20-step epoch, buried in noise until its autocorrelation is x."""
+    z = np.random.default_rng(7).standard_normal(400)
+    base = 1.0 + 0.3 * np.resize(SAWTOOTH, 400)
+    sigma = bisect(lambda s: noise._autocorr(base + s * z, 20), x, 0.0, 2.0, decreasing=True)
+    return batch_run(base + sigma * z, 20)
+
+
+def pd_cycles(x: float) -> RunData:
+    """x cycles of a clean saw-tooth with a 25-step epoch (2 cycles: the 50 points the rule needs at least)."""
+    return batch_run(1.0 + 0.3 * np.resize(np.linspace(1.0, 0.0, 25), int(x) * 25), 25)
+
+
+CYCLES_BUG = (
+    "periodic_loss needs 6 cycles + 3 points, not PERIODIC_MIN_CYCLES = 3: _autocorr drops `lag` points at each end "
+    "(0 below 3 * lag + 3 points, whatever the constant) and the second-harmonic guard "
+    "`2 * best_lag * PERIODIC_MIN_CYCLES <= y.size * 2` is always true, so autocorrelation at 2 x the period is "
+    "required, which needs 6 * period + 3 points"
+)
+
+
+def pd_max_points(x: float) -> RunData:
+    """x points of a 1 0 0 1 pattern with a 4-step epoch: any pairwise binning averages it away."""
+    return batch_run(1.0 + 0.5 * np.resize([1.0, 0.0, 0.0, 1.0], int(x)), 4)
+
+
+def pd_fundamental(x: float) -> RunData:
+    """A pulse every 10 steps plus one of alternating sign every 20-step epoch.
+
+    The epoch (20) correlates fully; the 10-step period correlates x as much,
+    less the stronger the alternating pulses are.
+    """
+    pulses = np.resize(np.eye(1, 10).ravel(), 240)
+    alternating = np.resize(np.r_[np.eye(1, 10, 5).ravel(), -np.eye(1, 10, 5).ravel()], 240)
+
+    def ratio(beta: float) -> float:
+        y = 1.0 + 0.5 * (pulses + beta * alternating)
+        return noise._autocorr(y, 10) / noise._autocorr(y, 20)
+
+    beta = bisect(ratio, x, 0.0, 3.0, decreasing=True)
+    return batch_run(1.0 + 0.5 * (pulses + beta * alternating), 20)
+
+
+def reports_period_10(report: RunReport, code: str) -> bool:
+    found = [f for f in report.findings if f.code == code]
+    assert found, "periodic_loss must fire on both sides; only the period it reports changes"
+    return found[0].evidence["period"] == 10
+
+
+# -- loss_spikes -----------------------------------------------------------------------------
+
+
+def sp_factor(x: float) -> RunData:
+    """A noiseless per-step loss of 1 with one point at x (its robust deviation is 0: any rise passes SPIKE_MAD)."""
+    y = np.full(100, 1.0)
+    y[50] = x
+    return run(train_loss_step=y)
+
+
+MAD_PATTERN = np.array([0.6, 1.0, 1.4, 0.8, 1.2])
+"""Any 5 consecutive points of it repeated: median 1.0, median absolute deviation 0.2."""
+
+
+def sp_mad(x: float) -> RunData:
+    """A spike x robust standard deviations above the running median (and 2.7x it: past SPIKE_FACTOR)."""
+    y = np.resize(MAD_PATTERN, 100)
+    y[50] = 1.0 + x * 1.4826 * 0.2
+    return run(train_loss_step=y)
+
+
+def sp_recovery(x: float) -> RunData:
+    """A 5x spike followed by x - 1 points at 1.8x (not spikes, not recovered), then back to 1."""
+    y = np.full(100, 1.0)
+    y[50] = 5.0
+    y[51 : 50 + int(x)] = 1.8
+    return run(train_loss_step=y)
+
+
+# -- Keras callback rules --------------------------------------------------------------------
+
+LAYER_READS = -(-400 // READ_EVERY)
+
+
+def layers(*levels: float) -> list[np.ndarray]:
+    return [np.full(LAYER_READS, v) for v in levels]
+
+
+def eg_growth(x: float) -> RunData:
+    """A gradient norm of 1 with one step at x, mid-run."""
+    return callback_run(grad=np.r_[np.ones(200), x, np.ones(199)], layer_grad=layers(1, 1, 1, 1))
+
+
+def eg_layer_ratio(x: float) -> RunData:
+    """The first layer's gradient x times the last one's; the overall norm steady."""
+    return callback_run(grad=np.ones(400), layer_grad=layers(x, 1, 1, 1))
+
+
+def eg_early(x: float) -> RunData:
+    """A 1000x gradient at per-step index x of 500 (500 steps: the early window ends on a read)."""
+    grad = np.ones(500)
+    grad[int(x)] = 1000.0
+    return callback_run(steps=500, grad=grad, layer_grad=[np.ones(20)] * 4)
+
+
+def early_window(t: float) -> tuple[float, float]:
+    """EARLY_FRACTION: the last index inside the early window of 500 steps, and the first after it."""
+    n = max(3, int(500 * t))
+    return n - 1, n
+
+
+def eg_points(x: float) -> RunData:
+    """x steps (one layer read) whose gradient norm jumps 1000x after the 3-step early window."""
+    n = int(x)
+    return callback_run(steps=n, grad=np.r_[1.0, 1.0, 1.0, np.full(n - 3, 1000.0)], layer_grad=[np.ones(1)] * 4)
+
+
+def eg_layers(x: float) -> RunData:
+    """x layers, the first getting 1000x the last one's gradient."""
+    k = int(x)
+    return callback_run(layers=k, grad=np.ones(400), layer_grad=layers(1000, *([1] * (k - 1))))
+
+
+def vg_ratio(x: float) -> RunData:
+    """The first layer's gradient x times the last one's."""
+    return callback_run(layer_grad=layers(x, 1, 1, 1))
+
+
+def vg_layers(x: float) -> RunData:
+    """x layers, the first getting 1e-5 of the last one's gradient."""
+    k = int(x)
+    return callback_run(layers=k, layer_grad=layers(1e-5, *([1] * (k - 1))))
+
+
+def activation_level(stat: str) -> Callable[[float], RunData]:
+    """A layer whose dead/saturated fraction is x at every probe."""
+
+    def build(x: float) -> RunData:
+        return callback_run(**{stat: [np.full(LAYER_READS, x), None, None, None]})
+
+    return build
+
+
+def activation_recent(stat: str) -> Callable[[float], RunData]:
+    """A layer at 0% for the whole run but its last x probes, which are at 95%."""
+
+    def build(x: float) -> RunData:
+        k = int(x)
+        return callback_run(**{stat: [np.r_[np.zeros(LAYER_READS - k), np.full(k, 0.95)], None, None, None]})
+
+    return build
+
+
+def recent_majority(t: float) -> tuple[float, float]:
+    """RECENT_POINTS: the median of the last t probes turns once more than half of them are high."""
+    k = int(t) // 2
+    return k, k + 1
+
+
+def fewer_recent(t: float) -> tuple[float, float]:
+    """RECENT_POINTS - 1 keeps the majority rule's outcome at 1 high probe out of 2 (a tie): go to t - 2."""
+    return t - 2, t + 1
+
+
+def update_ratio(x: float) -> RunData:
+    """Every layer's update/weight ratio at x."""
+    return callback_run(update_ratio=layers(x, x, x, x))
+
+
+def update_reads(level: float) -> Callable[[float], RunData]:
+    """x layer reads with an update ratio far out of range (`level`)."""
+
+    def build(x: float) -> RunData:
+        k = int(x)
+        return callback_run(steps=READ_EVERY * k, update_ratio=[np.full(k, level)] * 4, layer_grad=[np.ones(k)] * 4)
+
+    return build
+
+
+def initial_loss(x: float) -> RunData:
+    """A first batch loss x times ln(10), the uniform guess over the run's 10 classes."""
+    loss = decay(400, 2.4, 0.3)
+    loss[0] = math.log(10) * x
+    return callback_run(loss=loss)
+
+
+def initial_loss_low(x: float) -> RunData:
+    """A first batch loss ln(10) / x."""
+    loss = decay(400, 2.4, 0.3)
+    loss[0] = math.log(10) / x
+    return callback_run(loss=loss)
+
+
+# -- the table -------------------------------------------------------------------------------
+
+EDGES: tuple[Edge, ...] = (
+    Edge("divergence", "DIV_MIN_RATIO", div_ratio, "above"),
+    Edge("divergence", "DIV_RISE_OF_DROP", div_rise_of_drop, "above"),
+    Edge("divergence", "DIV_TAIL", div_tail, "above"),
+    Edge("divergence", "DIV_EXPLODE_RATIO", div_explode, "above"),
+    Edge("no_learning", "NO_LEARN_MAX_IMPROVEMENT", nl_improvement, "below"),
+    Edge("no_learning", "NO_LEARN_MIN_POINTS", nl_points, "above", count_from),
+    Edge("no_learning", "CHANCE_TOLERANCE", nl_chance, "below"),
+    Edge("no_learning", "METRIC_MIN_GAIN", nl_metric_gain, "below"),
+    Edge("no_learning", "METRIC_ABOVE_CHANCE", nl_above_chance, "below"),
+    Edge("val_better_than_train", "VBT_MIN_FRACTION", vbt_fraction, "above"),
+    Edge("val_better_than_train", "VBT_MIN_MARGIN", vbt_margin, "above"),
+    Edge("data_problem", "DATA_TRAIN_FLAT", dp_train_flat, "below"),
+    Edge("data_problem", "DATA_VAL_GAIN", dp_val_gain, "above"),
+    Edge("data_problem", "DATA_TRAIN_GAIN", dp_train_gain, "above"),
+    Edge("data_problem", "DATA_VAL_NEVER", dp_val_never, "below"),
+    Edge("overfitting", "OVERFIT_MIN_RISE_OF_BEST", of_rise, "above"),
+    Edge("overfitting", "OVERFIT_MIN_RISE_SE", of_rise_se, "above"),
+    Edge("overfitting", "OVERFIT_MIN_AFTER", of_after, "above", after_best),
+    Edge("overfitting", "TRAIN_STILL_FALLING", of_train_falling, "above"),
+    Edge("overfitting", "DATA_VAL_NEVER", of_val_never, "above"),
+    Edge("val_plateau", "VAL_FLAT_TOLERANCE", vp_tolerance, "below"),
+    Edge("val_plateau", "VAL_MAX_TREND_GAIN", vp_trend_gain, "below"),
+    Edge("val_plateau", "VAL_FLAT_MIN_TAIL", vp_min_tail, "above"),
+    Edge("val_plateau", "TRAIN_GAIN_IN_TAIL", vp_train_gain, "above"),
+    Edge("val_plateau", "VAL_VS_TRAIN", vp_vs_train, "below"),
+    Edge("best_checkpoint_mismatch", "MISMATCH_MIN_DISTANCE", bcm_distance, "above"),
+    Edge("best_checkpoint_mismatch", "MISMATCH_MIN_METRIC_LOSS", bcm_metric_loss, "above"),
+    Edge("best_checkpoint_mismatch", "MISMATCH_MIN_RELATIVE", bcm_relative, "above"),
+    Edge("plateau", "PLATEAU_TOLERANCE", pl_tolerance, "below", patch_xfail=TOLERANCE_BUG),
+    Edge("plateau", "PLATEAU_MIN_TAIL", pl_min_tail, "above"),
+    Edge("plateau", "PLATEAU_MIN_EARLY_GAIN", pl_early_gain, "above"),
+    Edge("plateau", "TRAIN_GAIN_IN_TAIL", pl_train_gain, "below"),
+    Edge("still_learning", "STILL_TAIL", sl_tail, "above"),
+    Edge("still_learning", "STILL_MIN_TAIL_GAIN", sl_gain, "above"),
+    Edge("still_learning", "STILL_MIN_TAIL_SHARE", sl_share, "above"),
+    Edge("still_learning", "STILL_MIN_TREND_NOISE", sl_trend_noise, "above"),
+    Edge("still_learning", "STILL_BEST_NEAR_END", sl_best_near_end, "below", best_near_end),
+    Edge("lr_too_small", "LINEAR_MIN_R2", lts_r2, "above", unexplained),
+    Edge("lr_too_small", "LINEAR_MIN_HALF_RATIO", lts_half_ratio, "above"),
+    Edge("lr_too_small", "LINEAR_MIN_POINTS", lts_points, "above", count_from),
+    Edge("lr_decay_too_early", "LR_DECAYED_FRACTION", lrd_fraction, "below"),
+    Edge("lr_decay_too_early", "LR_MIN_AFTER", lrd_min_after, "above"),
+    Edge("lr_decay_too_early", "LR_GAIN_BEFORE", lrd_gain_before, "above"),
+    Edge("lr_decay_too_early", "LR_MAX_GAIN_AFTER", lrd_max_gain_after, "below"),
+    Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
+    Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
+    Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),
+    Edge("underfitting", "UNDERFIT_MIN_TAIL", uf_min_tail, "above"),
+    Edge("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY", uf_train_accuracy, "below"),
+    Edge("underfitting", "UNDERFIT_MAX_ACCURACY_GAP", uf_accuracy_gap, "below"),
+    Edge("noisy_loss", "NOISY_RATIO", nz_ratio, "above"),
+    Edge("noisy_loss", "NOISY_RATIO_BATCH", nz_ratio_batch, "above"),
+    Edge("noisy_loss", "NOISY_MIN_POINTS", nz_points, "above", count_from),
+    Edge("noisy_loss", "NOISY_LEVEL_FLOOR", nz_floor, "above"),
+    Edge("periodic_loss", "PERIODIC_MIN_AUTOCORR", pd_autocorr, "above"),
+    Edge("periodic_loss", "PERIODIC_MIN_CYCLES", pd_cycles, "above", count_from, xfail=CYCLES_BUG),
+    Edge("periodic_loss", "PERIODIC_MAX_POINTS", pd_max_points, "below", count_to),
+    Edge("periodic_loss", "PERIODIC_FUNDAMENTAL", pd_fundamental, "above", outcome=reports_period_10),
+    Edge("loss_spikes", "SPIKE_FACTOR", sp_factor, "above"),
+    Edge("loss_spikes", "SPIKE_MAD", sp_mad, "above"),
+    Edge("loss_spikes", "SPIKE_RECOVERY", sp_recovery, "below", count_to),
+    Edge("exploding_gradients", "EXPLODE_GROWTH", eg_growth, "above"),
+    Edge("exploding_gradients", "EXPLODE_LAYER_RATIO", eg_layer_ratio, "above"),
+    Edge("exploding_gradients", "EARLY_FRACTION", eg_early, "above", early_window),
+    Edge("exploding_gradients", "MIN_GRAD_POINTS", eg_points, "above", count_from),
+    Edge("exploding_gradients", "MIN_LAYERS", eg_layers, "above", count_from),
+    Edge("vanishing_gradients", "VANISH_LAYER_RATIO", vg_ratio, "below"),
+    Edge("vanishing_gradients", "MIN_LAYERS", vg_layers, "above", count_from),
+    Edge("dying_relu", "DEAD_FRACTION", activation_level("dead_fraction"), "above"),
+    Edge(
+        "dying_relu", "RECENT_POINTS", activation_recent("dead_fraction"), "above", recent_majority, moves=fewer_recent
+    ),
+    Edge("saturated_activations", "SATURATED_FRACTION", activation_level("saturated_fraction"), "above"),
+    Edge(
+        "saturated_activations",
+        "RECENT_POINTS",
+        activation_recent("saturated_fraction"),
+        "above",
+        recent_majority,
+        moves=fewer_recent,
+    ),
+    Edge("update_ratio_high", "UPDATE_RATIO_HIGH", update_ratio, "above"),
+    Edge("update_ratio_high", "MIN_RATIO_POINTS", update_reads(0.1), "above", count_from),
+    Edge("update_ratio_low", "UPDATE_RATIO_LOW", update_ratio, "below"),
+    Edge("update_ratio_low", "MIN_RATIO_POINTS", update_reads(1e-7), "above", count_from),
+    Edge("initial_loss_off", "INITIAL_LOSS_FACTOR", initial_loss, "above"),
+    Edge("initial_loss_off", "INITIAL_LOSS_FACTOR", initial_loss_low, "above", variant="low"),
+)

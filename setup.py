@@ -36,6 +36,10 @@ setup(
             "tbparse>=0.0.9",
             "tensorboardX>=2.6",
             "playwright>=1.40",
+            # benchmarks: the peer in benchmarks/accuracy.py (its internals are used, hence <0.2) and the
+            # corpus programs' data sets
+            "runmedic>=0.1.1,<0.2",
+            "scikit-learn>=1.3",
         ],
     },
     entry_points={

@@ -162,11 +162,12 @@ def test_changing_the_constant_moves_the_edge(edge: Edge, direction: str, monkey
 
 @pytest.mark.parametrize(("code", "name", "to"), ISSUE_8_MUTATIONS, ids=[m[1] for m in ISSUE_8_MUTATIONS])
 def test_the_threshold_changes_named_in_issue_8_are_caught(code: str, name: str, to: float, monkeypatch):
+    """Made in the source, each change fails the edge test above at the reviewed value; here, patched in."""
     (edge,) = [e for e in EDGES if (e.code, e.threshold) == (code, name)]
-    t = _current(edge)
-    assert edge.outcomes(t) == edge.expected
+    reviewed = REVIEWED_AT[(code, name)]
     _patch(monkeypatch, code, name, to)
-    assert edge.outcomes(t) == edge.moved(t, to)
+    got = edge.outcomes(reviewed)
+    assert got != edge.expected and got == edge.moved(reviewed, to)
 
 
 def test_every_declared_threshold_has_an_edge_case_and_a_reviewed_value():

@@ -26,12 +26,14 @@ median whose width follows the length of the curve (no smoothing under 24
 points, ~n/12 above: TensorBoard's smoothing slider moved further right for
 denser curves). Point noise is the robust standard deviation of second
 differences (1.4826 MAD / sqrt 6), which a smooth trend does not inflate. A
-curve's visible movement is the range of a heavy rolling median (a fifth of
-the curve wide). The start of a curve is the median of its first min(5, n/20)
-points. The *tail* is the last third of a curve's epochs (at least 3 points);
-its change is the Theil-Sen slope (scipy) times the tail's length, relative to
-the tail's median level, with a standard error SE = sigma sqrt(12/m) / level
-from the larger of the residual and point noise of its m points. "Flat" means
+curve's visible movement runs from its start (or its trend's top) to the
+lowest point of a heavy rolling median (a fifth of the curve wide). The start
+of a curve is the median of its first min(5, n/20) points. The *tail* is the
+last third of a curve's epochs (at least 3 points); its change is the
+Theil-Sen slope (scipy) times the tail's length, as a ratio (log scale) for a
+positive curve and relative to the tail's median level otherwise, with a
+standard error SE = sigma sqrt(12/m) (relative) from the larger of the
+residual and point noise of its m points. "Flat" means
 |change| <= max(2.5%, 2 SE) (grey when SE > 10%: too noisy to call flat);
 "falls"/"rises" means beyond max(5%, 3 SE).
 
@@ -48,7 +50,11 @@ Criteria, one paragraph per code (yes / no levels; grey in between)
 -------------------------------------------------------------------
 nonfinite_loss: any NaN/Inf in a loss or metric curve, or a non-zero count of
 non-finite loss steps from the callback. Yes/no, no grey zone: a NaN is there
-or not.
+or not. Once a loss has turned non-finite, the codes that describe how a run
+ends (overfitting, val_plateau, underfitting, plateau, still_learning,
+lr_too_small, lr_decay_too_early, lr_too_high, best_checkpoint_mismatch) are
+judged on the finite part and a yes there becomes grey: the run does not end
+that way.
 
 divergence: the smoothed training loss is followed from its minimum to the
 end level (median of the last 10%, at least 2 points). Yes when the end is
@@ -67,8 +73,9 @@ metrics. Yes when L < 4% and M < 10% (or no metric), when the metric never
 leaves chance (M < 5%) while L < 25% (a loss falling to the class prior is not
 learning), or when the run *ends* stuck: every metric within 5% of chance and
 the training loss within 5% of ln(C) (a network that learned for an epoch and
-then died reads the same). No when L >= 15% with M unknown or >= 15%, or
-M >= 25%. Why: 4% of the start is inside ordinary epoch-to-epoch noise; a quarter of the way
+then died reads the same). No when training plainly learns (its loss
+improves >= 30% or its metric gets >= 25% of the way), when L >= 15% with M
+unknown or >= 15%, or when M >= 25%. Why: 4% of the start is inside ordinary epoch-to-epoch noise; a quarter of the way
 from chance to perfect is learning anyone would notice; ln(C) is the loss of a
 uniform guess.
 
@@ -86,23 +93,30 @@ the wobble of any converged validation curve; a validation curve that never
 improved is a data question, not overfitting (grey at most).
 
 val_plateau: tail changes of the validation loss (dV) and the training loss
-(dT). Yes when validation is flat while training falls by >= 5%. No when
-validation still falls, training changes by less than -2%, or validation rises
-by more than 15% (that is overfitting, not a plateau). Why: "flat" is judged
+(dT), and how much validation improved before the tail. Yes when validation
+is flat while training falls by >= 5%, after validation improved >= 10%. No
+when validation still falls, training changes by less than -2%, validation
+rises by more than 15% (that is overfitting, not a plateau), or validation
+never improved (< 3%: a data or learning problem, not a plateau). Why: "flat" is judged
 against the curve's own noise, so a jagged 10-50 point validation curve can be
 flat, and one whose noise is too large to tell is grey.
 
-underfitting: with an accuracy-like metric (max direction, chance known,
-values in [0, 1]) the headroom h = (1 - m) / (1 - chance), where m is the
-better of the training and validation metric at the end (dropout and
-augmentation hold the training number down), is read where the train metric
-has levelled off (tail change < 2 points). Yes when 0.30 <= h <= 0.85 and
-validation is within 4 points of training (or above it). No when h < 0.15, the
-train metric still climbs >= 5 points in the tail, or training is >= 12 points
-above validation (capacity is enough: that gap is overfitting). h > 0.85 (at
-chance) is no_learning's ground: grey. Without such a metric the loss decides:
-fitted fraction f = (start - end) / start of training; yes when the loss is
-level (|dT| <= 2%), f is in [5%, 25%) and validation is within 8% of
+underfitting: grey when no_learning is a yes (learning nothing is its
+extreme). With an accuracy-like metric (max direction, chance known, values in
+[0, 1]) the headroom h = (1 - m) / (1 - chance), where m is the better of the
+training and validation metric at the end (dropout and augmentation hold the
+training number down), is read where the train metric has levelled off (tail
+change < 2 points). Yes when 0.30 <= h <= 0.85 and validation is within 4
+points of training (or above it). No when h < 0.15, the train metric still
+climbs >= 5 points in the tail, or training is >= 12 points above validation
+(capacity is enough: that gap is overfitting). h > 0.85 (at chance) is
+no_learning's ground: grey. With an error metric (min direction, the constant
+predictor's error as chance) the share of that error left, h, can only make it
+grey: no when h < 0.30, the train metric still falls in the tail, or
+validation is >= 12% of chance worse than training; grey otherwise (a hard
+regression levels off where a too-small model does). With neither, the loss
+decides: fitted fraction f = (start - end) / start of training; yes when the
+loss is level (|dT| <= 2%), f is in [5%, 25%) and validation is within 8% of
 training; no when f >= 60%, training still falls, or validation is > 25%
 above training. Why: a model that levels off a third of the way short of
 perfect with no generalisation gap is too weak or too regularised; the
@@ -121,22 +135,29 @@ its peak, a yes becomes grey: a curve that falls while the schedule anneals to
 zero says little about training longer. Why: 5% in a third of the run is
 progress a user would pay for; 2% is noise-level.
 
-lr_too_small: the smoothed training loss's drop in each quarter of the run and
-their evenness e = smallest / largest (an exponential-looking healthy curve
-has e ~ 0.02; a straight line e ~ 1). Yes when e >= 1/3, training still falls
-in the tail and the loss is still >= 30% of its start. No when e < 0.1, the
-loss fell < 2% overall, or the tail changes by more than -2%. Why: a curve
-that keeps falling at an even pace and is far from converged is the "nearly
-linear curve = LR too small" of the tuning recipes; a stall or a bend in any
-quarter is something else.
+lr_too_small: the training loss's start and the medians of its four quarters,
+each at its own median epoch; the pace of the fall (per epoch) between
+consecutive ones and their evenness e = slowest / fastest (an
+exponential-looking healthy curve has e < 0.1, and so has a fast first drop
+followed by a slow creep; a straight line has e ~ 1). Yes when e >= 1/3, the
+tail still falls clearly (change <= -max(0.5%, 3 SE): a crawl is the point,
+so a small but clean slope counts) and the last quarter's median is still
+>= 30% of the start. No when e < 0.1, the loss fell < 2% overall, or the tail is not falling (change > -max(0.2%,
+1 SE)). Why: a curve that keeps falling at an even pace and is far from
+converged is the "nearly linear curve = LR too small" of the tuning recipes; a
+stall or a bend in any quarter is something else.
 
 noisy_loss: for each loss curve (training, validation, per-batch), sigma =
 point noise over its second half, NSR = sigma / visible movement, and
 sigma / level. Yes when some curve has NSR >= 0.25 and sigma >= 5% of its
-level. No when every curve has NSR < 0.10 or sigma < 2% of its level. Why:
-the test is "does the noise hide the trend", so a jagged epoch-level
-validation curve with a clear descent is not noisy, while a curve whose band
-is a quarter of its whole movement is.
+level (batch-level: 30%). No when every curve has NSR < 0.10 or sigma < 2% of
+its level (batch-level: 12%). Why: the test is "does the noise hide the
+trend", so a jagged epoch-level validation curve with a clear descent is not
+noisy, while a curve whose band is a quarter of its whole movement is. A
+per-batch loss carries its own batch's sampling noise (+-10-20% is ordinary at
+batch sizes 32-128), so only swings of 30% and more make it hard to read; an
+epoch mean or a whole validation pass averages hundreds of samples, so 5%
+jitter there already means an unstable evaluation or optimisation.
 
 periodic_loss: a per-step loss with >= 4 points per epoch over >= 3 epochs, in
 log space, detrended by a rolling median one epoch wide; its residuals after
@@ -150,11 +171,14 @@ and is plain to see.
 
 loss_spikes: every loss curve, in log space, against a local rolling median
 (5 points for epoch-level curves, n/50 clipped to 5..51 for batch-level), with
-robust sigma of the residuals (first 3% skipped: the initial drop). A spike
+the robust spread of the residuals over >= 15 neighbouring points as sigma
+(floored at half the whole curve's; the first 3% skipped: the initial drop),
+so a spike must stick out of its own neighbourhood's band. A spike
 starts from the local level (one of the 3 points before is within 30% of it),
 returns within 30% of it within max(3, 2 epochs of points), and lasts at most
 about an epoch (2 points at epoch level). Yes when some spike is >= 2.5x the
-local level and >= 7 sigma (batch-level: >= 4x), with at most max(4, 2% of
+local level and >= 7 sigma (batch-level: >= 4x), is visible on a linear axis
+(the jump is >= 5% of the curve's whole movement), with at most max(4, 2% of
 points) jumps. No when no point reaches 1.6x and 4 sigma (batch-level 2.5x).
 More jumps than that budget is heavy-tailed noise: grey. Why: batch losses
 routinely double on a hard batch; a 4x jump 7 sigmas out that comes straight
@@ -163,11 +187,12 @@ back is an event (a bad batch, an LR kick).
 lr_decay_too_early: needs an LR curve. The first point after the peak where the
 LR is at or below 1/8 of the peak (three halvings), the share of the run left
 after it, the training loss change over the fifth of the run before it, and
-the change from shortly after it (5% of the run) to the end. Yes when >= 40%
-of the run is left, the loss was still falling >= 5% before, and changes
-<= 3% after. No when < 30% is left (a cosine to zero crosses 1/8 with 23% to
-go), the LR never gets that low, the loss had already flattened (< 1.5%
-before), or keeps improving >= 10% after. Why: the recipes' warning that decay
+the change from shortly after it (5% of the run) to the end, and the pace of
+that change (per share of the run) against the pace before. Yes when >= 40%
+of the run is left, the loss was still falling >= 5% before, and then changes
+<= 3% or at <= 1/10 of the pace. No when < 30% is left (a cosine to zero
+crosses 1/8 with 23% to go), the LR never gets that low, the loss had already
+flattened (< 1.5% before), or it keeps improving >= 10% at >= 0.3x the pace. Why: the recipes' warning that decay
 defaults can cut the LR to zero too early is visible as progress stopping
 exactly when the LR collapses with much of the run to go.
 
@@ -182,12 +207,14 @@ whenever the charts show it.
 data_problem: gv = validation loss improvement from start to best, gt =
 training's, Mt/Mv = train/validation metric advance beyond chance (as for
 no_learning). Yes when the validation metric stays at chance (Mv < 5%) while
-training learns (Mt >= 40%), or training is flat (gt < 3%) while validation
+training learns (Mt >= 40%, or without a train metric gt >= 30%), or training is flat (gt < 3%) while validation
 improves >= 20%. Grey when validation never improves (gv < 3%) while training
 does (gt >= 30%) but no metric shows which (immediate overfitting reads the
 same). No when validation improves >= 10% (and its metric, if known, leaves
-chance by >= 15%) while training learns, when neither side learns (that is
-no_learning), or when there is no validation curve. Why: the recipes' "train
+chance by >= 15%) while training learns, when both move together (each gain
+at least half the other's, the validation metric at least half the training
+metric's advance), when neither side learns (that is no_learning), or when
+there is no validation curve. Why: the recipes' "train
 flat, val falls: the data set has a problem" and "val never moves while train
 learns"; a validation accuracy at chance is the proof.
 
@@ -204,13 +231,17 @@ lr_too_high: needs an LR curve with a schedule (max/min >= 3). The high-LR phase
 is where the LR is above half its peak. On the smoothed training loss (log
 scale) the fall rate per epoch during that phase and after it; acceleration
 a = rate after / rate during, and how far the loss was above its final value
-when the phase ended. Yes when the phase spans >= 20% of the run, a >= 2.5 and
-the loss was >= 1.3x its final value. No when there is no schedule, less than
-10% of the run follows the phase, a <= 1.2, or the loss was within 1.1x of its
-final value. Why: training normally decelerates (a < 1); a loss that stalls
-high while the LR is high and falls faster once the schedule lowers it is the
-signature of a peak LR that is too high. Taking the whole phase (including the
-fast fall that follows a warm-up) keeps a healthy step-decay staircase out.
+when the phase ended. Yes when the phase spans >= 20% of the run, the loss
+was >= 1.3x its final value when it ended, and either a >= 2.5, or a > 1.2
+and the loss oscillates in the second half of the phase (relative point noise
+>= 10% of its level and >= 3x that after the phase). No when there is no schedule, less than 10% of the run
+follows the phase, the loss was within 1.1x of its final value, or a <= 1.2
+without the loss jittering >= 1.5x (and >= 3%) more at high LR. Why: training
+normally decelerates (a < 1); a loss that stalls or bounces high while the LR
+is high and settles only once the schedule lowers it is the signature of a
+peak LR that is too high. Taking the whole phase for the rates (including the
+fast fall that follows a warm-up) keeps a healthy step-decay staircase out; one
+whose high-LR plateau jitters is grey (it reads both ways).
 
 Callback codes (only with the DiagnosisCallback's ``tb_recipe/*`` series;
 forbidden without them, since they cannot be seen):
@@ -282,6 +313,19 @@ CALLBACK_CODES = (
 CODES = CURVE_CODES + CALLBACK_CODES
 """Every code a label judges: the analyzer's catalogue plus ``lr_too_high`` (kept here, not imported)."""
 
+END_OF_RUN_CODES = (
+    "overfitting",
+    "val_plateau",
+    "underfitting",
+    "plateau",
+    "still_learning",
+    "lr_too_small",
+    "lr_decay_too_early",
+    "lr_too_high",
+    "best_checkpoint_mismatch",
+)
+"""Statements about how a run ends: after a loss turns NaN/Inf they describe only the part before it."""
+
 YES, NO, GREY = "yes", "no", "grey"
 TAIL = 1 / 3
 CALLBACK_PREFIX = "tb_recipe/"
@@ -343,13 +387,14 @@ def rolling_median(y: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
-def trend_range(y: np.ndarray) -> float:
-    """How far the curve visibly moves: the range of a heavy rolling median (a fifth of the curve, edges mirrored),
-    so that noise does not count as movement."""
+def movement(y: np.ndarray) -> float:
+    """How far the curve visibly moves: from its start (or its trend's highest point) to its trend's lowest, the
+    trend being a heavy rolling median (a fifth of the curve, edges mirrored) so that noise does not count."""
     if y.size < 3:
         return float(np.ptp(y)) if y.size else 0.0
     w = _odd(max(3, y.size // 5))
-    return float(np.ptp(ndimage.median_filter(y.astype(float), size=min(w, _odd(y.size - 2)), mode="reflect")))
+    trend = ndimage.median_filter(y.astype(float), size=min(w, _odd(y.size - 2)), mode="reflect")
+    return float(max(start_level(y), trend.max()) - trend.min())
 
 
 def smooth(y: np.ndarray) -> np.ndarray:
@@ -420,9 +465,14 @@ def tail(c: Curve | None, frac: float = TAIL) -> Tail | None:
     x, y = _binned(c.x[sel], c.y[sel])
     if np.ptp(x) <= 0:
         return None
-    slope, intercept, _, _ = stats.theilslopes(y, x)
     level = abs(float(np.median(y))) or 1e-12
     span = float(x[-1] - x[0])
+    if np.all(y > 0):  # a positive curve is read on a log scale: changes are ratios, and never below -100%
+        ly = np.log(y)
+        slope, intercept, _, _ = stats.theilslopes(ly, x)
+        sigma = max(robust_sigma(ly - (intercept + slope * x)), point_noise(ly))
+        return Tail(float(math.expm1(slope * span)), float(sigma * math.sqrt(12 / x.size)), int(x.size), level)
+    slope, intercept, _, _ = stats.theilslopes(y, x)
     sigma = max(robust_sigma(y - (intercept + slope * x)), point_noise(y))
     return Tail(float(slope * span / level), float(sigma * math.sqrt(12 / x.size) / level), int(x.size), level)
 
@@ -652,6 +702,11 @@ def metric_advance(c: Curve | None, facts: Facts) -> float | None:
     return float((chance - np.min(s)) / chance)
 
 
+def _train_gain(run: Run) -> float:
+    losses = [c for c in (run.get("train_loss"), run.get("batch"), run.get("cb_batch")) if c is not None]
+    return max((gain(c.y) for c in losses if c.n >= 2), default=0.0)
+
+
 def _learning(run: Run) -> tuple[float, float | None, float | None, float | None]:
     losses = [c for c in (run.get("train_loss"), run.get("batch"), run.get("cb_batch"), run.get("val_loss")) if c]
     big_l = max((gain(c.y) for c in losses if c.n >= 2), default=0.0)
@@ -696,6 +751,10 @@ def no_learning(run: Run) -> Verdict:
         return Verdict(YES, obs, why)
     if stuck:
         return Verdict(YES, obs, f"ends at {obs['end_over_lnC']:.2f} ln(C) with every metric at chance")
+    obs["train_loss_gain"] = train_gain = _train_gain(run)
+    _, _, mt, _ = _learning(run)
+    if train_gain >= 0.30 or (mt is not None and mt >= 0.25):  # training plainly learns (val may not: data_problem)
+        return Verdict(NO, obs)
     if (big_l >= 0.15 and (m is None or m >= 0.15)) or (m is not None and m >= 0.25):
         return Verdict(NO, obs)
     return Verdict(GREY, obs, why)
@@ -768,17 +827,31 @@ def val_plateau(run: Run) -> Verdict:
     tt, tv = _tails(run)
     if tt is None or tv is None:
         return Verdict(NO, {"tail_points": 0})
-    obs = {"val_tail_change": tv.change, "val_tail_se": tv.se, "train_tail_change": tt.change}
+    v = run.get("val_loss")
+    assert v is not None
+    prior = _progress_before_tail(v)
+    obs = {"val_tail_change": tv.change, "val_tail_se": tv.se, "train_tail_change": tt.change, "val_prior": prior}
     why = f"val loss changes {tv.change:+.1%} over the last third while training changes {tt.change:+.1%}"
-    if tv.falls() or tt.change > -0.02 or tv.change > 0.15:
+    if tv.falls() or tt.change > -0.02 or tv.change > 0.15 or prior < 0.03:
         return Verdict(NO, obs)
     flat = tv.flat()
-    if flat == YES and tt.change <= -0.05:
+    if flat == YES and tt.change <= -0.05 and prior >= 0.10:
         return Verdict(YES, obs, why)
     return Verdict(GREY, obs, why)
 
 
+def _progress_before_tail(c: Curve) -> float:
+    """How much a loss improved from its start to its best before the tail, relative to the start."""
+    lo = c.x[-1] - TAIL * (c.x[-1] - c.x[0])
+    before = c.y[c.x <= lo]
+    start = start_level(c.y)
+    return float((start - np.min(smooth(before))) / (abs(start) or 1e-12)) if before.size else 0.0
+
+
 def underfitting(run: Run) -> Verdict:
+    nl = no_learning(run)
+    if nl.verdict == YES:  # learning nothing is underfitting's extreme: both readings hold
+        return Verdict(GREY, nl.observed, "nothing learned: the extreme of underfitting")
     f = run.facts
     tm, vm = run.get("train_metric"), run.get("val_metric")
     bounded = (
@@ -806,6 +879,8 @@ def underfitting(run: Run) -> Verdict:
         if 0.30 <= h <= 0.85 and abs(climb) < 0.02 and gap <= 0.04:
             return Verdict(YES, obs, why)
         return Verdict(GREY, obs, why)
+    if f.metric_direction == "min" and f.chance_metric and f.chance_metric > 0 and tm is not None and tm.n >= 5:
+        return _underfitting_error_metric(tm, vm, float(f.chance_metric))
     t, v = run.train, run.get("val_loss")
     if t is None or t.n < 4:
         return Verdict(NO, {"points": 0})
@@ -822,14 +897,26 @@ def underfitting(run: Run) -> Verdict:
     return Verdict(GREY, obs, why)
 
 
+def _underfitting_error_metric(tm: Curve, vm: Curve | None, chance: float) -> Verdict:
+    """An error metric (MAE...) against a constant predictor's: never a clear yes, since what a task allows is
+    unknown (a hard regression levels off where a too-small model does)."""
+    end = end_level(tm.y)
+    v_end = end_level(vm.y) if vm is not None and vm.n else None
+    h = (min(end, v_end) if v_end is not None else end) / chance
+    tt = tail(tm)
+    gap = (v_end - end) / chance if v_end is not None else 0.0
+    obs = {"error_left": h, "train_metric_tail_change": tt.change if tt else None, "val_minus_train": gap}
+    if h < 0.30 or (tt is not None and tt.falls()) or gap >= 0.12:
+        return Verdict(NO, obs)
+    return Verdict(GREY, obs, f"error levels at {h:.0%} of a constant predictor's with train and val together")
+
+
 def plateau(run: Run) -> Verdict:
     t, v = run.train, run.get("val_loss")
     tt, tv = tail(t), tail(v)
     if tt is None or t is None:
         return Verdict(NO, {"tail_points": 0})
-    lo = t.x[-1] - TAIL * (t.x[-1] - t.x[0])
-    before = t.y[t.x <= lo]
-    prior = (start_level(t.y) - float(np.min(smooth(before)))) / (abs(start_level(t.y)) or 1e-12) if before.size else 0
+    prior = _progress_before_tail(t)
     obs = {"train_tail_change": tt.change, "train_tail_se": tt.se, "progress_before_tail": prior}
     if tv is not None:
         obs |= {"val_tail_change": tv.change, "val_tail_se": tv.se}
@@ -872,22 +959,28 @@ def lr_too_small(run: Run) -> Verdict:
     t = run.train
     if t is None or t.n < 8:
         return Verdict(NO, {"points": 0 if t is None else t.n})
-    s = smooth(t.y)
-    at = np.interp(np.linspace(t.x[0], t.x[-1], 5), t.x, s)
-    drops = -np.diff(at)  # the drop in each quarter of the run
-    evenness = float(drops.min() / drops.max()) if drops.max() > 0 else -math.inf
-    overall = (at[0] - at[-1]) / (abs(at[0]) or 1e-12)
-    remaining = at[-1] / at[0] if at[0] > 0 else math.nan
+    edges = np.linspace(t.x[0], t.x[-1], 5)
+    quarters = [(t.x >= a) & (t.x <= b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    k = max(1, min(5, math.ceil(t.n / 20)))
+    # the start, then each quarter's median, each at its own median epoch: the pace between consecutive ones
+    ys = np.array([start_level(t.y), *(np.median(t.y[q]) for q in quarters)])
+    xs = np.array([np.median(t.x[:k]), *(np.median(t.x[q]) for q in quarters)])
+    paces = -np.diff(ys) / np.maximum(np.diff(xs), 1e-12)
+    evenness = float(paces.min() / paces.max()) if paces.max() > 0 else -math.inf
+    drops = paces * np.diff(xs)
+    overall = (ys[0] - ys[-1]) / (abs(ys[0]) or 1e-12)
+    remaining = ys[-1] / ys[0] if ys[0] > 0 else math.nan
     tt = tail(t)
-    obs = {"quarter_drops": [float(d) for d in drops], "evenness": evenness, "overall_drop": overall}
+    obs = {"drops": [float(d) for d in drops], "evenness": evenness, "overall_drop": overall}
     obs |= {"end_over_start": remaining, "train_tail_change": tt.change if tt else None}
     why = (
-        f"training loss falls at an even pace (slowest quarter {evenness:.0%} of the fastest), "
-        f"ends at {remaining:.0%} of its start"
+        f"training loss falls at an even pace (slowest stretch {evenness:.0%} of the fastest), "
+        f"its last quarter at {remaining:.0%} of its start"
     )
-    if evenness < 0.1 or overall < 0.02 or tt is None or tt.change > -0.02:
+    # A crawl is the point here: any clean downward trend counts, however small against the level.
+    if evenness < 0.1 or overall < 0.02 or tt is None or tt.change > -max(0.002, tt.se):
         return Verdict(NO, obs)
-    if evenness >= 1 / 3 and tt.falls() and remaining >= 0.30:
+    if evenness >= 1 / 3 and tt.change <= -max(0.005, 3 * tt.se) and remaining >= 0.30:
         return Verdict(YES, obs, why)
     return Verdict(GREY, obs, why)
 
@@ -897,23 +990,24 @@ def _noise(c: Curve) -> dict[str, float] | None:
         return None
     half = c.n // 2
     sigma = point_noise(c.y[max(0, half - 2) :])
-    rng = trend_range(c.y) or 1e-12
+    rng = movement(c.y) or 1e-12
     level = abs(float(np.median(c.y[half:]))) or 1e-12
-    return {"nsr": sigma / rng, "rel_noise": sigma / level}
+    yes_rel, no_rel = (0.30, 0.12) if c.batch_level else (0.05, 0.02)
+    return {"nsr": sigma / rng, "rel_noise": sigma / level, "yes_rel": yes_rel, "no_rel": no_rel}
 
 
 def noisy_loss(run: Run) -> Verdict:
     found = {c.tag: n for c in run.loss_curves() if (n := _noise(c)) is not None}
     if not found:
         return Verdict(NO, {})
-    obs = {f"{tag}.{k}": v for tag, n in found.items() for k, v in n.items()}
-    yes = [t for t, n in found.items() if n["nsr"] >= 0.25 and n["rel_noise"] >= 0.05]
+    obs = {f"{tag}.{k}": v for tag, n in found.items() for k, v in n.items() if k in ("nsr", "rel_noise")}
+    yes = [t for t, n in found.items() if n["nsr"] >= 0.25 and n["rel_noise"] >= n["yes_rel"]]
     if yes:
         n = found[yes[0]]
         return Verdict(
             YES, obs, f"{yes[0]} noise is {n['nsr']:.0%} of its whole movement ({n['rel_noise']:.0%} of level)"
         )
-    if all(n["nsr"] < 0.10 or n["rel_noise"] < 0.02 for n in found.values()):
+    if all(n["nsr"] < 0.10 or n["rel_noise"] < n["no_rel"] for n in found.values()):
         return Verdict(NO, obs)
     worst = max(found, key=lambda t: found[t]["nsr"])
     return Verdict(GREY, obs, f"{worst} noise is {found[worst]['nsr']:.0%} of its movement")
@@ -962,8 +1056,12 @@ def _spike_events(c: Curve) -> dict[str, Any] | None:
     local = rolling_median(v, w)
     r = v - local
     skip = max(2, math.ceil(0.03 * c.n))
-    sigma = max(robust_sigma(r[skip:]), 1e-3 if logspace else 1e-12)
-    back = math.log(1.3) if logspace else 3 * sigma
+    floor = max(0.5 * robust_sigma(r[skip:]), 1e-3 if logspace else 1e-12)
+    # the band around each point: robust spread of the residuals over >= 15 neighbours (a spike sticks out of its
+    # own neighbourhood, not only out of the calm late part of the run)
+    w_sigma = min(_odd(max(15, 3 * w)), _odd(c.n - 2))
+    sigma = np.maximum(1.4826 * ndimage.median_filter(np.abs(r), size=w_sigma, mode="reflect"), floor)
+    back = math.log(1.3) if logspace else 3 * floor
     recover = min(max(3, math.ceil(2 * c.density)), max(3, c.n // 10))
     max_len = max(3, math.ceil(c.density)) if c.batch_level else 2
     grey_ratio, yes_ratio = (2.5, 4.0) if c.batch_level else (1.6, 2.5)
@@ -988,10 +1086,15 @@ def _spike_events(c: Curve) -> dict[str, Any] | None:
     peaks = [(int(a + np.argmax(r[a : b + 1]))) for a, b in events]
     ratios = [float(math.exp(r[k])) if logspace else math.nan for k in peaks]
     zs = [float(z[k]) for k in peaks]
+    # visible on TensorBoard's linear axis too: the jump is >= 5% of the curve's whole movement
+    base = np.exp(local) if logspace else local
+    visible = [float((c.y[k] - base[k]) / (movement(c.y) or 1e-12)) >= 0.05 for k in peaks]
     if logspace:
-        strong = [k for k, q, zz in zip(peaks, ratios, zs, strict=True) if q >= yes_ratio and zz >= 7]
+        strong = [
+            k for k, q, zz, vis in zip(peaks, ratios, zs, visible, strict=True) if q >= yes_ratio and zz >= 7 and vis
+        ]
     else:
-        strong = [k for k, zz in zip(peaks, zs, strict=True) if zz >= 10]
+        strong = [k for k, zz, vis in zip(peaks, zs, visible, strict=True) if zz >= 10 and vis]
     return {
         "events": len(events),
         "strong": len(strong),
@@ -1031,17 +1134,20 @@ def lr_decay_too_early(run: Run) -> Verdict:
     x_low = float(lr.x[peak_i + low[0]])
     left = (x1 - x_low) / span
     level = interp(t, x_low) or 1e-12
-    before = (interp(t, max(x0, x_low - 0.2 * span)) - level) / abs(level)
-    after_start = interp(t, min(x1, x_low + 0.05 * span))
+    b0, a0 = max(x0, x_low - 0.2 * span), min(x1, x_low + 0.05 * span)
+    before = (interp(t, b0) - level) / abs(level)
+    after_start = interp(t, a0)
     after = (after_start - end_level(t.y, 0.05, 1)) / (abs(after_start) or 1e-12)
-    obs = {"lr_low_epoch": x_low, "run_left": left, "drop_before": before, "drop_after": after}
+    # progress per share of the run, after the cut against just before it
+    pace = (after / max(x1 - a0, 1e-12)) / (before / max(x_low - b0, 1e-12)) if before > 0 else math.inf
+    obs = {"lr_low_epoch": x_low, "run_left": left, "drop_before": before, "drop_after": after, "pace_after": pace}
     why = (
-        f"LR at 1/8 of its peak by epoch {x_low:.3g} with {left:.0%} of the run left; loss fell {before:.1%} "
-        f"just before and {after:.1%} after"
+        f"LR at 1/8 of its peak by epoch {x_low:.3g} with {left:.0%} of the run left; the loss fell {before:.1%} "
+        f"just before and {after:.1%} in all the rest ({pace:.2g}x the pace)"
     )
-    if left < 0.30 or before < 0.015 or after >= 0.10:
+    if left < 0.30 or before < 0.015 or (after >= 0.10 and pace >= 0.3):
         return Verdict(NO, obs)
-    if left >= 0.4 and before >= 0.05 and abs(after) <= 0.03:
+    if left >= 0.4 and before >= 0.05 and (abs(after) <= 0.03 or pace <= 0.1):
         return Verdict(YES, obs, why)
     return Verdict(GREY, obs, why)
 
@@ -1071,8 +1177,10 @@ def data_problem(run: Run) -> Verdict:
     obs = {"train_gain": gt, "val_gain": gv, "train_metric_advance": mt, "val_metric_advance": mv}
     if v is None and run.get("val_metric") is None:
         return Verdict(NO, obs)
-    if mv is not None and mt is not None and mv < 0.05 and mt >= 0.40:
-        return Verdict(YES, obs, f"val metric stays at chance ({mv:.0%}) while train learns ({mt:.0%})")
+    train_learns = (mt is not None and mt >= 0.40) or (mt is None and gt is not None and gt >= 0.30)
+    if mv is not None and mv < 0.05 and train_learns:
+        what = f"train metric {mt:.0%} of the way" if mt is not None else f"training loss {gt:.0%} down"
+        return Verdict(YES, obs, f"val metric never leaves chance ({mv:.0%}) while training learns ({what})")
     if gt is not None and gv is not None and gt < 0.03 and gv >= 0.20:
         return Verdict(YES, obs, f"val loss improves {gv:.0%} while training is flat ({gt:.1%})")
     learns = (gt is not None and gt >= 0.10) or (mt is not None and mt >= 0.15)
@@ -1086,7 +1194,14 @@ def data_problem(run: Run) -> Verdict:
     if gv is not None and gv < 0.03 and gt is not None and gt >= 0.30:
         return Verdict(GREY, obs, f"val loss never improves ({gv:.1%}) while training does ({gt:.0%})")
     val_ok = (gv is None or gv >= 0.10) and (mv is None or mv >= 0.15)
-    if (learns and val_ok) or (gt is not None and gt >= 0.03 and (gv is None or gv >= 0.10) and val_ok):
+    together = (
+        gt is not None
+        and gv is not None
+        and min(gt, gv) > 0
+        and min(gt, gv) >= 0.5 * max(gt, gv)
+        and (mt is None or mv is None or mv >= 0.5 * mt)
+    )  # validation follows training (however slowly): no contrast to explain
+    if (learns and val_ok) or (gt is not None and gt >= 0.03 and (gv is None or gv >= 0.10) and val_ok) or together:
         return Verdict(NO, obs)
     return Verdict(
         GREY,
@@ -1157,16 +1272,32 @@ def lr_too_high(run: Run) -> Verdict:
     rate_after = (at_h1 - at_end) / max(x1 - h1, 1e-12)
     accel = rate_after / rate_high if rate_high > 0 else math.inf
     above = at_h1 - at_end  # log of (loss when the LR leaves its high phase / final loss), for positive losses
+    late_high, after = t.y[(t.x >= (h0 + h1) / 2) & (t.x <= h1)], t.y[t.x > h1]
+    jitter_high = _relative_noise(late_high)
+    jitter_ratio = jitter_high / max(_relative_noise(after), 1e-12) if after.size >= 5 else math.nan
     obs = {"lr_peak": peak, "high_phase": phase, "after_phase": post, "acceleration": accel, "stall_above_end": above}
+    obs |= {"jitter_high": jitter_high, "jitter_high_over_after": jitter_ratio}
+    times = f"{math.exp(above):.3g}x" if t.positive else f"{above:.3g} ranges above"
+    faster = f"{accel:.3g}x faster" if math.isfinite(accel) else "only"
     why = (
-        f"loss falls {accel:.3g}x faster after the LR (peak {peak:.3g}) drops below half than while it is high, "
-        f"and was {math.exp(above) if t.positive else above:.3g}x its final value when it did"
+        f"the loss falls {faster} once the LR (peak {peak:.3g}) is below half its peak and jittered "
+        f"{jitter_ratio:.3g}x as much before; it was {times} its final value when the LR came down"
     )
-    if post < 0.10 or phase < 0.05 or accel <= 1.2 or above < math.log(1.1):
-        return Verdict(NO, obs)
-    if phase >= 0.20 and accel >= 2.5 and above >= math.log(1.3):
+    high_stall = phase >= 0.20 and above >= math.log(1.3)
+    oscillates = jitter_ratio >= 3 and jitter_high >= 0.10
+    if high_stall and (accel >= 2.5 or (oscillates and accel > 1.2)):
         return Verdict(YES, obs, why)
+    jitters = jitter_ratio >= 1.5 and jitter_high >= 0.03
+    if post < 0.10 or phase < 0.05 or above < math.log(1.1) or (accel <= 1.2 and not jitters):
+        return Verdict(NO, obs)
     return Verdict(GREY, obs, why)
+
+
+def _relative_noise(y: np.ndarray) -> float:
+    """Point noise over the median level: how much a stretch of curve jitters, scale-free (NaN under 5 points)."""
+    if y.size < 5:
+        return math.nan
+    return point_noise(y) / (abs(float(np.median(y))) or 1e-12)
 
 
 # --------------------------------------------------------------------------- callback codes
@@ -1375,6 +1506,11 @@ def label_curves(curves: Curves, spec: RunSpec, facts: Facts) -> dict[str, Any]:
     """The label of a run from curves already read (`label_run` reads them from the run's folder)."""
     run = build_run(curves, facts)
     verdicts = {code: JUDGES[code](run) for code in CURVE_CODES}
+    cut = [c.tag for k, c in run.curves.items() if k in ("train_loss", "val_loss", "batch") and c.nonfinite]
+    for code in END_OF_RUN_CODES:
+        v = verdicts[code]
+        if cut and v.verdict == YES:  # seen before the NaN, but the run does not end that way
+            verdicts[code] = Verdict(GREY, v.observed, v.why + f" (before {cut[0]} turned non-finite)")
     for code in CALLBACK_CODES:
         verdicts[code] = JUDGES[code](run) if run.has_callback else Verdict(NO, {"callback": False})
     expected = [c for c in CODES if verdicts[c].verdict == YES]

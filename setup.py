@@ -40,6 +40,7 @@ setup(
             # corpus programs' data sets
             "runmedic>=0.1.1,<0.2",
             "scikit-learn>=1.3",
+            "scipy>=1.10",  # the corpus labeller's trend and periodicity statistics
         ],
     },
     entry_points={

@@ -42,6 +42,9 @@ setup(
             "scikit-learn>=1.3",
             "scipy>=1.10",  # the corpus labeller's trend and periodicity statistics
         ],
+        # benchmarks/corpus: the PyTorch, Lightning-style, HF-style and tensorboardX programs (CPU wheels suffice:
+        # pip install -e '.[corpus]' --extra-index-url https://download.pytorch.org/whl/cpu)
+        "corpus": ["torch>=2.2"],
     },
     entry_points={
         "console_scripts": ["tb-recipe=tb_recipe_plugin.cli:main"],

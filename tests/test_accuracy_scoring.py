@@ -116,57 +116,6 @@ def test_to_dict_is_json_ready() -> None:
     assert d["mismatches"] == []
 
 
-# --------------------------------------------------------------------------- corpus labeller
-# The corpus labels are the yardstick for every score above, so their core
-# rules are pinned too: labels follow the curves, and the three lists never overlap.
-
-
-def _curves(train: list[float], val: list[float]) -> dict:
-    import numpy as np
-
-    steps = np.arange(len(train))
-    return {"train/epoch_loss": (steps, np.array(train)), "validation/epoch_loss": (steps, np.array(val))}
-
-
-def _recipe(family: str):
-    from benchmarks.corpus_faults import RECIPES
-
-    return next(r for r in RECIPES if r.family == family)
-
-
-def test_labeller_nan_is_expected_whatever_was_injected() -> None:
-    from benchmarks.make_corpus import label, observe
-
-    nan = float("nan")
-    obs = observe(_curves([2.0, 1.5, 1.2, nan, nan, nan], [2.0, 1.6, 1.3, nan, nan, nan]), {"task": "multiclass"})
-    lab = label(_recipe("plateau"), obs)
-    assert "nonfinite_loss" in lab["expected"]
-    assert "plateau" not in lab["expected"]
-    assert "Relabelled" in lab["notes"]
-
-
-def test_labeller_healthy_run_showing_a_u_shape_is_relabelled() -> None:
-    from benchmarks.make_corpus import label, observe
-
-    train = [2.0 * 0.8**i for i in range(30)]
-    val = [1.0 - 0.1 * i for i in range(6)] + [0.5 + 0.03 * i for i in range(24)]
-    lab = label(_recipe("healthy"), observe(_curves(train, val), {"task": "multiclass"}))
-    assert lab["expected"] == ["overfitting"]
-    assert "overfitting" not in lab["forbidden"]
-    for a, b in (("expected", "acceptable"), ("expected", "forbidden"), ("acceptable", "forbidden")):
-        assert not set(lab[a]) & set(lab[b])
-
-
-def test_labeller_smooth_healthy_curves_stay_healthy() -> None:
-    from benchmarks.make_corpus import label, observe
-
-    train = [0.2 + 2.0 * 0.85**i for i in range(25)]
-    val = [0.25 + 1.8 * 0.85**i for i in range(25)]
-    lab = label(_recipe("healthy"), observe(_curves(train, val), {"task": "multiclass"}))
-    assert lab["expected"] == []
-    assert is_healthy(lab)
-
-
 # --------------------------------------------------------------------------- dev / held-out splits
 
 

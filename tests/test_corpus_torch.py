@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +19,6 @@ import numpy as np
 import pytest
 
 from benchmarks.corpus.spec import ROLES, Facts, RunSpec
-from benchmarks.corpus.split import SPLIT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,12 +31,6 @@ PROGRAMS = {
     "lightning_style_transformer": "heldout",
 }
 
-# The intents of the corpus program guide (issue 8, section 1).
-INTENTS = {
-    "healthy", "overfitting", "lr_too_high", "divergence", "nonfinite", "lr_too_small", "no_learning", "plateau",
-    "val_plateau", "lr_decay_too_early", "underfitting", "still_learning", "unshuffled", "loss_spikes", "noisy",
-    "data_problem", "val_better_than_train", "best_checkpoint_mismatch",
-}
 
 # One scaled-down run per program: (run name, params override). Small data and few steps, same code paths.
 TINY = {
@@ -55,53 +46,6 @@ TINY = {
                                                               "warmup_steps": 3}),
 }
 
-LISTING = """
-import json, sys
-from benchmarks.corpus.programs import load
-out = {}
-for name in sys.argv[1:]:
-    p = load(name)
-    out[name] = {"framework": p.framework, "runs": [[r.program, r.name, r.intent, sorted(r.params), r.seed]
-                                                   for r in p.runs()]}
-out["_imported"] = sorted(m for m in ("torch", "tensorflow", "tensorboardX", "keras", "sklearn") if m in sys.modules)
-print(json.dumps(out))
-"""
-
-
-@pytest.fixture(scope="module")
-def listing() -> dict:
-    proc = subprocess.run([sys.executable, "-c", LISTING, *PROGRAMS], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=True)
-    return json.loads(proc.stdout)
-
-
-def test_listing_imports_no_framework(listing: dict) -> None:
-    assert listing["_imported"] == []
-
-
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_runs_cover_the_guide(listing: dict, name: str) -> None:
-    info = listing[name]
-    runs = info["runs"]
-    names = [r[1] for r in runs]
-    intents = [r[2] for r in runs]
-    assert info["framework"] == "torch"
-    assert SPLIT[name] == PROGRAMS[name]
-    assert 15 <= len(runs) <= 20
-    assert len(set(names)) == len(names)
-    assert {r[0] for r in runs} == {name}
-    assert set(intents) <= INTENTS, set(intents) - INTENTS
-    assert intents.count("healthy") >= 4
-    assert len(set(intents)) >= 8
-
-
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_run_params_are_known_settings(listing: dict, name: str) -> None:
-    """A misspelt parameter would be silently ignored and the run would not be the one its name says."""
-    module = importlib.import_module(f"benchmarks.corpus.programs.{name}")
-    for _, run, _, params, _ in listing[name]["runs"]:
-        unknown = set(params) - set(module.DEFAULTS)
-        assert not unknown, f"{run}: {unknown}"
 
 
 # --------------------------------------------------------------------------- (b) real training, scaled down

@@ -19,6 +19,13 @@ Direction = Literal["min", "max"]
 ROLES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
 """Roles a program names tags for: the ground truth the labeller reads, instead of guessing from tag names."""
 
+INTENTS = frozenset({
+    "healthy", "overfitting", "lr_too_high", "divergence", "nonfinite", "lr_too_small", "no_learning", "plateau",
+    "val_plateau", "lr_decay_too_early", "underfitting", "still_learning", "unshuffled", "loss_spikes", "noisy",
+    "data_problem", "val_better_than_train", "best_checkpoint_mismatch",
+})  # fmt: skip
+"""What a run may try to produce (the program guide's vocabulary); the labeller decides what actually shows."""
+
 
 @dataclass(frozen=True)
 class RunSpec:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import make_curve
+from tb_recipe_plugin.analysis.levels import prepare
 from tb_recipe_plugin.analysis.phases import phases
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
@@ -35,9 +36,12 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
         report.errors.append("no scalar series in this run")
         return report
     run = _in_step_order(run)
-    roles = assign_roles(run.series, role_overrides)
+    prepared = prepare(run.series, assign_roles(run.series, role_overrides), frozenset(role_overrides or ()))
+    roles = prepared.roles
     report.roles = roles
-    ctx = Context(run=run, roles=roles, internals=find_internals(run.series))
+    ctx = Context(
+        run=run, roles=roles, internals=find_internals(run.series), batch_running_mean=prepared.running_mean
+    )
     version = ctx.internals.schema_version()
     if version is not None and version > SCHEMA_VERSION:
         report.errors.append(
@@ -46,7 +50,8 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
         )
         ctx.internals = Internals()
     for role, info in roles.items():
-        curve = make_curve(run.series[info.tag], direction=info.direction or "min", level=info.level)
+        series = prepared.derived.get(role, run.series[info.tag])
+        curve = make_curve(series, direction=info.direction or "min", level=info.level)
         if curve is not None:
             ctx.curves[role] = curve
     if not any(r in roles for r in ("train_loss", "val_loss", "batch_loss", "val_metric", "train_metric")):

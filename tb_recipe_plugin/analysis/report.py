@@ -43,6 +43,9 @@ class Role:
     tag: str
     level: str  # epoch | batch
     direction: str | None = None  # for metrics: "max" or "min"
+    # How the analysed series was obtained: "logged" as is, "dense_train_loss" (the training loss, logged densely
+    # enough to serve as the batch-level curve), "per_batch_from_running_mean" (Keras' running mean undone).
+    source: str = "logged"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tb_recipe_plugin.analysis.levels import is_keras_running_mean
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, PREFIX, internal_part
@@ -129,12 +130,6 @@ def _level(words: set[str]) -> str:
     return "epoch"
 
 
-def is_running_mean(tag: str) -> bool:
-    """Keras' `batch_*` summaries are running means within the epoch, not raw losses."""
-    last = tag.rsplit("/", 1)[-1]
-    return last.startswith("batch_")
-
-
 def _classify(tag: str, series: Series) -> list[_Candidate]:
     internal = internal_part(tag) if PREFIX in tag else None  # the substring test first: 1M tags add up
     if internal is not None:
@@ -169,7 +164,7 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
         if is_val:
             out.append(_Candidate("val_loss", tag, score + (0.5 if level == "epoch" else -0.5), "epoch"))
         elif level == "batch":
-            penalty = -1.0 if is_running_mean(tag) else 0.0
+            penalty = -1.0 if is_keras_running_mean(tag) else 0.0
             out.append(_Candidate("batch_loss", tag, score + penalty + (1.0 if is_train else 0.0), "batch"))
             out.append(_Candidate("train_loss", tag, score - 2.0, "batch"))
         else:

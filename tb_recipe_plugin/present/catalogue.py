@@ -176,6 +176,14 @@ FINDINGS: dict[str, FindingSpec] = {
         },
         ("raise_lr", "lr_range_test"),
     ),
+    "lr_too_high": FindingSpec(
+        {"en": "Learning rate probably too high", "zh": "学习率可能太大"},
+        {
+            "en": "{tag} barely improved while {lr_tag} was at or above half its peak of {lr_peak} (steps {high_start}–{high_end}: {loss_at_start} → {loss_at_end}) and fell to {loss_after} only once the schedule lowered it: the peak is too high for this model. Try a peak of {suggested_low}–{suggested_high} (3-10x lower).",
+            "zh": "{lr_tag} 处于峰值 {lr_peak} 的一半以上时（第 {high_start}–{high_end} 步），{tag} 几乎没有改善（{loss_at_start} → {loss_at_end}），直到学习率被调度降低后才降到 {loss_after}：对这个模型来说峰值太高。可以把峰值设为 {suggested_low}–{suggested_high}（降低 3-10 倍）。",
+        },
+        ("lower_lr", "lr_warmup", "lr_range_test"),
+    ),
     "noisy_loss": FindingSpec(
         {"en": "Noisy curve", "zh": "曲线震荡"},
         {

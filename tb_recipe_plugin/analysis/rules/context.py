@@ -19,6 +19,9 @@ class Context:
     curves: dict[str, Curve] = field(default_factory=dict)
     internals: Internals = field(default_factory=Internals)  # the Keras callback's signals, if any
     findings: list[Finding] = field(default_factory=list)
+    # batch_loss is Keras' within-epoch running mean that could not be turned back into per-batch values
+    # (analysis/levels.py): smooth and periodic by construction, so spike and periodicity rules skip it.
+    batch_running_mean: bool = False
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)

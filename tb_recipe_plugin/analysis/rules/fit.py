@@ -360,10 +360,16 @@ MISMATCH_MIN_METRIC_LOSS = 0.02
 MISMATCH_MIN_RELATIVE = 0.005
 """...and 0.5% of its own value,"""
 MISMATCH_MIN_DISTANCE = 0.1
-"""...and the two steps at least 10% of the run apart."""
+"""...and the two steps at least 10% of the run apart,"""
+MISMATCH_MIN_NOISE = 2.0
+"""...and the gap at least 2x the metric's own point-to-point noise (a couple of samples of a small validation
+set flip between evaluations; a best value within that noise is luck, not a better checkpoint)."""
 
 
-@rule("info", thresholds=("MISMATCH_MIN_METRIC_LOSS", "MISMATCH_MIN_RELATIVE", "MISMATCH_MIN_DISTANCE"))
+@rule(
+    "info",
+    thresholds=("MISMATCH_MIN_METRIC_LOSS", "MISMATCH_MIN_RELATIVE", "MISMATCH_MIN_DISTANCE", "MISMATCH_MIN_NOISE"),
+)
 def best_checkpoint_mismatch(ctx: Context) -> Finding | None:
     """Lowest validation loss and best validation metric happen at different steps.
 
@@ -382,6 +388,8 @@ def best_checkpoint_mismatch(ctx: Context) -> Finding | None:
     mrange = float(np.ptp(vm.values)) or 1.0
     gap = abs(mbest - metric_at_loss)
     if gap < MISMATCH_MIN_METRIC_LOSS * mrange or gap < MISMATCH_MIN_RELATIVE * abs(mbest):
+        return None
+    if gap < MISMATCH_MIN_NOISE * noise_level(vm.values):
         return None
     return Finding(
         "best_checkpoint_mismatch",

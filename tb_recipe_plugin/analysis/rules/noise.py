@@ -8,7 +8,6 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, smooth
 from tb_recipe_plugin.analysis.report import Finding
-from tb_recipe_plugin.analysis.roles import is_running_mean
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.rules.registry import rule
 
@@ -43,7 +42,7 @@ def noisy_loss(ctx: Context) -> Finding | None:
     worst: tuple[float, Curve, float, float, float] | None = None
     for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
         c = ctx.curves.get(role)
-        if c is None or c.n < NOISY_MIN_POINTS or (role == "batch_loss" and is_running_mean(c.tag)):
+        if c is None or c.n < NOISY_MIN_POINTS or (role == "batch_loss" and ctx.batch_running_mean):
             continue
         ratio, noise, trend = _noise_ratio(c)
         limit = NOISY_RATIO_BATCH if c.level == "batch" or role == "batch_loss" else NOISY_RATIO
@@ -169,10 +168,11 @@ def periodic_loss(ctx: Context) -> Finding | None:
     Unshuffled (e.g. class-sorted) data makes each epoch replay the same
     sequence of easy and hard batches. Keras' own `batch_*` summaries are
     running means that reset every epoch and would look periodic by
-    construction, so they are not used here.
+    construction: they are analysed as the per-batch values recovered from
+    them (analysis/levels.py), or not at all when that fails.
     """
     c = ctx.curves.get("batch_loss")
-    if c is None or is_running_mean(c.tag) or c.steps.size < 50:
+    if c is None or ctx.batch_running_mean or c.steps.size < 50:
         return None
     y, dstep = _uniform(c)
     epoch = _epoch_length(ctx, c)
@@ -197,7 +197,11 @@ def periodic_loss(ctx: Context) -> Finding | None:
         if lag >= 2 and ac >= PERIODIC_FUNDAMENTAL * best_ac:
             best_lag, best_ac = lag, ac
             break
-    if 2 * best_lag * PERIODIC_MIN_CYCLES <= y.size * 2 and _autocorr(y, 2 * best_lag) < PERIODIC_MIN_AUTOCORR / 2:
+    # The pattern must come back at twice the period as well. A blind search over every lag finds some lag
+    # with a chance correlation on a short spike train, so without a known epoch length this is always
+    # required (6 cycles in all); one lag tested at the known epoch length may skip it on short runs.
+    confirmable = 2 * best_lag * PERIODIC_MIN_CYCLES <= y.size
+    if (epoch is None or confirmable) and _autocorr(y, 2 * best_lag) < PERIODIC_MIN_AUTOCORR / 2:
         return None
     period = best_lag * dstep
     return Finding(
@@ -234,8 +238,10 @@ def loss_spikes(ctx: Context) -> Finding | None:
     curvature, or Adam's epsilon/second moment collapsing. Each can precede a
     divergence."""
     c = ctx.curves.get("batch_loss")
-    if c is None or is_running_mean(c.tag):
+    if c is None or ctx.batch_running_mean:
         c = ctx.curves.get("train_loss")
+        if c is not None and ctx.batch_running_mean and c.tag == ctx.roles["batch_loss"].tag:
+            return None  # the only training curve is Keras' running mean: spikes are averaged away in it
     if c is None or c.steps.size < 12:
         return None
     if any(f.code == "periodic_loss" and c.tag in f.tags for f in ctx.findings):

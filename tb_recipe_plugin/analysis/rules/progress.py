@@ -29,8 +29,10 @@ def _early_gain(c: Curve, s: int) -> float:
     return rel(first - float(np.median(o[s:])), first)
 
 
-def _flat_tail(c: Curve, tolerance: float = PLATEAU_TOLERANCE) -> int | None:
-    s = flat_tail_start(c, tolerance)
+def _flat_tail(c: Curve) -> int | None:
+    """Start of a flat tail at least PLATEAU_MIN_TAIL of the run long, read at call time (thresholds are patched
+    by the mutation tests), or None."""
+    s = flat_tail_start(c, PLATEAU_TOLERANCE)
     if s >= c.n - 2:
         return None
     if c.bsteps[-1] - c.bsteps[s] < PLATEAU_MIN_TAIL * (c.bsteps[-1] - c.bsteps[0]):
@@ -269,5 +271,71 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
             "after_change_pct": pct(max(o_after, 0.0)),
         },
         0.7,
+        (c.tag, lr.tag),
+    )
+
+
+LR_HIGH_FRACTION = 0.5
+"""The "high-LR stretch": from the first to the last logged LR at or above half its peak,"""
+LR_HIGH_MIN_RANGE = 3.0
+"""...in a schedule whose peak is at least 3x its lowest value (else nothing shows what a lower LR would do),"""
+LR_HIGH_MAX_SHARE = 0.25
+"""...during which the loss made at most a quarter of the gain it made once the LR came down,"""
+LR_HIGH_MIN_GAIN_AFTER = 0.2
+"""...and after which it still fell by at least 20% of its level."""
+
+
+@rule(
+    "warning",
+    unless=("nonfinite_loss", "divergence", "no_learning"),
+    thresholds=("LR_HIGH_FRACTION", "LR_HIGH_MIN_RANGE", "LR_HIGH_MAX_SHARE", "LR_HIGH_MIN_GAIN_AFTER"),
+)
+def lr_too_high(ctx: Context) -> Finding | None:
+    """The loss stalls (or bounces) while the learning rate is high and falls only once the schedule lowers it.
+
+    Seed 003's curve shapes: steps too large for the curvature keep the loss at
+    a high level without blowing it up, so the progress a run makes is bought
+    by the decay, not by the peak. Healthy step-decay and cosine runs make most
+    of their progress at the peak LR and only refine it after the decay, which
+    is what tells them apart. Needs a logged LR that changes.
+    """
+    lr, c = ctx.curves.get("lr"), ctx.train_curve() or ctx.curves.get("val_loss")
+    if lr is None or c is None or lr.steps.size < 4 or c.n < 6:
+        return None
+    values = lr.values
+    peak, low = float(np.max(values)), float(np.min(values))
+    if not peak > 0 or peak < LR_HIGH_MIN_RANGE * max(low, 0.0):
+        return None
+    high = np.flatnonzero(values >= LR_HIGH_FRACTION * peak)
+    start, end = int(lr.steps[high[0]]), int(lr.steps[high[-1]])
+    if end >= c.bsteps[-1] or end <= c.bsteps[0]:
+        return None  # the LR never came down within the logged loss
+    o = c.oriented()
+    at_start, at_end = (float(np.interp(s, c.bsteps, o)) for s in (max(start, c.bsteps[0]), end))
+    after = o[c.bsteps > end]
+    if not after.size:
+        return None
+    best_after = float(np.min(after))
+    gain_high, gain_after = at_start - at_end, at_end - best_after
+    if rel(gain_after, at_end) < LR_HIGH_MIN_GAIN_AFTER or gain_high > LR_HIGH_MAX_SHARE * gain_after:
+        return None
+    sign = 1.0 if c.direction == "min" else -1.0
+    return Finding(
+        "lr_too_high",
+        start,
+        end,
+        {
+            "tag": c.tag,
+            "lr_tag": lr.tag,
+            "lr_peak": peak,
+            "high_start": start,
+            "high_end": end,
+            "loss_at_start": sign * at_start,
+            "loss_at_end": sign * at_end,
+            "loss_after": sign * best_after,
+            "suggested_low": peak / 10,
+            "suggested_high": peak / 3,
+        },
+        min(0.9, 0.5 + 0.4 * (1 - max(gain_high, 0.0) / max(gain_after, 1e-12))),
         (c.tag, lr.tag),
     )

@@ -1,0 +1,148 @@
+"""Batch or epoch level from the data, and Keras' running means turned back into per-batch losses.
+
+Tag names say little about how often a series was logged: Lightning's
+``train_loss`` and Hugging Face's ``loss`` are written every few optimizer
+steps while ``val_loss`` / ``eval/loss`` come once per epoch or every
+``eval_steps``. Spikes and epoch-periodic batch loss only show at the
+per-step level, so a training loss logged much more densely than the
+evaluation is treated as the batch-level curve too.
+
+Keras' ``keras.callbacks.TensorBoard(update_freq=N)`` writes ``batch_loss``
+as the running mean of the loss since the start of the epoch (the loss
+tracker is reset every epoch), at global batch ``s = e * P + k`` for batch
+``k`` of epoch ``e`` (1-based ``k``, ``P`` batches per epoch). The sums
+``k * mean_k`` difference back to the loss of each logged window exactly, so
+the analysis sees what the model saw batch by batch. ``P`` is found by the
+one fact Keras guarantees: the running mean at the last batch of an epoch is
+that epoch's ``epoch_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from tb_recipe_plugin.analysis.report import Role
+from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.internal_tags import PREFIX
+
+DENSE_RATIO = 4.0
+"""A training loss logged at 4x the evaluation's rate (points per step) is a batch-level curve,"""
+DENSE_MIN_POINTS = 50
+"""...when it has at least 50 points (fewer cannot show spikes or periodicity anyway)."""
+EPOCH_MATCH_RTOL = 1e-4
+"""The running mean at an epoch's last batch equals epoch_loss to float32 precision; allow 1e-4 relative."""
+EPOCH_MATCH_SHARE = 0.8
+"""...for at least 80% of the epochs whose last batch was logged (TensorBoard may drop points)."""
+MAX_PERIOD_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Roles after level inference, and series the analysis derived from the logged ones."""
+
+    roles: dict[str, Role]
+    derived: dict[str, Series]  # role -> series to analyse instead of the logged tag
+    running_mean: bool  # batch_loss is a running mean that could not be undone
+
+
+def is_keras_running_mean(tag: str) -> bool:
+    """Keras' own ``batch_*`` summaries (not the tb-recipe callback's raw per-batch loss)."""
+    return PREFIX not in tag and tag.rsplit("/", 1)[-1].startswith("batch_")
+
+
+def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden: frozenset[str]) -> Prepared:
+    """Infer batch level from step density and undo Keras running means; never raises on odd data."""
+    out = dict(roles)
+    derived: dict[str, Series] = {}
+    running_mean = False
+    batch = out.get("batch_loss")
+    if batch is not None and "batch_loss" not in overridden and is_keras_running_mean(batch.tag):
+        epoch = out.get("train_loss")
+        undone = undo_running_mean(series[batch.tag], series[epoch.tag]) if epoch is not None else None
+        if undone is None:
+            running_mean = True
+        else:
+            derived["batch_loss"] = undone
+            out["batch_loss"] = Role(batch.tag, "batch", batch.direction, source="per_batch_from_running_mean")
+    train = out.get("train_loss")
+    if train is not None and train.level == "epoch" and "train_loss" not in overridden and _denser(series, out):
+        out["train_loss"] = Role(train.tag, "batch", train.direction, source=train.source)
+        if "batch_loss" not in out:
+            out["batch_loss"] = Role(train.tag, "batch", train.direction, source="dense_train_loss")
+    return Prepared(out, derived, running_mean)
+
+
+def _points_per_step(s: Series) -> float | None:
+    span = float(s.steps[-1] - s.steps[0]) if len(s) > 1 else 0.0
+    return (len(s) - 1) / span if span > 0 else None
+
+
+def _denser(series: Mapping[str, Series], roles: Mapping[str, Role]) -> bool:
+    """Is the training loss logged at least DENSE_RATIO times as often as the validation curves?"""
+    train = series[roles["train_loss"].tag]
+    if len(train) < DENSE_MIN_POINTS:
+        return False
+    mine = _points_per_step(train)
+    for role in ("val_loss", "val_metric"):
+        if role in roles:
+            theirs = _points_per_step(series[roles[role].tag])
+            if mine is not None and theirs is not None:
+                return mine >= DENSE_RATIO * theirs
+    return False
+
+
+def undo_running_mean(batch: Series, epoch: Series) -> Series | None:
+    """Per-window mean losses from Keras' within-epoch running mean, or None when the layout is not Keras'.
+
+    ``batch`` holds running means at global batch steps (1-based), ``epoch``
+    the epoch losses at steps 0, 1, ... . Each logged point ``k`` of an epoch
+    becomes the mean loss of the batches since the previous logged point of
+    that epoch (the batch itself when every batch is logged).
+    """
+    steps, values = batch.steps, batch.values
+    if len(batch) < 4 or len(epoch) < 1 or steps[0] < 1:
+        return None
+    period = _epoch_period(steps, values, epoch)
+    if period is None:
+        return None
+    e = (steps - 1) // period
+    k = (steps - e * period).astype(np.float64)
+    sums = k * values
+    first = np.r_[True, e[1:] != e[:-1]]
+    prev_k = np.where(first, 0.0, np.r_[0.0, k[:-1]])
+    prev_sum = np.where(first, 0.0, np.r_[0.0, sums[:-1]])
+    with np.errstate(all="ignore"):
+        per_window = (sums - prev_sum) / (k - prev_k)
+    return Series(batch.tag, steps, per_window, batch.wall_times)
+
+
+def _epoch_period(steps: np.ndarray, values: np.ndarray, epoch: Series) -> int | None:
+    """Batches per epoch: the P for which the running mean at every logged step e*P equals epoch_loss[e-1]."""
+    epochs = epoch.steps
+    if epochs[0] < 0 or np.any(np.diff(epochs) != 1):
+        return None  # not Keras' epoch index axis
+    last = int(steps[-1])
+    n_epochs = int(epochs[-1]) + 1
+    lo = max(1, math.ceil(last / (n_epochs + 1)))
+    hi = max(lo, last // max(n_epochs - 1, 1))
+    interval = int(np.gcd.reduce(steps)) if steps.size else 1
+    likely = last / n_epochs  # training ran to the end of its last epoch: the usual case, tried first
+    candidates = sorted((p for p in range(lo, hi + 1) if p % interval == 0), key=lambda p: abs(p - likely))
+    candidates = candidates[:MAX_PERIOD_CANDIDATES]
+    step_index = {int(s): i for i, s in enumerate(steps.tolist())} if candidates else {}
+    by_epoch = dict(zip(epochs.tolist(), epoch.values.tolist(), strict=True))
+    for p in candidates:
+        matched = checked = 0
+        for ep, target in by_epoch.items():
+            i = step_index.get((int(ep) + 1) * p)
+            if i is None or not (math.isfinite(target) and math.isfinite(values[i])):
+                continue
+            checked += 1
+            matched += abs(values[i] - target) <= EPOCH_MATCH_RTOL * max(abs(target), 1e-12)
+        if checked >= 2 and matched >= EPOCH_MATCH_SHARE * checked:
+            return p
+    return None

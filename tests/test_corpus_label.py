@@ -120,10 +120,10 @@ def standard(train: np.ndarray, val: np.ndarray | None = None, **extra: np.ndarr
 # --------------------------------------------------------------------------- the code list and independence
 
 
-def test_codes_are_the_catalogue_plus_lr_too_high():
+def test_codes_are_the_catalogue():
     from tb_recipe_plugin.present.catalogue import FINDINGS  # only for this comparison
 
-    assert sorted(CODES) == sorted([*FINDINGS, "lr_too_high"])
+    assert sorted(CODES) == sorted(FINDINGS)
     assert len(set(CODES)) == len(CODES)
     assert set(lab.JUDGES) == set(CODES)
 

@@ -160,6 +160,7 @@ def _epoch_length(ctx: Context, c: Curve) -> float | None:
 
 @rule(
     "warning",
+    unless=("nonfinite_loss", "divergence"),
     thresholds=("PERIODIC_MIN_AUTOCORR", "PERIODIC_MIN_CYCLES", "PERIODIC_MAX_POINTS", "PERIODIC_FUNDAMENTAL"),
 )
 def periodic_loss(ctx: Context) -> Finding | None:

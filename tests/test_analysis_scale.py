@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tb_recipe_plugin import internal_tags as t
-from tb_recipe_plugin.analysis import analyzer, roles
+from tb_recipe_plugin.analysis import analyzer, roles, tag_words
 from tb_recipe_plugin.analysis.analyzer import analyze_run
 from tb_recipe_plugin.analysis.curves import make_curve
 from tb_recipe_plugin.analysis.rules import internals, noise
@@ -202,7 +202,7 @@ def test_gradient_peak_without_merging_is_the_merged_peak(seed, with_maxima):
 
 
 def reference_tokens(tag: str) -> list[str]:
-    spaced = roles._CAMEL.sub("_", tag).lower()
+    spaced = tag_words._CAMEL.sub("_", tag).lower()
     spaced = spaced.replace("learning_rate", "learningrate").replace("learning rate", "learningrate")
     spaced = spaced.replace("cross_entropy", "crossentropy").replace("map_0.5", "map50")
     words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
@@ -212,7 +212,7 @@ def reference_tokens(tag: str) -> list[str]:
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(), st.text(alphabet="lr0123_/ -LearningRateAbcKK\u212a\u0130")))
 def test_tokens_are_the_regex_split_of_the_tag(tag):
-    assert roles.tokens(tag) == reference_tokens(tag)
+    assert tag_words.tokens(tag) == reference_tokens(tag)
 
 
 @settings(max_examples=300, deadline=None)

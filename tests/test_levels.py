@@ -147,3 +147,45 @@ def test_a_running_mean_that_cannot_be_undone_is_skipped_by_spike_and_period_rul
     report = analyze_run(RunData("k", {batch.tag: batch}))
     assert report.roles["batch_loss"].source == "logged"
     assert not {f.code for f in report.findings} & {"loss_spikes", "periodic_loss"}
+
+
+def _step_train(epochs: int = 40, per_epoch: int = 32) -> Series:
+    steps = np.arange(epochs * per_epoch)
+    return Series("train/loss", steps, 1.0 / (1 + steps / 300))
+
+
+def test_validation_counted_by_epoch_is_put_on_the_step_axis() -> None:
+    """tensorboardX loop: train/loss per global step, val/loss and train/lr per epoch index 0..39."""
+    train = _step_train()
+    epochs = np.arange(40)
+    val = Series("val/loss", epochs, np.linspace(1.0, 0.5, 40))
+    lr = Series("train/lr", epochs, np.full(40, 1e-3))
+    series = {s.tag: s for s in (train, val, lr)}
+    prepared = prepare(series, assign_roles(series), frozenset())
+    assert prepared.roles["val_loss"].source == "epoch_index_on_step_axis"
+    assert prepared.derived["val_loss"].steps.tolist() == [(i + 1) * 32 - 1 for i in range(40)]
+    assert prepared.derived["lr"].steps[-1] == 40 * 32 - 1
+
+
+def test_a_test_batch_index_is_not_taken_for_an_epoch_axis() -> None:
+    """Lightning's test_loss_step counts test batches 0..19: no training-side series confirms 20 epochs of 122
+    steps, and the epoch-level training loss says an epoch is 98 steps."""
+    steps = np.arange(49, 2450, 49)
+    series = {
+        "train_loss_step": Series("train_loss_step", steps, 1.0 / (1 + steps / 300)),
+        "train_loss_epoch": Series("train_loss_epoch", np.arange(97, 2450, 98), np.linspace(1, 0.4, 25)),
+        "test_loss_step": Series("test_loss_step", np.arange(20), np.full(20, 0.5)),
+    }
+    prepared = prepare(series, assign_roles(series), frozenset())
+    assert "val_loss" not in prepared.roles or prepared.roles["val_loss"].tag != "test_loss_step"
+    assert levels.epoch_index_period(series["test_loss_step"], series["train_loss_step"], series) is None
+
+
+def test_a_lightning_epoch_series_confirms_the_epoch_length() -> None:
+    train = _step_train(epochs=10, per_epoch=50)
+    epoch = Series("epoch", np.arange(0, 500, 10), np.repeat(np.arange(10), 5).astype(float))
+    val = Series("val_loss", np.arange(10), np.linspace(1.0, 0.6, 10))
+    series = {s.tag: s for s in (train, epoch, val)}
+    assert levels.epoch_index_period(val, train, series) == 50
+    wrong = Series("epoch", np.arange(0, 500, 10), np.repeat(np.arange(5), 10).astype(float))  # 100-step epochs
+    assert levels.epoch_index_period(val, train, {**series, "epoch": wrong}) is None

@@ -27,6 +27,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.analysis.tag_words import tokens
 from tb_recipe_plugin.internal_tags import PREFIX
 
 DENSE_RATIO = 4.0
@@ -69,11 +70,86 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
             derived["batch_loss"] = undone
             out["batch_loss"] = Role(batch.tag, "batch", batch.direction, source="per_batch_from_running_mean")
     train = out.get("train_loss")
-    if train is not None and train.level == "epoch" and "train_loss" not in overridden and _denser(series, out):
+    if train is not None:
+        anchor = series[train.tag]
+        for role in EPOCH_AXIS_ROLES:
+            info = out.get(role)
+            if info is None or role in overridden or role in derived:
+                continue
+            period = epoch_index_period(series[info.tag], anchor, series)
+            if period is not None:
+                derived[role] = _on_step_axis(series[info.tag], period, anchor)
+                out[role] = Role(info.tag, info.level, info.direction, source="epoch_index_on_step_axis")
+    dense = train is not None and train.level == "epoch" and "train_loss" not in overridden
+    if train is not None and dense and _denser(series, out, derived):
         out["train_loss"] = Role(train.tag, "batch", train.direction, source=train.source)
         if "batch_loss" not in out:
             out["batch_loss"] = Role(train.tag, "batch", train.direction, source="dense_train_loss")
     return Prepared(out, derived, running_mean)
+
+
+EPOCH_AXIS_ROLES = ("val_loss", "val_metric", "train_metric", "lr")
+EPOCH_AXIS_MIN_RATIO = 4
+"""A series counted 0, 1, 2... is an epoch index beside a training loss whose steps reach 4x further,"""
+EPOCH_AXIS_AGREEMENT = 0.1
+"""...when the run confirms that epoch length independently, within 10%: a Lightning ``epoch`` series, an
+epoch-level training series on the step axis, or a training-side series (LR, a train metric) counted on the same
+0, 1, 2... axis. Without such evidence a 0, 1, 2... axis may be a test-batch index (Lightning's ``test_loss_step``)."""
+
+
+def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series]) -> int | None:
+    """Steps per epoch when `s` is logged by epoch index (0, 1, 2... or 1, 2, 3...) and `anchor` by global step.
+
+    Hand-written loops (tensorboardX, plain PyTorch) often call
+    ``add_scalar("val/loss", v, epoch)`` but ``add_scalar("train/loss", l, global_step)``:
+    TensorBoard then draws validation squeezed into the first few dozen steps.
+    The two are put on one axis by ending epoch ``i`` at step ``(i + 1) * P - 1``.
+    """
+    if len(s) < 2 or len(anchor) < 2 or s.steps[0] not in (0, 1) or np.any(np.diff(s.steps) != 1):
+        return None
+    epochs = int(s.steps[-1] - s.steps[0] + 1)
+    last = int(anchor.steps[-1])
+    if last < EPOCH_AXIS_MIN_RATIO * int(s.steps[-1]):
+        return None
+    period = (last + 1) / epochs
+    if period < 2 or not _confirmed(period, s, anchor, others):
+        return None
+    return round(period)
+
+
+_EVAL_WORDS = frozenset({"val", "valid", "validation", "eval", "test"})
+_TRAIN_SIDE_WORDS = frozenset({"train", "lr", "learningrate", "epoch"})
+
+
+def _train_side(tag: str) -> bool:
+    words = set(tokens(tag))
+    return bool(words & _TRAIN_SIDE_WORDS) and not words & _EVAL_WORDS
+
+
+def _confirmed(period: float, s: Series, anchor: Series, others: Mapping[str, Series]) -> bool:
+    for tag, other in others.items():
+        if other is s or other is anchor or len(other) < 2:
+            continue
+        if np.array_equal(other.steps, s.steps) and (_train_side(tag) or _train_side(s.tag)):
+            return True
+        words = set(tokens(tag))
+        if words & _EVAL_WORDS:
+            continue
+        if tag.rsplit("/", 1)[-1] == "epoch":
+            changes = np.flatnonzero(np.diff(other.values) > 0)
+            gap = float(np.median(np.diff(other.steps[changes + 1]))) if changes.size >= 2 else None
+        elif "epoch" in words and "train" in words or tag.endswith("_epoch"):
+            gap = float(np.median(np.diff(other.steps)))
+        else:
+            continue
+        if gap and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period:
+            return True
+    return False
+
+
+def _on_step_axis(s: Series, period: int, anchor: Series) -> Series:
+    index = s.steps - s.steps[0]
+    return Series(s.tag, (index + 1) * period - 1 + int(anchor.steps[0]), s.values, s.wall_times)
 
 
 def _points_per_step(s: Series) -> float | None:
@@ -81,7 +157,7 @@ def _points_per_step(s: Series) -> float | None:
     return (len(s) - 1) / span if span > 0 else None
 
 
-def _denser(series: Mapping[str, Series], roles: Mapping[str, Role]) -> bool:
+def _denser(series: Mapping[str, Series], roles: Mapping[str, Role], derived: Mapping[str, Series]) -> bool:
     """Is the training loss logged at least DENSE_RATIO times as often as the validation curves?"""
     train = series[roles["train_loss"].tag]
     if len(train) < DENSE_MIN_POINTS:
@@ -89,7 +165,7 @@ def _denser(series: Mapping[str, Series], roles: Mapping[str, Role]) -> bool:
     mine = _points_per_step(train)
     for role in ("val_loss", "val_metric"):
         if role in roles:
-            theirs = _points_per_step(series[roles[role].tag])
+            theirs = _points_per_step(derived.get(role, series[roles[role].tag]))
             if mine is not None and theirs is not None:
                 return mine >= DENSE_RATIO * theirs
     return False

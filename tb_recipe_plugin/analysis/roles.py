@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.levels import is_keras_running_mean
+from tb_recipe_plugin.analysis.levels import epoch_index_period, is_keras_running_mean
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
+from tb_recipe_plugin.analysis.tag_words import tokens
 from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, PREFIX, internal_part
 
 ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
@@ -96,22 +96,6 @@ IGNORE_WORDS = {
 }
 # Heads of multi-part detection losses: prefer the box loss as the primary.
 PART_PREFERENCE = {"total": 2.0, "box": 1.0, "bbox": 1.0, "obj": 0.5, "cls": 0.2}
-
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
-_WORD = re.compile(r"[a-z0-9]+")
-_LR_GROUP = re.compile(r"lr\d+")
-
-
-def tokens(tag: str) -> list[str]:
-    spaced = _CAMEL.sub("_", tag).lower()
-    spaced = spaced.replace("learning_rate", "learningrate").replace("learning rate", "learningrate")
-    spaced = spaced.replace("cross_entropy", "crossentropy").replace("map_0.5", "map50")
-    words = _WORD.findall(spaced)
-    if "lr" not in spaced:
-        return words
-    # Parameter-group suffixes: YOLO's `x/lr0`, `lr1`...
-    return ["lr" if _LR_GROUP.fullmatch(w) else w for w in words]
-
 
 @dataclass
 class _Candidate:
@@ -250,7 +234,11 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         ranked = [c for c in ranked if c.score > -2]
         if role in ("val_loss", "val_metric", "train_metric") and "train_loss" in roles:
             anchor = series[roles["train_loss"].tag]
-            ranked = (c for c in ranked if _overlaps(series[c.tag], anchor))
+            ranked = (
+                c
+                for c in ranked
+                if _overlaps(series[c.tag], anchor) or epoch_index_period(series[c.tag], anchor, series) is not None
+            )
         best = next(iter(ranked), None)
         if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)

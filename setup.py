@@ -25,6 +25,7 @@ setup(
         "fsspec>=2023.1",
         "google-crc32c>=1.5",
         "plotly>=5",
+        "scipy>=1.10",  # Theil-Sen tail trends in the analyzer (analysis/curves.py)
     ],
     extras_require={
         # keras: the versions keras/adapter.py is tested on (CI runs both ends).
@@ -40,7 +41,6 @@ setup(
             # corpus programs' data sets
             "runmedic>=0.1.1,<0.2",
             "scikit-learn>=1.3",
-            "scipy>=1.10",  # the corpus labeller's trend and periodicity statistics
         ],
         # benchmarks/corpus: the PyTorch, Lightning-style, HF-style and tensorboardX programs (CPU wheels suffice:
         # pip install -e '.[corpus]' --extra-index-url https://download.pytorch.org/whl/cpu)

@@ -35,11 +35,6 @@ FALSE_POSITIVES: dict[tuple[str, str], str] = {
         "val accuracy stays at chance (0.081-0.095) for the whole run: its 'best' at epoch 0 is 2 images of 357, "
         "and advice on which metric to checkpoint on is meaningless for a model that learns nothing"
     ),
-    ("keras_lr_decay_too_early", "val_plateau"): (
-        "after the LR cut (epoch 6) train and val fall at the same pace (-3.9% and -3.1% over 23 epochs); the "
-        "'train kept falling 0.4557 -> 0.3964' comes from the one epoch before the cut. There is no train/val "
-        "divergence to regularise: lr_decay_too_early is the whole story"
-    ),
     ("torch_restart", "loss_spikes"): (
         "a healthy run with nothing injected: the 2 'spikes' (0.372 at step 565, 0.237 at 850) are the tail of "
         "per-batch noise (late batches: median 0.081, 90th percentile 0.186, 13% of them above 2x the median)"

@@ -40,7 +40,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis import analyzer
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tb_recipe_plugin.analysis.curves import noise_level, smooth
+from tb_recipe_plugin.analysis.curves import make_curve, noise_level, smooth, tail_trend
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.analysis.rules import BY_CODE, noise
 from tb_recipe_plugin.analysis.series import RunData
@@ -295,21 +295,63 @@ def after_best(t: float) -> tuple[float, float]:
 # -- val_plateau -----------------------------------------------------------------------------
 
 
+VP_TRAIN = np.linspace(3.0, 1.0, N)
+"""Training gains 32% over the last 30% (indices 10-13), well above TRAIN_GAIN_IN_TAIL."""
+VP_HEAD = np.linspace(2.0, 1.0, 10)
+"""Validation halves before the tail (indices 0-9): far above VAL_MIN_EARLY_GAIN."""
+
+
+def vp_tail(change: float) -> np.ndarray:
+    """Validation: VP_HEAD, then a tail (indices 10-13) that is a straight line in log space changing by `change`."""
+    return np.r_[VP_HEAD, np.exp(change * np.arange(4) / 3)]
+
+
 def vp_tolerance(x: float) -> RunData:
-    """Validation flat at 1.0 from index 4 but for one point x above it at index 10."""
-    val = np.array(FLAT_VAL)
-    val[10] = 1.0 + x
-    return run(train_loss=np.linspace(2.0, 1.0, N), val_loss=val)
+    """Validation's tail rises by x (log scale), exactly: no noise, so the standard error is 0."""
+    return run(train_loss=VP_TRAIN, val_loss=vp_tail(x))
 
 
-def steep_then(tail: np.ndarray) -> np.ndarray:
-    """10, 5, then `tail`: the big early fall widens the flat band to 5% of the range."""
-    return np.r_[10.0, 5.0, tail]
+VP_NOISE = np.random.default_rng(11).standard_normal(12)
 
 
-def vp_trend_gain(x: float) -> RunData:
-    """Validation's tail is a straight line losing x of its level; training loses 63% there."""
-    return run(train_loss=np.linspace(3.0, 1.0, N), val_loss=steep_then(np.linspace(1.0, 1.0 - x, N - 2)))
+def vp_noisy(scale: float, change_in_se: float) -> RunData:
+    """40 evaluations: a fall from 2.0 to 1.0 over the first 28, then 12 whose log is scale * VP_NOISE plus a
+    trend. The tail (the last 30%: 12 points) is placed with the analyzer's own estimator: its standard error is
+    exactly `scale` times the noise's, and the trend makes its change `change_in_se` standard errors (Theil-Sen's
+    slope shifts by exactly the trend's slope, and the residuals do not move)."""
+    n = 40
+    head = np.linspace(2.0, 1.0, n - 12)
+    train = np.linspace(3.0, 1.0, n)
+    steps = np.arange(n)
+    base = run(train_loss=train, val_loss=np.r_[head, np.exp(VP_NOISE)])
+    c = make_curve(base.series["val_loss"])
+    c1, se1 = tail_trend(c, value("val_plateau", "VAL_FLAT_MIN_TAIL"))
+    tail_x = np.arange(12) / 11  # the tail's steps, as a share of its length
+    slope = change_in_se * scale * se1 - scale * c1
+    return run(train_loss=train, val_loss=np.r_[head, np.exp(scale * VP_NOISE + slope * tail_x)], steps=steps)
+
+
+def vp_flat_se(x: float) -> RunData:
+    """A tail with a standard error of 0.04 (2 SE = 0.08, wider than VAL_FLAT_TOLERANCE) that rises by x SE."""
+    rd = vp_noisy(1.0, 0.0)
+    se1 = tail_trend(make_curve(rd.series["val_loss"]), value("val_plateau", "VAL_FLAT_MIN_TAIL"))[1]
+    return vp_noisy(0.04 / se1, x)
+
+
+def vp_max_se(x: float) -> RunData:
+    """A tail whose standard error is x and whose change is 0.5 SE: flat whenever the noise allows a verdict."""
+    rd = vp_noisy(1.0, 0.0)
+    se1 = tail_trend(make_curve(rd.series["val_loss"]), value("val_plateau", "VAL_FLAT_MIN_TAIL"))[1]
+    return vp_noisy(x / se1, 0.5)
+
+
+def vp_min_tail(x: float) -> RunData:
+    """Validation falls to 1.3 at step F = 10000 (1 - x), then sits at 1.0: flat over the last x of the run. The
+    tail examined (last VAL_FLAT_MIN_TAIL) holds the 1.3 exactly when x is below that share."""
+    f = round(10000 * (1 - x))
+    steps = np.array([0, 2000, f, f + (10000 - f) // 3, f + 2 * (10000 - f) // 3, 10000])
+    train = (np.arange(0, 10001, 1000), np.linspace(3.0, 1.0, 11))
+    return run_xy(train_loss=train, val_loss=(steps, [2.0, 1.6, 1.3, 1.0, 1.0, 1.0]))
 
 
 def tail_steps(x: float, head: list[int]) -> np.ndarray:
@@ -317,28 +359,23 @@ def tail_steps(x: float, head: list[int]) -> np.ndarray:
     return np.r_[head, np.linspace(round(10000 * (1 - x)), 10000, 4)].astype(int)
 
 
-def vp_min_tail(x: float) -> RunData:
-    """Validation flat over the last x of the run while training gains 37% there."""
-    steps = tail_steps(x, [0, 2000, 4000])
-    train = (np.arange(0, 10001, 1000), np.linspace(3.0, 1.0, 11))
-    return run_xy(train_loss=train, val_loss=(steps, [2.0, 1.6, 1.3, 1.0, 1.0, 1.0, 1.0]))
+def vp_early_gain(x: float) -> RunData:
+    """Validation improves by x at its second evaluation and is flat from there."""
+    return run(train_loss=VP_TRAIN, val_loss=np.r_[1.0 / (1.0 - x), np.ones(N - 1)])
 
 
 def vp_train_gain(x: float) -> RunData:
-    """Validation flat from index 4 while training gains x there."""
-    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), val_loss=np.array(FLAT_VAL))
+    """Validation flat over the tail while training gains x there (indices 10-13)."""
+    return run(train_loss=knots(N, (0, 2.0), (10, 1.0), (13, 1.0 - x)), val_loss=vp_tail(0.0))
 
 
 def vp_vs_train(x: float) -> RunData:
-    """Training gains 16% over the tail, validation x times that.
+    """Training gains 12% over the tail, validation x times that (log scale).
 
-    16%: above TRAIN_GAIN_IN_TAIL and small enough that validation's gain stays
-    below VAL_MAX_TREND_GAIN, each even at 1.5x (0.6x) its value.
+    12%: above TRAIN_GAIN_IN_TAIL, and small enough that validation's change
+    stays inside VAL_FLAT_TOLERANCE at the probes, so only the ratio decides.
     """
-    return run(
-        train_loss=knots(N, (0, 3.0), (2, 1.0), (13, 0.84)),
-        val_loss=steep_then(np.linspace(1.0, 1.0 - 0.16 * x, N - 2)),
-    )
+    return run(train_loss=knots(N, (0, 3.0), (10, 1.0), (13, 0.88)), val_loss=vp_tail(-0.12 * x))
 
 
 # -- best_checkpoint_mismatch ----------------------------------------------------------------
@@ -864,8 +901,10 @@ EDGES: tuple[Edge, ...] = (
     Edge("overfitting", "TRAIN_STILL_FALLING", of_train_falling, "above"),
     Edge("overfitting", "DATA_VAL_NEVER", of_val_never, "above"),
     Edge("val_plateau", "VAL_FLAT_TOLERANCE", vp_tolerance, "below"),
-    Edge("val_plateau", "VAL_MAX_TREND_GAIN", vp_trend_gain, "below"),
+    Edge("val_plateau", "VAL_FLAT_SE", vp_flat_se, "below"),
+    Edge("val_plateau", "VAL_FLAT_MAX_SE", vp_max_se, "below"),
     Edge("val_plateau", "VAL_FLAT_MIN_TAIL", vp_min_tail, "above"),
+    Edge("val_plateau", "VAL_MIN_EARLY_GAIN", vp_early_gain, "above"),
     Edge("val_plateau", "TRAIN_GAIN_IN_TAIL", vp_train_gain, "above"),
     Edge("val_plateau", "VAL_VS_TRAIN", vp_vs_train, "below"),
     Edge("best_checkpoint_mismatch", "MISMATCH_MIN_DISTANCE", bcm_distance, "above"),

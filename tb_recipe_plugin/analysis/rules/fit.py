@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, linear_fit, noise_level, tail_start_index
+from tb_recipe_plugin.analysis.curves import Curve, linear_fit, noise_level, tail_start_index, tail_trend
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.registry import rule
@@ -98,25 +98,20 @@ def overfitting(ctx: Context) -> Finding | None:
 
 
 VAL_FLAT_TOLERANCE = 0.05
-"""Validation is "flat" when it stays within 5% of its final level over the tail,"""
-VAL_MAX_TREND_GAIN = 0.1
-"""...and its fitted trend improves by less than 10% there,"""
+"""Validation is "flat" when its tail trend changes it by at most 5% (log scale),"""
+VAL_FLAT_SE = 2.0
+"""...or by at most 2 standard errors of that trend when its evaluations are noisier,"""
+VAL_FLAT_MAX_SE = 0.1
+"""...as long as that standard error is at most 10% (noisier than that, "flat" and a 20% trend look alike),"""
 VAL_FLAT_MIN_TAIL = 0.3
-"""...for at least the last 30% of the run,"""
+"""...over the last 30% of the run,"""
+VAL_MIN_EARLY_GAIN = 0.1
+"""...after validation improved by at least 10% before that tail (one that never did is a data or learning
+problem, not a plateau),"""
 TRAIN_GAIN_IN_TAIL = 0.1
 """...while training loss improves by at least 10% over the same stretch,"""
 VAL_VS_TRAIN = 0.33
 """...and at least three times faster (relative) than validation does."""
-
-
-def trend_gain(c: Curve, start: int) -> float:
-    """Relative improvement of a straight-line fit from `start` to the end (noise-robust)."""
-    x, y = c.bsteps[start:], c.oriented()[start:]
-    if x.size < 2:
-        return 0.0
-    slope, intercept, _ = linear_fit(x, y)
-    y0 = slope * x[0] + intercept
-    return rel(float(-slope * (x[-1] - x[0])), float(y0))
 
 
 def flat_tail_start(c: Curve, tolerance: float) -> int:
@@ -139,30 +134,40 @@ def flat_tail_start(c: Curve, tolerance: float) -> int:
 @rule(
     "warning",
     unless=("overfitting", "no_learning", "divergence"),
-    thresholds=("VAL_FLAT_TOLERANCE", "VAL_MAX_TREND_GAIN", "VAL_FLAT_MIN_TAIL", "TRAIN_GAIN_IN_TAIL", "VAL_VS_TRAIN"),
+    thresholds=(
+        "VAL_FLAT_TOLERANCE",
+        "VAL_FLAT_SE",
+        "VAL_FLAT_MAX_SE",
+        "VAL_FLAT_MIN_TAIL",
+        "VAL_MIN_EARLY_GAIN",
+        "TRAIN_GAIN_IN_TAIL",
+        "VAL_VS_TRAIN",
+    ),
 )
 def val_plateau(ctx: Context) -> Finding | None:
     """Training keeps improving but validation has stopped: extra epochs buy nothing.
 
     Often the first stage of overfitting; the fix is the same family
-    (early stopping, regularisation, a lower LR on plateau).
+    (early stopping, regularisation, a lower LR on plateau). Flatness is the
+    Theil-Sen trend of the tail against the curve's own noise
+    (`curves.tail_trend`), so the jagged 10-50 point validation curves of real
+    runs are judged by their trend, not by their largest wiggle.
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
-    if v is None or t is None or v.n < 5:
+    if v is None or t is None or v.n < 5 or t.n < 3:
         return None
-    s = flat_tail_start(v, VAL_FLAT_TOLERANCE)
-    if s >= v.n or v.n - s < 3:
+    change, se = tail_trend(v, VAL_FLAT_MIN_TAIL)
+    if se > VAL_FLAT_MAX_SE or abs(change) > max(VAL_FLAT_TOLERANCE, VAL_FLAT_SE * se):
+        return None
+    s = min(tail_start_index(v.bsteps, VAL_FLAT_MIN_TAIL), v.n - 3)
+    o = v.oriented()
+    early = rel(float(o[0] - np.min(o[: s + 1])), float(o[0]))
+    if early < VAL_MIN_EARLY_GAIN:
         return None
     tail_steps = v.bsteps[s:]
-    if tail_steps[-1] - tail_steps[0] < VAL_FLAT_MIN_TAIL * (v.bsteps[-1] - v.bsteps[0]):
-        return None
-    o = v.oriented()
-    if float(o[0] - np.min(o)) <= 0:
-        return None  # never improved: no_learning / data_problem territory
     t_start, t_end = interp_to(t, tail_steps[[0, -1]])
     train_gain = rel(float(t_start - t_end), float(t_start))
-    val_gain = trend_gain(v, s)
-    if train_gain < TRAIN_GAIN_IN_TAIL or val_gain > VAL_MAX_TREND_GAIN or val_gain > VAL_VS_TRAIN * train_gain:
+    if train_gain < TRAIN_GAIN_IN_TAIL or -change > VAL_VS_TRAIN * train_gain:
         return None
     vals = v.smooth[s:]
     return Finding(

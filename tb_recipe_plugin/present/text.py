@@ -82,8 +82,21 @@ def make_console(stream: TextIO, color: bool) -> Console:
 
 
 def safe(text: object) -> str:
-    """Untrusted text ready for rich markup: hidden characters shown as escapes, brackets escaped."""
-    return escape(visible(text))
+    """Untrusted text ready for rich markup: hidden characters shown as escapes, brackets escaped.
+
+    `escape` doubles a trailing backslash so that it cannot escape the markup
+    that follows, but rich undoes the doubling only right before a tag: in
+    front of plain text the name would show two backslashes. Closing it with a
+    tag of its own (the default colour, which changes nothing) makes the
+    context the same everywhere.
+    """
+    shown = visible(text)
+    body = shown.rstrip("\\")
+    trailing = len(shown) - len(body)
+    if not trailing:
+        return escape(shown)
+    # Backslashes right before a tag come in pairs, one shown per pair: double them and close with a tag.
+    return "[default]" + escape(body) + "\\" * (2 * trailing) + "[/default]"
 
 
 def print_report(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:

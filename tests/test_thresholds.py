@@ -106,6 +106,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("noisy_loss", "NOISY_LEVEL_FLOOR"): 0.2,
     ("periodic_loss", "PERIODIC_MIN_AUTOCORR"): 0.3,
     ("periodic_loss", "PERIODIC_MIN_CYCLES"): 3,
+    ("periodic_loss", "PERIODIC_MIN_POINTS"): 4,
     ("periodic_loss", "PERIODIC_MAX_POINTS"): 4000,
     ("periodic_loss", "PERIODIC_FUNDAMENTAL"): 0.8,
     ("loss_spikes", "SPIKE_FACTOR"): 2.0,
@@ -161,6 +162,8 @@ def test_rule_fires_on_one_side_of_its_threshold(edge: Edge):
 def test_changing_the_constant_moves_the_edge(edge: Edge, direction: str, monkeypatch: pytest.MonkeyPatch):
     t = _current(edge)
     assert edge.outcomes(t) == edge.expected  # the edge test passes before the change...
+    if direction == "lower" and edge.lower_unobservable:
+        pytest.xfail(edge.lower_unobservable)
     to = edge.mutations(t)[direction == "higher"]
     _patch(monkeypatch, edge.code, edge.threshold, to)
     # ...and after it, both probes give what the side of the new edge they are on says.

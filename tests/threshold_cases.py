@@ -84,6 +84,8 @@ class Edge:
     """Why the edge test cannot pass today (a rule bug)."""
     patch_xfail: str | None = None
     """Why patching the module constant cannot move the edge today (a rule bug)."""
+    lower_unobservable: str | None = None
+    """Why a lower value of the constant cannot show (the estimator needs more than that); the higher one must."""
     variant: str = ""
     """Tells apart two edges of one threshold (INITIAL_LOSS_FACTOR's upper and lower bound)."""
     moves: Callable[[float], tuple[float, float]] | None = None
@@ -694,12 +696,13 @@ def pd_cycles(x: float) -> RunData:
     return batch_run(1.0 + 0.3 * np.resize(np.linspace(1.0, 0.0, 25), int(x) * 25), 25)
 
 
-CYCLES_BUG = (
-    "periodic_loss needs 6 cycles + 3 points, not PERIODIC_MIN_CYCLES = 3: _autocorr drops `lag` points at each end "
-    "(0 below 3 * lag + 3 points, whatever the constant) and the second-harmonic guard "
-    "`2 * best_lag * PERIODIC_MIN_CYCLES <= y.size * 2` is always true, so autocorrelation at 2 x the period is "
-    "required, which needs 6 * period + 3 points"
-)
+def pd_min_points(x: float) -> RunData:
+    """A clean saw-tooth whose epoch (known from an `epoch` series) spans x logged points: 400 per-step points,
+    logged every 5 steps, so x points per epoch is an epoch of 5x steps."""
+    period = int(x)
+    y = 1.0 + 0.3 * np.resize(np.linspace(1.0, 0.0, period), 80)
+    steps = np.arange(80) * 5
+    return run_xy(train_loss_step=(steps, y), epoch=(steps, steps // (5 * period)))
 
 
 def pd_max_points(x: float) -> RunData:
@@ -708,7 +711,7 @@ def pd_max_points(x: float) -> RunData:
 
 
 def pd_fundamental(x: float) -> RunData:
-    """A pulse every 10 steps plus one of alternating sign every 20-step epoch.
+    """A pulse every 10 steps plus one of alternating sign every 20 steps, with no epoch length logged.
 
     The epoch (20) correlates fully; the 10-step period correlates x as much,
     less the stronger the alternating pulses are.
@@ -721,7 +724,8 @@ def pd_fundamental(x: float) -> RunData:
         return noise._autocorr(y, 10) / noise._autocorr(y, 20)
 
     beta = bisect(ratio, x, 0.0, 3.0, decreasing=True)
-    return batch_run(1.0 + 0.5 * (pulses + beta * alternating), 20)
+    y = 1.0 + 0.5 * (pulses + beta * alternating)
+    return run_xy(train_loss_step=(np.arange(y.size), y))  # no epoch series: the fundamental is a blind search's
 
 
 def reports_period_10(report: RunReport, code: str) -> bool:
@@ -942,7 +946,18 @@ EDGES: tuple[Edge, ...] = (
     Edge("noisy_loss", "NOISY_MIN_POINTS", nz_points, "above", count_from),
     Edge("noisy_loss", "NOISY_LEVEL_FLOOR", nz_floor, "above"),
     Edge("periodic_loss", "PERIODIC_MIN_AUTOCORR", pd_autocorr, "above"),
-    Edge("periodic_loss", "PERIODIC_MIN_CYCLES", pd_cycles, "above", count_from, xfail=CYCLES_BUG),
+    Edge(
+        "periodic_loss",
+        "PERIODIC_MIN_CYCLES",
+        pd_cycles,
+        "above",
+        count_from,
+        lower_unobservable=(
+            "noise._autocorr drops half a period at each end (where the one-period moving average is cut short), "
+            "so 2 cycles leave fewer than one period of residuals and no pair at the period's lag"
+        ),
+    ),
+    Edge("periodic_loss", "PERIODIC_MIN_POINTS", pd_min_points, "above", count_from),
     Edge("periodic_loss", "PERIODIC_MAX_POINTS", pd_max_points, "below", count_to),
     Edge("periodic_loss", "PERIODIC_FUNDAMENTAL", pd_fundamental, "above", outcome=reports_period_10),
     Edge("loss_spikes", "SPIKE_FACTOR", sp_factor, "above"),

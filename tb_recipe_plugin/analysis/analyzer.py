@@ -40,7 +40,11 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
     roles = prepared.roles
     report.roles = roles
     ctx = Context(
-        run=run, roles=roles, internals=find_internals(run.series), batch_running_mean=prepared.running_mean
+        run=run,
+        roles=roles,
+        internals=find_internals(run.series),
+        batch_running_mean=prepared.running_mean,
+        steps_per_epoch=prepared.steps_per_epoch,
     )
     version = ctx.internals.schema_version()
     if version is not None and version > SCHEMA_VERSION:

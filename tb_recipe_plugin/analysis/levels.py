@@ -48,6 +48,7 @@ class Prepared:
     roles: dict[str, Role]
     derived: dict[str, Series]  # role -> series to analyse instead of the logged tag
     running_mean: bool  # batch_loss is a running mean that could not be undone
+    steps_per_epoch: int | None = None  # when the logs prove it (Keras' running means, an epoch-index axis)
 
 
 def is_keras_running_mean(tag: str) -> bool:
@@ -60,10 +61,13 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
     out = dict(roles)
     derived: dict[str, Series] = {}
     running_mean = False
+    steps_per_epoch: int | None = None
     batch = out.get("batch_loss")
     if batch is not None and "batch_loss" not in overridden and is_keras_running_mean(batch.tag):
         epoch = out.get("train_loss")
-        undone = undo_running_mean(series[batch.tag], series[epoch.tag]) if epoch is not None else None
+        period = keras_epoch_period(series[batch.tag], series[epoch.tag]) if epoch is not None else None
+        undone = undo_running_mean(series[batch.tag], series[epoch.tag], period) if period is not None else None
+        steps_per_epoch = period
         if undone is None:
             running_mean = True
         else:
@@ -78,6 +82,7 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
                 continue
             period = epoch_index_period(series[info.tag], anchor, series)
             if period is not None:
+                steps_per_epoch = steps_per_epoch or period
                 derived[role] = _on_step_axis(series[info.tag], period, anchor)
                 out[role] = Role(info.tag, info.level, info.direction, source="epoch_index_on_step_axis")
     dense = train is not None and train.level == "epoch" and "train_loss" not in overridden
@@ -85,7 +90,7 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
         out["train_loss"] = Role(train.tag, "batch", train.direction, source=train.source)
         if "batch_loss" not in out:
             out["batch_loss"] = Role(train.tag, "batch", train.direction, source="dense_train_loss")
-    return Prepared(out, derived, running_mean)
+    return Prepared(out, derived, running_mean, steps_per_epoch)
 
 
 EPOCH_AXIS_ROLES = ("val_loss", "val_metric", "train_metric", "lr")
@@ -171,7 +176,14 @@ def _denser(series: Mapping[str, Series], roles: Mapping[str, Role], derived: Ma
     return False
 
 
-def undo_running_mean(batch: Series, epoch: Series) -> Series | None:
+def keras_epoch_period(batch: Series, epoch: Series) -> int | None:
+    """Batches per epoch of a Keras running-mean ``batch_*`` series, or None when it is not one."""
+    if len(batch) < 4 or len(epoch) < 1 or batch.steps[0] < 1:
+        return None
+    return _epoch_period(batch.steps, batch.values, epoch)
+
+
+def undo_running_mean(batch: Series, epoch: Series, period: int | None = None) -> Series | None:
     """Per-window mean losses from Keras' within-epoch running mean, or None when the layout is not Keras'.
 
     ``batch`` holds running means at global batch steps (1-based), ``epoch``
@@ -180,9 +192,7 @@ def undo_running_mean(batch: Series, epoch: Series) -> Series | None:
     that epoch (the batch itself when every batch is logged).
     """
     steps, values = batch.steps, batch.values
-    if len(batch) < 4 or len(epoch) < 1 or steps[0] < 1:
-        return None
-    period = _epoch_period(steps, values, epoch)
+    period = period or keras_epoch_period(batch, epoch)
     if period is None:
         return None
     e = (steps - 1) // period

@@ -22,6 +22,8 @@ class Context:
     # batch_loss is Keras' within-epoch running mean that could not be turned back into per-batch values
     # (analysis/levels.py): smooth and periodic by construction, so spike and periodicity rules skip it.
     batch_running_mean: bool = False
+    # Optimizer steps per epoch when the logs prove it (analysis/levels.py), else None.
+    steps_per_epoch: int | None = None
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)

@@ -65,7 +65,9 @@ def noisy_loss(ctx: Context) -> Finding | None:
 PERIODIC_MIN_AUTOCORR = 0.3
 """Autocorrelation of the detrended batch loss at the period,"""
 PERIODIC_MIN_CYCLES = 3
-"""...seen over at least three cycles."""
+"""...seen over at least three cycles,"""
+PERIODIC_MIN_POINTS = 4
+"""...of at least 4 points each (with fewer, no pattern within the epoch can be seen)."""
 PERIODIC_MAX_POINTS = 4000
 PERIODIC_FUNDAMENTAL = 0.8
 """A divisor of the best lag with 80% of its autocorrelation is the real period."""
@@ -123,7 +125,9 @@ def _autocorr(y: np.ndarray, lag: int) -> float:
     """
     if lag < 2 or y.size < lag * PERIODIC_MIN_CYCLES:
         return 0.0
-    resid = (y - rolling_mean(y, lag | 1))[lag:-lag] if y.size > 2 * lag + 2 else y - y.mean()
+    # The moving average is biased where its window is cut short: half a lag at each end.
+    edge = lag // 2 + 1
+    resid = (y - rolling_mean(y, lag | 1))[edge:-edge] if y.size > 2 * edge + 2 else y - y.mean()
     if resid.size <= lag + 2:
         return 0.0
     a, b = resid[:-lag], resid[lag:]
@@ -143,8 +147,10 @@ def _refine(y: np.ndarray, lag: int, ac: float) -> tuple[int, float]:
 
 
 def _epoch_length(ctx: Context, c: Curve) -> float | None:
-    """Steps per epoch, when a Lightning-style `epoch` series or epoch-level
-    losses logged on the same global-step axis reveal it."""
+    """Steps per epoch, when the logs prove it (Keras' running means, an epoch-index axis: `ctx.steps_per_epoch`),
+    or a Lightning-style `epoch` series or epoch-level losses logged on the same global-step axis reveal it."""
+    if ctx.steps_per_epoch:
+        return float(ctx.steps_per_epoch)
     for tag, s in ctx.run.series.items():
         if tag.rsplit("/", 1)[-1] == "epoch" and len(s) > 2:
             changes = np.nonzero(np.diff(s.values) > 0)[0]
@@ -158,10 +164,68 @@ def _epoch_length(ctx: Context, c: Curve) -> float | None:
     return None
 
 
+def _evaluation_gap(ctx: Context, c: Curve) -> float | None:
+    """Steps between evaluations on the batch curve's own step axis: often one epoch (a hint, not a proof)."""
+    for role in ("val_loss", "val_metric"):
+        v = ctx.curves.get(role)
+        if v is not None and v.steps.size > 2 and 0.5 * c.steps[-1] <= v.steps[-1] <= 1.5 * c.steps[-1]:
+            return float(np.median(np.diff(v.steps)))
+    return None
+
+
+def _repeats(y: np.ndarray, lag: int, ac: float, require_double: bool) -> bool:
+    """Enough points per period and periods per run, and (when asked or possible) the pattern again at 2 periods.
+
+    A blind search over every lag finds some lag with a chance correlation on
+    a short spike train, so its result must come back at twice the period
+    (6 cycles in all); one lag tested at a proven epoch length may skip that
+    on short runs.
+    """
+    if lag < PERIODIC_MIN_POINTS or ac < PERIODIC_MIN_AUTOCORR or lag * PERIODIC_MIN_CYCLES > y.size:
+        return False
+    if require_double or 2 * lag * PERIODIC_MIN_CYCLES <= y.size:
+        return _autocorr(y, 2 * lag) >= PERIODIC_MIN_AUTOCORR / 2
+    return True
+
+
+def _at_lag(y: np.ndarray, lag: int, proven: bool) -> tuple[int, float] | None:
+    ac = _autocorr(y, lag) if lag >= 2 else 0.0
+    return (lag, ac) if _repeats(y, lag, ac, require_double=not proven) else None
+
+
+def _blind_search(y: np.ndarray) -> tuple[int, float] | None:
+    """Every lag (a spike train's autocorrelation peak is one lag wide; y has at most PERIODIC_MAX_POINTS points,
+    so this stays cheap), refined, and reduced to the fundamental: multiples of the period correlate too."""
+    best_lag, best_ac = 0, 0.0
+    for lag in range(PERIODIC_MIN_POINTS, y.size // PERIODIC_MIN_CYCLES + 1):
+        ac = _autocorr(y, lag)
+        if ac > best_ac + 1e-9:  # on a tie the shorter lag: its multiples correlate exactly as well
+            best_lag, best_ac = lag, ac
+    if best_lag == 0 or best_ac < PERIODIC_MIN_AUTOCORR:
+        return None
+    best_lag, best_ac = _refine(y, best_lag, best_ac)
+    top = best_ac
+    reduced = True
+    while reduced:  # 80 -> 20 -> 10: reduce until no divisor of the lag correlates nearly as well
+        reduced = False
+        for k in (5, 4, 3, 2):
+            lag, ac = _refine(y, int(round(best_lag / k)), 0.0)
+            if PERIODIC_MIN_POINTS <= lag < best_lag and ac >= PERIODIC_FUNDAMENTAL * top:
+                best_lag, best_ac, reduced = lag, ac, True
+                break
+    return (best_lag, best_ac) if _repeats(y, best_lag, best_ac, require_double=True) else None
+
+
 @rule(
     "warning",
     unless=("nonfinite_loss", "divergence"),
-    thresholds=("PERIODIC_MIN_AUTOCORR", "PERIODIC_MIN_CYCLES", "PERIODIC_MAX_POINTS", "PERIODIC_FUNDAMENTAL"),
+    thresholds=(
+        "PERIODIC_MIN_AUTOCORR",
+        "PERIODIC_MIN_CYCLES",
+        "PERIODIC_MIN_POINTS",
+        "PERIODIC_MAX_POINTS",
+        "PERIODIC_FUNDAMENTAL",
+    ),
 )
 def periodic_loss(ctx: Context) -> Finding | None:
     """Batch-level loss that repeats with the epoch: batches in the same order every epoch.
@@ -178,32 +242,14 @@ def periodic_loss(ctx: Context) -> Finding | None:
     y, dstep = _uniform(c)
     epoch = _epoch_length(ctx, c)
     if epoch is not None:
-        lags = {max(2, int(round(epoch / dstep)))}
+        found = _at_lag(y, int(round(epoch / dstep)), proven=True)
     else:
-        hi = y.size // PERIODIC_MIN_CYCLES
-        # Every lag: a spike train's autocorrelation peak is one lag wide.
-        # y has at most PERIODIC_MAX_POINTS points, so this stays cheap.
-        lags = set(range(4, hi + 1))
-    best_lag, best_ac = 0, 0.0
-    for lag in sorted(lags):
-        ac = _autocorr(y, lag)
-        if ac > best_ac:
-            best_lag, best_ac = lag, ac
-    if best_lag == 0 or best_ac < PERIODIC_MIN_AUTOCORR:
+        hint = _evaluation_gap(ctx, c)
+        found = _at_lag(y, int(round(hint / dstep)), proven=False) if hint else None
+        found = found or _blind_search(y)
+    if found is None:
         return None
-    best_lag, best_ac = _refine(y, best_lag, best_ac)
-    # Multiples of the period correlate as well as the period itself: keep the fundamental.
-    for k in (5, 4, 3, 2):
-        lag, ac = _refine(y, int(round(best_lag / k)), 0.0)
-        if lag >= 2 and ac >= PERIODIC_FUNDAMENTAL * best_ac:
-            best_lag, best_ac = lag, ac
-            break
-    # The pattern must come back at twice the period as well. A blind search over every lag finds some lag
-    # with a chance correlation on a short spike train, so without a known epoch length this is always
-    # required (6 cycles in all); one lag tested at the known epoch length may skip it on short runs.
-    confirmable = 2 * best_lag * PERIODIC_MIN_CYCLES <= y.size
-    if (epoch is None or confirmable) and _autocorr(y, 2 * best_lag) < PERIODIC_MIN_AUTOCORR / 2:
-        return None
+    best_lag, best_ac = found
     period = best_lag * dstep
     return Finding(
         "periodic_loss",

@@ -270,9 +270,9 @@ def _accuracy_plateau(ctx: Context) -> dict | None:
 
 
 VBT_MIN_FRACTION = 0.8
-"""Validation below training on 80% of evaluations..."""
+"""Validation below training on 80% of evaluations (and on every one of the last fifth)..."""
 VBT_MIN_MARGIN = 0.05
-"""...by more than 5%, and still at the end."""
+"""...by a median margin of at least 5% of the training loss."""
 
 
 @rule("info", unless=("nonfinite_loss",), thresholds=("VBT_MIN_FRACTION", "VBT_MIN_MARGIN"))
@@ -289,9 +289,14 @@ def val_better_than_train(ctx: Context) -> Finding | None:
     tv = interp_to(t, v.bsteps)
     if np.any(tv <= 0) or np.any(v.smooth <= 0):
         return None
-    below = v.bvalues < tv * (1 - VBT_MIN_MARGIN)
+    # A median margin, not a margin at every point: a jagged validation curve that sits clearly below training
+    # dips close to it now and then.
+    margin = (tv - v.bvalues) / tv
+    below = margin > 0
     fraction = float(below.mean())
     if fraction < VBT_MIN_FRACTION or not below[-max(1, v.n // 5) :].all():
+        return None
+    if float(np.median(margin)) < VBT_MIN_MARGIN:
         return None
     return Finding(
         "val_better_than_train",

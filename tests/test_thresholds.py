@@ -75,6 +75,8 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("best_checkpoint_mismatch", "MISMATCH_MIN_DISTANCE"): 0.1,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_NOISE"): 2.0,
     ("plateau", "PLATEAU_TOLERANCE"): 0.03,
+    ("plateau", "PLATEAU_FLAT_SE"): 2.0,
+    ("plateau", "PLATEAU_MAX_SE"): 0.1,
     ("plateau", "PLATEAU_MIN_TAIL"): 0.3,
     ("plateau", "PLATEAU_MIN_EARLY_GAIN"): 0.1,
     ("plateau", "TRAIN_GAIN_IN_TAIL"): 0.1,

@@ -43,7 +43,7 @@ from tb_recipe_plugin.analysis.analyzer import analyze_run
 from tb_recipe_plugin.analysis.curves import make_curve, noise_level, smooth, tail_trend
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.analysis.rules import BY_CODE, noise
-from tb_recipe_plugin.analysis.series import RunData
+from tb_recipe_plugin.analysis.series import RunData, Series
 from tests.curves import decay, knots, run, run_xy, wiggle
 from tests.test_internal_rules import READ_EVERY, callback_run
 
@@ -316,35 +316,38 @@ def vp_tolerance(x: float) -> RunData:
 VP_NOISE = np.random.default_rng(11).standard_normal(12)
 
 
-def vp_noisy(scale: float, change_in_se: float) -> RunData:
-    """40 evaluations: a fall from 2.0 to 1.0 over the first 28, then 12 whose log is scale * VP_NOISE plus a
-    trend. The tail (the last 30%: 12 points) is placed with the analyzer's own estimator: its standard error is
-    exactly `scale` times the noise's, and the trend makes its change `change_in_se` standard errors (Theil-Sen's
-    slope shifts by exactly the trend's slope, and the residuals do not move)."""
-    n = 40
-    head = np.linspace(2.0, 1.0, n - 12)
-    train = np.linspace(3.0, 1.0, n)
-    steps = np.arange(n)
-    base = run(train_loss=train, val_loss=np.r_[head, np.exp(VP_NOISE)])
-    c = make_curve(base.series["val_loss"])
-    c1, se1 = tail_trend(c, value("val_plateau", "VAL_FLAT_MIN_TAIL"))
-    tail_x = np.arange(12) / 11  # the tail's steps, as a share of its length
+def noisy_tail(scale: float, change_in_se: float, fraction: float) -> np.ndarray:
+    """40 values: a fall from 2.0 to 1.0 over the first 28, then 12 whose log is scale * VP_NOISE plus a trend.
+
+    The tail (the last `fraction` of the run: the 12 points) is placed with the analyzer's own estimator: its
+    standard error is exactly `scale` times the noise's, and the trend makes its change `change_in_se` standard
+    errors (Theil-Sen's slope shifts by exactly the trend's slope, and the residuals do not move)."""
+    head = np.linspace(2.0, 1.0, 28)
+    c = make_curve(Series("v", np.arange(40), np.r_[head, np.exp(VP_NOISE)]))
+    c1, se1 = tail_trend(c, fraction)
     slope = change_in_se * scale * se1 - scale * c1
-    return run(train_loss=train, val_loss=np.r_[head, np.exp(scale * VP_NOISE + slope * tail_x)], steps=steps)
+    return np.r_[head, np.exp(scale * VP_NOISE + slope * np.arange(12) / 11)]
+
+
+def noise_se(fraction: float) -> float:
+    """The standard error of VP_NOISE's tail at scale 1."""
+    return tail_trend(make_curve(Series("v", np.arange(40), noisy_tail(1.0, 0.0, fraction))), fraction)[1]
+
+
+def vp_noisy(scale: float, change_in_se: float) -> RunData:
+    """Validation with a noisy_tail; training falls from 3.0 to 1.0 over the same 40 evaluations."""
+    fraction = value("val_plateau", "VAL_FLAT_MIN_TAIL")
+    return run(train_loss=np.linspace(3.0, 1.0, 40), val_loss=noisy_tail(scale, change_in_se, fraction))
 
 
 def vp_flat_se(x: float) -> RunData:
     """A tail with a standard error of 0.04 (2 SE = 0.08, wider than VAL_FLAT_TOLERANCE) that rises by x SE."""
-    rd = vp_noisy(1.0, 0.0)
-    se1 = tail_trend(make_curve(rd.series["val_loss"]), value("val_plateau", "VAL_FLAT_MIN_TAIL"))[1]
-    return vp_noisy(0.04 / se1, x)
+    return vp_noisy(0.04 / noise_se(value("val_plateau", "VAL_FLAT_MIN_TAIL")), x)
 
 
 def vp_max_se(x: float) -> RunData:
     """A tail whose standard error is x and whose change is 0.5 SE: flat whenever the noise allows a verdict."""
-    rd = vp_noisy(1.0, 0.0)
-    se1 = tail_trend(make_curve(rd.series["val_loss"]), value("val_plateau", "VAL_FLAT_MIN_TAIL"))[1]
-    return vp_noisy(x / se1, 0.5)
+    return vp_noisy(x / noise_se(value("val_plateau", "VAL_FLAT_MIN_TAIL")), 0.5)
 
 
 def vp_min_tail(x: float) -> RunData:
@@ -427,15 +430,27 @@ def bcm_noise(x: float) -> RunData:
 
 
 def pl_tolerance(x: float) -> RunData:
-    """Flat at 1.0 from index 4 but for one point x above it at index 10 (outside: 2 of 13 steps flat)."""
-    y = np.array([1.3, 1.2, 1.1, 1.05] + [1.0] * (N - 4))
-    y[10] = 1.0 + x
-    return run(train_loss=y)
+    """Training halves, then its tail (the last 30%) changes by x on a log scale, exactly (no noise)."""
+    return run(train_loss=vp_tail(x))
+
+
+def pl_flat_se(x: float) -> RunData:
+    """A training tail with a standard error of 0.03 (2 SE = 0.06, wider than PLATEAU_TOLERANCE) that rises by x SE."""
+    fraction = value("plateau", "PLATEAU_MIN_TAIL")
+    return run(train_loss=noisy_tail(0.03 / noise_se(fraction), x, fraction))
+
+
+def pl_max_se(x: float) -> RunData:
+    """A training tail whose standard error is x and whose change is 0.5 SE."""
+    fraction = value("plateau", "PLATEAU_MIN_TAIL")
+    return run(train_loss=noisy_tail(x / noise_se(fraction), 0.5, fraction))
 
 
 def pl_min_tail(x: float) -> RunData:
-    """Halves, then flat over the last x of the run."""
-    return run_xy(train_loss=(tail_steps(x, [0, 2000, 4000]), [2.0, 1.6, 1.3, 1.0, 1.0, 1.0, 1.0]))
+    """Training falls to 1.3 at step F = 10000 (1 - x), then sits at 1.0: flat over the last x of the run."""
+    f = round(10000 * (1 - x))
+    steps = np.array([0, 2000, f, f + (10000 - f) // 3, f + 2 * (10000 - f) // 3, 10000])
+    return run_xy(train_loss=(steps, [2.0, 1.6, 1.3, 1.0, 1.0, 1.0]))
 
 
 def pl_early_gain(x: float) -> RunData:
@@ -444,8 +459,8 @@ def pl_early_gain(x: float) -> RunData:
 
 
 def pl_train_gain(x: float) -> RunData:
-    """Validation on a plateau from index 4 while training still gains x there."""
-    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), val_loss=np.array(FLAT_VAL))
+    """Validation flat over the tail (indices 10-13) while training still gains x there."""
+    return run(train_loss=knots(N, (0, 2.0), (10, 1.0), (13, 1.0 - x)), val_loss=vp_tail(0.0))
 
 
 # -- still_learning --------------------------------------------------------------------------
@@ -916,6 +931,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("best_checkpoint_mismatch", "MISMATCH_MIN_RELATIVE", bcm_relative, "above"),
     Edge("best_checkpoint_mismatch", "MISMATCH_MIN_NOISE", bcm_noise, "above"),
     Edge("plateau", "PLATEAU_TOLERANCE", pl_tolerance, "below"),
+    Edge("plateau", "PLATEAU_FLAT_SE", pl_flat_se, "below"),
+    Edge("plateau", "PLATEAU_MAX_SE", pl_max_se, "below"),
     Edge("plateau", "PLATEAU_MIN_TAIL", pl_min_tail, "above"),
     Edge("plateau", "PLATEAU_MIN_EARLY_GAIN", pl_early_gain, "above"),
     Edge("plateau", "TRAIN_GAIN_IN_TAIL", pl_train_gain, "below"),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index
+from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index, tail_trend
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
 from tb_recipe_plugin.analysis.rules.registry import rule
 
 PLATEAU_TOLERANCE = 0.03
-"""A curve is flat while its smoothed trend stays within 3% of its final level."""
+"""A curve is flat when its tail trend changes it by at most 3% (log scale),"""
+PLATEAU_FLAT_SE = 2.0
+"""...or by at most 2 standard errors of that trend on a noisier curve,"""
+PLATEAU_MAX_SE = 0.1
+"""...as long as that standard error is at most 10% (noisier than that, flat cannot be told from a trend),"""
 PLATEAU_MIN_TAIL = 0.3
-"""...for at least the last 30% of the run,"""
+"""...over the last 30% of the run,"""
 PLATEAU_MIN_EARLY_GAIN = 0.1
 """...after having improved by at least 10% before (else it is no_learning)."""
 
@@ -30,20 +34,29 @@ def _early_gain(c: Curve, s: int) -> float:
 
 
 def _flat_tail(c: Curve) -> int | None:
-    """Start of a flat tail at least PLATEAU_MIN_TAIL of the run long, read at call time (thresholds are patched
-    by the mutation tests), or None."""
-    s = flat_tail_start(c, PLATEAU_TOLERANCE)
-    if s >= c.n - 2:
+    """Start index of the last PLATEAU_MIN_TAIL of the run when the curve is flat there, else None.
+
+    Flat is judged by the Theil-Sen trend against the curve's own noise
+    (`curves.tail_trend`); thresholds are read at call time (the mutation
+    tests patch them).
+    """
+    change, se = tail_trend(c, PLATEAU_MIN_TAIL)
+    if se > PLATEAU_MAX_SE or abs(change) > max(PLATEAU_TOLERANCE, PLATEAU_FLAT_SE * se):
         return None
-    if c.bsteps[-1] - c.bsteps[s] < PLATEAU_MIN_TAIL * (c.bsteps[-1] - c.bsteps[0]):
-        return None
-    return s
+    return min(tail_start_index(c.bsteps, PLATEAU_MIN_TAIL), c.n - 3)
 
 
 @rule(
     "warning",
     unless=("no_learning", "divergence", "overfitting", "val_plateau"),
-    thresholds=("PLATEAU_TOLERANCE", "PLATEAU_MIN_TAIL", "PLATEAU_MIN_EARLY_GAIN", "TRAIN_GAIN_IN_TAIL"),
+    thresholds=(
+        "PLATEAU_TOLERANCE",
+        "PLATEAU_FLAT_SE",
+        "PLATEAU_MAX_SE",
+        "PLATEAU_MIN_TAIL",
+        "PLATEAU_MIN_EARLY_GAIN",
+        "TRAIN_GAIN_IN_TAIL",
+    ),
 )
 def plateau(ctx: Context) -> Finding | None:
     """Both curves flat over a long tail after early progress: the run has converged
@@ -65,6 +78,8 @@ def plateau(ctx: Context) -> Finding | None:
             return None
     o = c.oriented()
     tail_change = rel(float(o[s] - np.min(o[s:])), float(o[s]))
+    # Report where the plateau began: the smoothed curve may have been level for longer than the tail examined.
+    s = min(s, flat_tail_start(c, PLATEAU_TOLERANCE))
     return Finding(
         "plateau",
         int(c.bsteps[s]),

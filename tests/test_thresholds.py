@@ -36,6 +36,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("no_learning", "CHANCE_TOLERANCE"): 0.03,
     ("no_learning", "METRIC_MIN_GAIN"): 0.05,
     ("no_learning", "METRIC_ABOVE_CHANCE"): 0.1,
+    ("no_learning", "NO_LEARN_COLLAPSE_TAIL"): 0.2,
     ("exploding_gradients", "EXPLODE_GROWTH"): 50.0,
     ("exploding_gradients", "EXPLODE_LAYER_RATIO"): 70.0,
     ("exploding_gradients", "EARLY_FRACTION"): 0.1,

@@ -575,6 +575,16 @@ def lrd_max_gain_after(x: float) -> RunData:
     return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), lr=lr_cut())
 
 
+# -- no_learning: collapse -------------------------------------------------------------------
+
+
+def nl_collapse_tail(x: float) -> RunData:
+    """101 epochs: the loss falls from 2.0 to 0.3, then sits at ln(10) from step 100 (1 - x) on."""
+    steps = np.arange(101)
+    loss = np.where(steps >= round(100 * (1 - x)), math.log(10), np.linspace(2.0, 0.3, 101))
+    return run(train_loss=loss)
+
+
 # -- lr_too_high -----------------------------------------------------------------------------
 
 LR_STEP_DOWN = np.r_[np.full(7, 1.0), np.full(N - 7, 0.1)]  # high (peak 1.0) up to index 6, 10x lower after
@@ -903,6 +913,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("divergence", "DIV_RISE_OF_DROP", div_rise_of_drop, "above"),
     Edge("divergence", "DIV_TAIL", div_tail, "above"),
     Edge("divergence", "DIV_EXPLODE_RATIO", div_explode, "above"),
+    Edge("no_learning", "NO_LEARN_COLLAPSE_TAIL", nl_collapse_tail, "above"),
     Edge("no_learning", "NO_LEARN_MAX_IMPROVEMENT", nl_improvement, "below"),
     Edge("no_learning", "NO_LEARN_MIN_POINTS", nl_points, "above", count_from),
     Edge("no_learning", "CHANCE_TOLERANCE", nl_chance, "below"),

@@ -81,8 +81,8 @@ FINDINGS: dict[str, FindingSpec] = {
     "no_learning": FindingSpec(
         {"en": "Nothing is being learned", "zh": "模型没有学到东西"},
         {
-            "en": "{tag} went from {first_value} to {last_value} (best {best_value}), a {improvement_pct}% improvement over the run{chance_note}.",
-            "zh": "{tag} 从 {first_value} 变为 {last_value}（最好 {best_value}），整个训练只改善了 {improvement_pct}%{chance_note}。",
+            "en": "{summary}{chance_note}.",
+            "zh": "{summary}{chance_note}。",
         },
         (
             "check_gradients_nonfinite",
@@ -93,6 +93,22 @@ FINDINGS: dict[str, FindingSpec] = {
             "check_last_layer",
         ),
         (
+            (
+                "summary",
+                "collapsed_step",
+                {
+                    "en": "{tag} had reached {best_value} but has stayed at {last_value} since step {collapsed_step}: the model fell back to a constant prediction",
+                    "zh": "{tag} 曾经降到 {best_value}，但从第 {collapsed_step} 步起一直停在 {last_value}：模型退化成了常数预测",
+                },
+            ),
+            (
+                "summary",
+                "improvement_pct",
+                {
+                    "en": "{tag} went from {first_value} to {last_value} (best {best_value}), a {improvement_pct}% improvement over the run",
+                    "zh": "{tag} 从 {first_value} 变为 {last_value}（最好 {best_value}），整个训练只改善了 {improvement_pct}%",
+                },
+            ),
             (
                 "chance_note",
                 "classes",
@@ -392,7 +408,8 @@ def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
     for name, key, templates in spec.fragments:
         # Several fragments may fill one name (alternative wordings): the first whose key is present wins.
         if finding.evidence.get(key) is not None:
-            dict.__setitem__(values, name, _fill(templates[lang], values))
+            if not dict.get(values, name):
+                dict.__setitem__(values, name, _fill(templates[lang], values))
         elif name not in finding.evidence and dict.get(values, name) is None:
             dict.__setitem__(values, name, "")
     return {

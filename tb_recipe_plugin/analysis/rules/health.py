@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from tb_recipe_plugin.analysis.curves import Curve
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, pct, rel
 from tb_recipe_plugin.analysis.rules.internals import class_count, first_window_step, window_spans
@@ -154,6 +155,9 @@ METRIC_MIN_GAIN = 0.05
 """...unless a validation metric improved by more than this (absolute, for 0-1 metrics),"""
 METRIC_ABOVE_CHANCE = 0.1
 """...or, when the loss says C classes, an accuracy got 10 points above chance (1/C)."""
+NO_LEARN_COLLAPSE_TAIL = 0.2
+"""A model that learned and then collapsed: the training loss at ln(C) at every point of the last 20% of the run
+(and an accuracy, if logged, back at chance) learns nothing any more, whatever it reached before."""
 
 
 def uniform_guess_classes(loss: float) -> int | None:
@@ -184,6 +188,7 @@ def _chance_classes(ctx: Context, typical: float) -> int | None:
         "CHANCE_TOLERANCE",
         "METRIC_MIN_GAIN",
         "METRIC_ABOVE_CHANCE",
+        "NO_LEARN_COLLAPSE_TAIL",
     ),
 )
 def no_learning(ctx: Context) -> Finding | None:
@@ -199,8 +204,10 @@ def no_learning(ctx: Context) -> Finding | None:
     first = float(c.values[0])
     best = float(np.min(c.smooth))
     improvement = rel(first - best, first)
-    if first <= 0 or improvement > NO_LEARN_MAX_IMPROVEMENT:
+    if first <= 0:
         return None
+    if improvement > NO_LEARN_MAX_IMPROVEMENT:
+        return _collapsed(ctx, c, first, best, improvement)
     vl = ctx.curves.get("val_loss")
     if vl is not None and vl is not c and vl.n >= 3:
         v0 = float(np.median(vl.values[: max(1, min(3, vl.values.size // 5))]))
@@ -219,7 +226,7 @@ def no_learning(ctx: Context) -> Finding | None:
                 return None
         elif gain / scale > METRIC_MIN_GAIN:
             return None
-    evidence = {
+    evidence: dict = {
         "tag": c.tag,
         "first_value": first,
         "last_value": float(c.values[-1]),
@@ -236,3 +243,39 @@ def no_learning(ctx: Context) -> Finding | None:
         0.95 if classes is not None else 0.8,
         (c.tag,),
     )
+
+
+def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: float) -> Finding | None:
+    """no_learning for a run that learned, then fell back to a uniform guess (ln C) and stayed there.
+
+    Typical after a divergence that did not produce NaN: dead ReLUs or a
+    saturated softmax leave a constant prediction, so the loss sits exactly
+    at ln(C) and the accuracy at 1/C however good the model was before.
+    """
+    tail = c.values[c.steps >= c.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (c.steps[-1] - c.steps[0])]
+    end = float(np.median(tail))
+    classes = _chance_classes(ctx, end)
+    if classes is None or tail.size < 2:
+        return None
+    ln_c = math.log(classes)
+    if np.any(np.abs(tail - ln_c) > CHANCE_TOLERANCE * ln_c) or best >= ln_c * (1 - CHANCE_TOLERANCE):
+        return None  # not at ln(C) all along the tail, or never below it (that is the other path)
+    vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
+    if vm is not None and vm.direction == "max" and np.all(np.abs(vm.values) <= 1.0):
+        recent = vm.values[vm.steps >= vm.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (vm.steps[-1] - vm.steps[0])]
+        if float(np.median(recent)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
+            return None
+    at_chance = np.abs(c.values - ln_c) <= CHANCE_TOLERANCE * ln_c
+    since = int(c.steps[len(at_chance) - int(np.argmin(at_chance[::-1]))]) if not at_chance.all() else int(c.steps[0])
+    evidence: dict = {
+        "tag": c.tag,
+        "first_value": first,
+        "last_value": float(c.values[-1]),
+        "best_value": best,
+        "improvement_pct": pct(improvement),
+        "collapsed_step": since,
+        "classes": classes,
+        "typical_value": end,
+        "ln_classes": ln_c,
+    }
+    return Finding("no_learning", since, int(c.steps[-1]), evidence, 0.9, (c.tag,))

@@ -33,7 +33,7 @@ def spiky(n: int, seed: int) -> np.ndarray:
     """A noisy decay with spikes, a plateau of equal values, zeros and a negative stretch."""
     rng = np.random.default_rng(seed)
     y = noisy(decay(n, 2.0, 0.3), 0.1, seed=seed)
-    y[rng.choice(n, size=max(1, n // 50), replace=False)] *= rng.uniform(2, 20)
+    y[rng.choice(n, size=max(1, n // 200), replace=False)] *= rng.uniform(2, 20)  # rare: SPIKE_MAX_SHARE
     y[n // 3 : n // 3 + n // 10] = 0.7
     y[n // 2 : n // 2 + 5] = 0.0
     y[-n // 10 :] -= 1.0
@@ -85,8 +85,8 @@ def test_loss_spikes_finds_the_spikes_the_whole_run_definition_finds(n):
         expected = reference_spikes(y)
         report = analyze_run(RunData("s", {"train_loss_step": Series("train_loss_step", np.arange(n) * 3, y)}))
         found = [f for f in report.findings if f.code == "loss_spikes"]
-        if not expected:
-            assert not found
+        if not expected or len(expected) > max(noise.SPIKE_FEW, noise.SPIKE_MAX_SHARE * n):
+            assert not found  # none, or so many that they are the noise's tail rather than isolated spikes
             continue
         (f,) = found
         assert f.evidence["count"] == len(expected)

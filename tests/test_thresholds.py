@@ -115,6 +115,8 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("loss_spikes", "SPIKE_FACTOR"): 2.0,
     ("loss_spikes", "SPIKE_MAD"): 6.0,
     ("loss_spikes", "SPIKE_RECOVERY"): 3,
+    ("loss_spikes", "SPIKE_MAX_SHARE"): 0.01,
+    ("loss_spikes", "SPIKE_FEW"): 3,
 }
 
 ISSUE_8_MUTATIONS = [

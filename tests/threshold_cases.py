@@ -768,6 +768,24 @@ def sp_factor(x: float) -> RunData:
     y[50] = x
     return run(train_loss_step=y)
 
+def spike_train(n: int, k: int) -> RunData:
+    """A clean slow decay of n points with k isolated 10x spikes, evenly spread after the first 10%."""
+    y = 1.0 + 0.5 * np.exp(-np.arange(n) / n)
+    at = np.linspace(n // 10, n - 10, k).astype(int) if k else np.array([], dtype=int)
+    y[at] *= 10
+    return run(train_loss_step=y)
+
+
+def sp_max_share(x: float) -> RunData:
+    """2000 points with round(2000 x) spikes: isolated while they are at most SPIKE_MAX_SHARE of the curve."""
+    return spike_train(2000, round(2000 * x))
+
+
+def sp_few(x: float) -> RunData:
+    """100 points (1% of them is 1 spike) with x spikes: a handful is still isolated."""
+    return spike_train(100, int(x))
+
+
 
 MAD_PATTERN = np.array([0.1, 1.0, 1.9, 0.55, 1.45])
 """Any 5 consecutive points of it repeated: median 1.0, median absolute deviation 0.45."""
@@ -988,6 +1006,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("periodic_loss", "PERIODIC_MIN_POINTS", pd_min_points, "above", count_from),
     Edge("periodic_loss", "PERIODIC_MAX_POINTS", pd_max_points, "below", count_to),
     Edge("periodic_loss", "PERIODIC_FUNDAMENTAL", pd_fundamental, "above", outcome=reports_period_10),
+    Edge("loss_spikes", "SPIKE_MAX_SHARE", sp_max_share, "below"),
+    Edge("loss_spikes", "SPIKE_FEW", sp_few, "below", count_to),
     Edge("loss_spikes", "SPIKE_FACTOR", sp_factor, "above"),
     Edge("loss_spikes", "SPIKE_MAD", sp_mad, "above"),
     Edge("loss_spikes", "SPIKE_RECOVERY", sp_recovery, "below", count_to),

@@ -271,14 +271,19 @@ SPIKE_FACTOR = 2.0
 SPIKE_MAD = 6.0
 """...and 6 robust standard deviations above it,"""
 SPIKE_RECOVERY = 3
-"""...that falls back within 3 points, is an isolated spike."""
+"""...that falls back within 3 points, is an isolated spike,"""
+SPIKE_MAX_SHARE = 0.01
+"""...as long as such points are rare: more than 1% of the curve is the tail of the noise (tiny batches), not
+isolated events,"""
+SPIKE_FEW = 3
+"""...though a handful (3) always counts as isolated on a short curve."""
 
 
 @rule(
     "warning",
     unless=("divergence", "nonfinite_loss"),
     after=("periodic_loss",),
-    thresholds=("SPIKE_FACTOR", "SPIKE_MAD", "SPIKE_RECOVERY"),
+    thresholds=("SPIKE_FACTOR", "SPIKE_MAD", "SPIKE_RECOVERY", "SPIKE_MAX_SHARE", "SPIKE_FEW"),
 )
 def loss_spikes(ctx: Context) -> Finding | None:
     """Isolated spikes in the training loss: a bad batch, an LR too high for some
@@ -304,7 +309,7 @@ def loss_spikes(ctx: Context) -> Finding | None:
             continue  # the same spike (or its echo) again
         spikes.append(i)
         ratios.append(float(y[i] / b))
-    if not spikes:
+    if not spikes or len(spikes) > max(SPIKE_FEW, SPIKE_MAX_SHARE * y.size):
         return None
     k = int(np.argmax(ratios))
     top = spikes[k]

@@ -605,6 +605,16 @@ def lrh_range(x: float) -> RunData:
     return run(train_loss=knots(N, (0, 2.0), (6, 2.0), (13, 1.0)), lr=np.r_[np.full(7, 1.0), np.full(N - 7, 1 / x)])
 
 
+def lrh_min_span(x: float) -> RunData:
+    """1001 steps: the LR is 1.0 for the first x of the run, 0.05 after; the loss is flat while it is high and
+    halves after."""
+    steps = np.arange(0, 1001, 10)
+    high = steps <= round(1000 * x)
+    cut = steps[high][-1]
+    loss = np.where(high, 2.0, 2.0 - 1.0 * (steps - cut) / (1000 - cut))
+    return run_xy(train_loss=(steps, loss), lr=(steps, np.where(high, 1.0, 0.05)))
+
+
 def lrh_fraction(x: float) -> RunData:
     """LR 1.0 to index 4, x at indices 5-6, 0.05 after. The loss is flat to index 4 and falls fast at 5-6: only
     when x is below LR_HIGH_FRACTION does that fall count as coming after the high stretch."""
@@ -981,6 +991,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("lr_too_high", "LR_HIGH_MIN_GAIN_AFTER", lrh_gain_after, "above"),
     Edge("lr_too_high", "LR_HIGH_MIN_RANGE", lrh_range, "above"),
     Edge("lr_too_high", "LR_HIGH_FRACTION", lrh_fraction, "below"),
+    Edge("lr_too_high", "LR_HIGH_MIN_SPAN", lrh_min_span, "above"),
     Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
     Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
     Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),

@@ -294,6 +294,9 @@ LR_HIGH_FRACTION = 0.5
 """The "high-LR stretch": from the first to the last logged LR at or above half its peak,"""
 LR_HIGH_MIN_RANGE = 3.0
 """...in a schedule whose peak is at least 3x its lowest value (else nothing shows what a lower LR would do),"""
+LR_HIGH_MIN_SPAN = 0.1
+"""...lasting at least 10% of the run (a stall needs time to show; an LR cut in the first few percent is
+lr_decay_too_early's story),"""
 LR_HIGH_MAX_SHARE = 0.25
 """...during which the loss made at most a quarter of the gain it made once the LR came down,"""
 LR_HIGH_MIN_GAIN_AFTER = 0.2
@@ -303,7 +306,13 @@ LR_HIGH_MIN_GAIN_AFTER = 0.2
 @rule(
     "warning",
     unless=("nonfinite_loss", "divergence", "no_learning"),
-    thresholds=("LR_HIGH_FRACTION", "LR_HIGH_MIN_RANGE", "LR_HIGH_MAX_SHARE", "LR_HIGH_MIN_GAIN_AFTER"),
+    thresholds=(
+        "LR_HIGH_FRACTION",
+        "LR_HIGH_MIN_RANGE",
+        "LR_HIGH_MIN_SPAN",
+        "LR_HIGH_MAX_SHARE",
+        "LR_HIGH_MIN_GAIN_AFTER",
+    ),
 )
 def lr_too_high(ctx: Context) -> Finding | None:
     """The loss stalls (or bounces) while the learning rate is high and falls only once the schedule lowers it.
@@ -325,6 +334,8 @@ def lr_too_high(ctx: Context) -> Finding | None:
     start, end = int(lr.steps[high[0]]), int(lr.steps[high[-1]])
     if end >= c.bsteps[-1] or end <= c.bsteps[0]:
         return None  # the LR never came down within the logged loss
+    if end - max(start, c.bsteps[0]) < LR_HIGH_MIN_SPAN * (c.bsteps[-1] - c.bsteps[0]):
+        return None
     o = c.oriented()
     at_start, at_end = (float(np.interp(s, c.bsteps, o)) for s in (max(start, c.bsteps[0]), end))
     after = o[c.bsteps > end]

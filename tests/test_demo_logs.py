@@ -31,10 +31,6 @@ def test_every_demo_run_is_labelled_and_loaded():
 
 
 FALSE_POSITIVES: dict[tuple[str, str], str] = {
-    ("keras_no_learning", "best_checkpoint_mismatch"): (
-        "val accuracy stays at chance (0.081-0.095) for the whole run: its 'best' at epoch 0 is 2 images of 357, "
-        "and advice on which metric to checkpoint on is meaningless for a model that learns nothing"
-    ),
     ("torch_restart", "loss_spikes"): (
         "a healthy run with nothing injected: the 2 'spikes' (0.372 at step 565, 0.237 at 850) are the tail of "
         "per-batch noise (late batches: median 0.081, 90th percentile 0.186, 13% of them above 2x the median)"

@@ -378,6 +378,8 @@ set flip between evaluations; a best value within that noise is luck, not a bett
 
 @rule(
     "info",
+    # Which checkpoint to keep is moot when the model learns nothing, blew up, or validation measures something else.
+    unless=("no_learning", "divergence", "nonfinite_loss", "data_problem"),
     thresholds=("MISMATCH_MIN_METRIC_LOSS", "MISMATCH_MIN_RELATIVE", "MISMATCH_MIN_DISTANCE", "MISMATCH_MIN_NOISE"),
 )
 def best_checkpoint_mismatch(ctx: Context) -> Finding | None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, linear_fit, noise_level, tail_start_index, tail_trend
+from tb_recipe_plugin.analysis.curves import (
+    Curve,
+    linear_fit,
+    noise_level,
+    rolling_median,
+    tail_start_index,
+    tail_trend,
+)
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.registry import rule
@@ -339,9 +346,12 @@ def data_problem(ctx: Context) -> Finding | None:
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
     if v is None or t is None or v.n < 4 or t.n < 4:
         return None
-    ov = v.oriented()
-    v_first = float(v.bvalues[0] if v.direction == "min" else -v.bvalues[0])
-    v_gain = rel(v_first - float(np.min(ov)), v_first)
+    # Best validation point through a 3-point median only: the run's smoothing window (a tenth of the curve)
+    # would flatten an early best that lasted a few epochs, and overfitting that starts early is not "never
+    # improved".
+    raw = v.bvalues if v.direction == "min" else -v.bvalues
+    v_first = float(raw[0])
+    v_gain = rel(v_first - float(np.min(rolling_median(raw, 3))), v_first)
     t0 = float(interp_to(t, v.bsteps[:1])[0])
     t_gain = rel(t0 - float(t.smooth[-1]), t0)
     end = int(v.steps[-1])

@@ -88,12 +88,14 @@ def downsample(steps: np.ndarray, values: np.ndarray, max_points: int) -> tuple[
     if n <= max_points:
         return steps.astype(np.float64), values.copy()
     edges = np.linspace(0, n, max_points + 1).astype(np.int64)
-    bsteps = np.empty(max_points)
+    lo, hi = edges[:-1], edges[1:]
+    bsteps = steps[(lo + hi - 1) // 2].astype(np.float64)
     bvalues = np.empty(max_points)
-    for i in range(max_points):
-        lo, hi = edges[i], edges[i + 1]
-        bsteps[i] = steps[(lo + hi - 1) // 2]
-        bvalues[i] = np.median(values[lo:hi])
+    # Bins differ in size by at most one point: take the medians of all bins of one size at once.
+    sizes = hi - lo
+    for size in np.unique(sizes):
+        which = np.flatnonzero(sizes == size)
+        bvalues[which] = np.median(values[lo[which, None] + np.arange(size)], axis=1)
     return bsteps, bvalues
 
 
@@ -103,9 +105,16 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     if window <= 1 or n < 3:
         return values.copy()
     half = window // 2
-    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.nanmedian(windows, axis=1)
+    if n <= 2 * half:
+        padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
+        return np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+    out = np.empty(n)
+    # Full windows in one call; only the 2 * half shrunken windows at the ends need one each.
+    out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
+    for i in range(half):
+        out[i] = np.median(values[: i + half + 1])
+        out[n - 1 - i] = np.median(values[n - 1 - i - half :])
+    return out
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:

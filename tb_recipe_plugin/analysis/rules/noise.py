@@ -11,8 +11,10 @@ from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.rules.registry import rule
 
-NOISY_RATIO = 0.15
-"""Typical wiggle above 15% of the curve's total trend for epoch-level curves,"""
+NOISY_RATIO = 0.25
+"""Typical wiggle above 25% of the curve's total trend for epoch-level curves (a quarter of the movement: the
+noise starts to hide the trend; epoch-level validation curves of real runs are jagged at 15-20% and read fine;
+raised from 0.15 on the dev corpus of issue 8),"""
 NOISY_RATIO_BATCH = 0.6
 """...and above 60% for raw batch-level losses, which are noisy by nature."""
 NOISY_MIN_POINTS = 8

@@ -115,8 +115,10 @@ VAL_FLAT_MIN_TAIL = 0.3
 VAL_MIN_EARLY_GAIN = 0.1
 """...after validation improved by at least 10% before that tail (one that never did is a data or learning
 problem, not a plateau),"""
-TRAIN_GAIN_IN_TAIL = 0.1
-"""...while training loss improves by at least 10% over the same stretch,"""
+TRAIN_GAIN_IN_TAIL = 0.05
+"""...while training loss improves by at least 5% over the same stretch (a training loss still falling 5% in the
+last 30% of the run is not flat; lowered from 10% on the dev corpus of issue 8, where 5-10% stretches read as
+"training still improves" while plateau called them flat),"""
 VAL_VS_TRAIN = 0.33
 """...and at least three times faster (relative) than validation does."""
 

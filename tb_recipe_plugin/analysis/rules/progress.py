@@ -128,7 +128,7 @@ def _still_improving(c: Curve) -> bool:
 
 @rule(
     "info",
-    unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss"),
+    unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss", "lr_too_small"),
     thresholds=(
         "STILL_TAIL",
         "STILL_MIN_TAIL_GAIN",

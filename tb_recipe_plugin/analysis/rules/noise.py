@@ -283,14 +283,15 @@ SPIKE_FEW = 3
 
 @rule(
     "warning",
-    unless=("divergence", "nonfinite_loss"),
+    unless=("nonfinite_loss",),
     after=("periodic_loss",),
     thresholds=("SPIKE_FACTOR", "SPIKE_MAD", "SPIKE_RECOVERY", "SPIKE_MAX_SHARE", "SPIKE_FEW"),
 )
 def loss_spikes(ctx: Context) -> Finding | None:
     """Isolated spikes in the training loss: a bad batch, an LR too high for some
     curvature, or Adam's epsilon/second moment collapsing. Each can precede a
-    divergence."""
+    divergence, so they are reported beside one too: where the first spike came
+    is where to look."""
     c = ctx.curves.get("batch_loss")
     if c is None or ctx.batch_running_mean:
         c = ctx.curves.get("train_loss")

@@ -573,8 +573,9 @@ def lrd_gain_before(x: float) -> RunData:
 
 
 def lrd_max_gain_after(x: float) -> RunData:
-    """The loss halves before the LR cut and gains x after it."""
-    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (13, 1.0 - x)), lr=lr_cut())
+    """The loss halves before the LR cut (index 4), holds for the window after it that the rule lets settle (as
+    long as the stretch before the cut: 4 points), and gains x over the rest."""
+    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (8, 1.0), (13, 1.0 - x)), lr=lr_cut())
 
 
 # -- no_learning: collapse -------------------------------------------------------------------

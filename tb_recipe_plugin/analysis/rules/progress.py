@@ -267,7 +267,10 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
         return float(np.interp(step, c.steps, c.values))
 
     o_before = rel(at(d_step - window) - at(d_step), at(d_step - window))
-    o_after = rel(at(d_step) - _lowest_from(c, d_step), at(d_step))
+    # After the cut, from one window on: the optimizer's momentum and the evaluation lag carry a last bit of
+    # progress past the step where the LR fell; what matters is the rest of the run.
+    settled = min(d_step + window, end)
+    o_after = rel(at(settled) - _lowest_from(c, settled), at(settled))
     if c.direction == "max":
         o_before, o_after = -o_before, -o_after
     if o_before < LR_GAIN_BEFORE or o_after > LR_MAX_GAIN_AFTER:

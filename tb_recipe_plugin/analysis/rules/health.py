@@ -226,13 +226,7 @@ def no_learning(ctx: Context) -> Finding | None:
                 return None
         elif gain / scale > METRIC_MIN_GAIN:
             return None
-    evidence: dict = {
-        "tag": c.tag,
-        "first_value": first,
-        "last_value": float(c.values[-1]),
-        "best_value": best,
-        "improvement_pct": pct(improvement),
-    }
+    evidence = _progress_evidence(c, first, best, improvement)
     if classes is not None:
         evidence.update(classes=classes, typical_value=float(np.median(c.values)), ln_classes=math.log(classes))
     return Finding(
@@ -267,15 +261,17 @@ def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: f
             return None
     at_chance = np.abs(c.values - ln_c) <= CHANCE_TOLERANCE * ln_c
     since = int(c.steps[len(at_chance) - int(np.argmin(at_chance[::-1]))]) if not at_chance.all() else int(c.steps[0])
-    evidence: dict = {
+    evidence = _progress_evidence(c, first, best, improvement)
+    evidence.update(collapsed_step=since, classes=classes, typical_value=end, ln_classes=ln_c)
+    return Finding("no_learning", since, int(c.steps[-1]), evidence, 0.9, (c.tag,))
+
+
+def _progress_evidence(c: Curve, first: float, best: float, improvement: float) -> dict:
+    """What both no_learning paths say about the loss: where it started, ended, and its best."""
+    return {
         "tag": c.tag,
         "first_value": first,
         "last_value": float(c.values[-1]),
         "best_value": best,
         "improvement_pct": pct(improvement),
-        "collapsed_step": since,
-        "classes": classes,
-        "typical_value": end,
-        "ln_classes": ln_c,
     }
-    return Finding("no_learning", since, int(c.steps[-1]), evidence, 0.9, (c.tag,))

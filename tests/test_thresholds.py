@@ -93,6 +93,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("lr_too_high", "LR_HIGH_FRACTION"): 0.5,
     ("lr_too_high", "LR_HIGH_MIN_RANGE"): 3.0,
     ("lr_too_high", "LR_HIGH_MIN_SPAN"): 0.1,
+    ("lr_too_high", "LR_HIGH_PACE"): 3.0,
     ("lr_too_high", "LR_HIGH_MAX_SHARE"): 0.25,
     ("lr_too_high", "LR_HIGH_MIN_GAIN_AFTER"): 0.2,
     ("lr_decay_too_early", "LR_MIN_AFTER"): 0.25,

@@ -594,8 +594,12 @@ LR_STEP_DOWN = np.r_[np.full(7, 1.0), np.full(N - 7, 0.1)]  # high (peak 1.0) up
 
 
 def lrh_share(x: float) -> RunData:
-    """While the LR is high the loss gains x of what it gains once the LR is 10x lower (1.0)."""
-    return run(train_loss=knots(N, (0, 2.0), (6, 2.0 - x), (13, 1.0 - x)), lr=LR_STEP_DOWN)
+    """While the LR is high the loss gains x of what it gains once the LR is 10x lower (1.0).
+
+    The high stretch is steps 0-2000, the low one 2000-10000: the gain after the cut is spread over 4x as many
+    steps, so its pace stays near the pace before (about 1x, far below LR_HIGH_PACE) and only the share decides."""
+    steps = np.r_[np.linspace(0, 2000, 7), np.linspace(2000, 10000, 8)[1:]].astype(int)
+    return run_xy(train_loss=(steps, knots(N, (0, 2.0), (6, 2.0 - x), (13, 1.0 - x))), lr=(steps, LR_STEP_DOWN))
 
 
 def lrh_gain_after(x: float) -> RunData:
@@ -606,6 +610,14 @@ def lrh_gain_after(x: float) -> RunData:
 def lrh_range(x: float) -> RunData:
     """Flat while high, halved after; the schedule's peak is x times its lowest value."""
     return run(train_loss=knots(N, (0, 2.0), (6, 2.0), (13, 1.0)), lr=np.r_[np.full(7, 1.0), np.full(N - 7, 1 / x)])
+
+
+def lrh_pace(x: float) -> RunData:
+    """The log loss falls 0.1 per step while the LR is high (indices 0-6) and 0.1 x per step after the cut: the
+    high stretch keeps far more than a quarter of the gain, so only the speed-up can decide."""
+    i = np.arange(N)
+    log_loss = np.log(2.0) - 0.1 * np.minimum(i, 6) - 0.1 * x * np.maximum(i - 6, 0)
+    return run(train_loss=np.exp(log_loss), lr=LR_STEP_DOWN)
 
 
 def lrh_min_span(x: float) -> RunData:
@@ -995,6 +1007,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("lr_too_high", "LR_HIGH_MIN_RANGE", lrh_range, "above"),
     Edge("lr_too_high", "LR_HIGH_FRACTION", lrh_fraction, "below"),
     Edge("lr_too_high", "LR_HIGH_MIN_SPAN", lrh_min_span, "above"),
+    Edge("lr_too_high", "LR_HIGH_PACE", lrh_pace, "above"),
     Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
     Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
     Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),

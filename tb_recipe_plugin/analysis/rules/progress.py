@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index, tail_trend
@@ -303,7 +305,10 @@ lr_decay_too_early's story),"""
 LR_HIGH_MAX_SHARE = 0.25
 """...during which the loss made at most a quarter of the gain it made once the LR came down,"""
 LR_HIGH_MIN_GAIN_AFTER = 0.2
-"""...and after which it still fell by at least 20% of its level."""
+"""...and after which it still fell by at least 20% of its level;"""
+LR_HIGH_PACE = 3.0
+"""...or, instead of the quarter, fell at least 3x faster per step once the LR was below half its peak than
+while it was above (log scale for a positive loss: the same speed-up at any loss level)."""
 
 
 @rule(
@@ -315,6 +320,7 @@ LR_HIGH_MIN_GAIN_AFTER = 0.2
         "LR_HIGH_MIN_SPAN",
         "LR_HIGH_MAX_SHARE",
         "LR_HIGH_MIN_GAIN_AFTER",
+        "LR_HIGH_PACE",
     ),
 )
 def lr_too_high(ctx: Context) -> Finding | None:
@@ -346,7 +352,9 @@ def lr_too_high(ctx: Context) -> Finding | None:
         return None
     best_after = float(np.min(after))
     gain_high, gain_after = at_start - at_end, at_end - best_after
-    if rel(gain_after, at_end) < LR_HIGH_MIN_GAIN_AFTER or gain_high > LR_HIGH_MAX_SHARE * gain_after:
+    if rel(gain_after, at_end) < LR_HIGH_MIN_GAIN_AFTER:
+        return None
+    if gain_high > LR_HIGH_MAX_SHARE * gain_after and _pace_ratio(c, max(start, c.bsteps[0]), end) < LR_HIGH_PACE:
         return None
     sign = 1.0 if c.direction == "min" else -1.0
     return Finding(
@@ -368,3 +376,20 @@ def lr_too_high(ctx: Context) -> Finding | None:
         min(0.9, 0.5 + 0.4 * (1 - max(gain_high, 0.0) / max(gain_after, 1e-12))),
         (c.tag, lr.tag),
     )
+
+
+def _pace_ratio(c: Curve, start: float, end: float) -> float:
+    """How many times faster per step the smoothed curve improves after `end` than from `start` to `end`.
+
+    On a log scale for a positive loss, so the speed-up means the same at any
+    level; infinite when it did not improve at all before.
+    """
+    o = c.oriented()
+    y = np.log(o) if np.all(o > 0) else o
+    a, b = (float(np.interp(s, c.bsteps, y)) for s in (start, end))
+    z = float(y[-1])
+    before = (a - b) / max(end - start, 1.0)
+    after = (b - z) / max(float(c.bsteps[-1]) - end, 1.0)
+    if before <= 0:
+        return math.inf if after > 0 else 0.0
+    return after / before

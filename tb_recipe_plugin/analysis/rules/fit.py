@@ -142,7 +142,7 @@ def flat_tail_start(c: Curve, tolerance: float) -> int:
 
 @rule(
     "warning",
-    unless=("overfitting", "no_learning", "divergence"),
+    unless=("no_learning", "divergence"),
     thresholds=(
         "VAL_FLAT_TOLERANCE",
         "VAL_FLAT_SE",

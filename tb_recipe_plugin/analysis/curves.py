@@ -215,3 +215,10 @@ def tail_trend(c: Curve, fraction: float) -> tuple[float, float]:
         level = max(abs(float(np.median(y))), 1e-12)
         change, se = change / level, se / level
     return change, se
+
+
+def is_flat(change: float, se: float, tolerance: float, se_factor: float, max_se: float) -> bool:
+    """Is a `tail_trend` (change, standard error) flat: within `tolerance`, or within `se_factor` standard errors
+    on a noisier curve, as long as the standard error is at most `max_se` (noisier than that, flat cannot be told
+    from a trend)? Thresholds are the caller's, passed at call time."""
+    return se <= max_se and abs(change) <= max(tolerance, se_factor * se)

@@ -6,6 +6,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.curves import (
     Curve,
+    is_flat,
     linear_fit,
     noise_level,
     rolling_median,
@@ -166,7 +167,7 @@ def val_plateau(ctx: Context) -> Finding | None:
     if v is None or t is None or v.n < 5 or t.n < 3:
         return None
     change, se = tail_trend(v, VAL_FLAT_MIN_TAIL)
-    if se > VAL_FLAT_MAX_SE or abs(change) > max(VAL_FLAT_TOLERANCE, VAL_FLAT_SE * se):
+    if not is_flat(change, se, VAL_FLAT_TOLERANCE, VAL_FLAT_SE, VAL_FLAT_MAX_SE):
         return None
     s = min(tail_start_index(v.bsteps, VAL_FLAT_MIN_TAIL), v.n - 3)
     o = v.oriented()

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, linear_fit, tail_start_index, tail_trend
+from tb_recipe_plugin.analysis.curves import Curve, is_flat, linear_fit, tail_start_index, tail_trend
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
@@ -43,7 +43,7 @@ def _flat_tail(c: Curve) -> int | None:
     tests patch them).
     """
     change, se = tail_trend(c, PLATEAU_MIN_TAIL)
-    if se > PLATEAU_MAX_SE or abs(change) > max(PLATEAU_TOLERANCE, PLATEAU_FLAT_SE * se):
+    if not is_flat(change, se, PLATEAU_TOLERANCE, PLATEAU_FLAT_SE, PLATEAU_MAX_SE):
         return None
     return min(tail_start_index(c.bsteps, PLATEAU_MIN_TAIL), c.n - 3)
 

@@ -45,12 +45,12 @@ Runs (name: how it is made; the intent is the name's first word(s)):
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._tf import tf_setup
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "tf_loop_cnn"
@@ -231,22 +231,6 @@ def lr_at(p: dict[str, Any], step: int) -> float:
 # --------------------------------------------------------------------------- training
 
 
-def _tf_setup(seed: int) -> None:
-    """Seeded, deterministic, one intra-op thread (two programs share the two cores)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TF already initialised by an earlier run in this process
-        pass
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def _model(p: dict[str, Any]) -> Any:
     import keras
 
@@ -288,7 +272,7 @@ def _loss_fn(p: dict[str, Any]) -> Any:
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run for ``steps`` optimizer steps; write run_dir/train and run_dir/eval tf.summary scalars."""
     p = {**DEFAULTS, **spec.params}
-    _tf_setup(spec.seed)
+    tf_setup(spec.seed)
     import keras
     import tensorflow as tf
 

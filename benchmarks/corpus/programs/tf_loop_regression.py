@@ -39,12 +39,12 @@ Runs (name: how it is made; the intent is the name's first word(s)):
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._tf import tf_setup
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "tf_loop_regression"
@@ -182,22 +182,6 @@ def _split(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
 # --------------------------------------------------------------------------- training
 
 
-def _tf_setup(seed: int) -> None:
-    """Seeded, deterministic, one intra-op thread (two programs share the two cores)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TF already initialised by an earlier run in this process
-        pass
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def lr_at(p: dict[str, Any], epoch: int, step: int) -> float:
     """The script's schedule: constant, step decay (per epoch; milestones or every N epochs) or exponential per step."""
     lr = float(p["lr"])
@@ -254,7 +238,7 @@ class _Window:
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run with a GradientTape loop and write its tf.summary scalars into ``run_dir``."""
     p = {**DEFAULTS, **spec.params}
-    _tf_setup(spec.seed)
+    tf_setup(spec.seed)
     import tensorflow as tf
 
     xt, yt, xv, yv = _split(p, spec.seed)

@@ -189,3 +189,25 @@ def test_a_lightning_epoch_series_confirms_the_epoch_length() -> None:
     assert levels.epoch_index_period(val, train, series) == 50
     wrong = Series("epoch", np.arange(0, 500, 10), np.repeat(np.arange(5), 10).astype(float))  # 100-step epochs
     assert levels.epoch_index_period(val, train, {**series, "epoch": wrong}) is None
+
+
+def test_many_epoch_counted_candidates_read_the_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 per-class validation metrics counted 0..49 beside a per-step loss, with nothing confirming an epoch
+    length: every candidate asks, and the run's tags are read once for all of them, not once per candidate."""
+    n = 2000
+    series = {"train/loss": Series("train/loss", np.arange(5000), np.linspace(2.0, 0.5, 5000))}
+    for i in range(n):
+        tag = f"val/acc_class_{i}"
+        series[tag] = Series(tag, np.arange(50), np.linspace(0.1, 0.9, 50))
+    calls = 0
+    real = levels.tokens
+
+    def counting(tag: str) -> list[str]:
+        nonlocal calls
+        calls += 1
+        return real(tag)
+
+    monkeypatch.setattr(levels, "tokens", counting)
+    roles = assign_roles(series)
+    assert "val_metric" not in roles  # a 0..49 axis that nothing confirms is not taken for epochs
+    assert calls <= 3 * len(series)

@@ -76,11 +76,12 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
     train = out.get("train_loss")
     if train is not None:
         anchor = series[train.tag]
+        evidence = EpochEvidence(series)
         for role in EPOCH_AXIS_ROLES:
             info = out.get(role)
             if info is None or role in overridden or role in derived:
                 continue
-            period = epoch_index_period(series[info.tag], anchor, series)
+            period = epoch_index_period(series[info.tag], anchor, evidence)
             if period is not None:
                 steps_per_epoch = steps_per_epoch or period
                 derived[role] = _on_step_axis(series[info.tag], period, anchor)
@@ -102,30 +103,38 @@ epoch-level training series on the step axis, or a training-side series (LR, a t
 0, 1, 2... axis. Without such evidence a 0, 1, 2... axis may be a test-batch index (Lightning's ``test_loss_step``)."""
 
 
-def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series]) -> int | None:
+def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series] | EpochEvidence) -> int | None:
     """Steps per epoch when `s` is logged by epoch index (0, 1, 2... or 1, 2, 3...) and `anchor` by global step.
 
     Hand-written loops (tensorboardX, plain PyTorch) often call
     ``add_scalar("val/loss", v, epoch)`` but ``add_scalar("train/loss", l, global_step)``:
     TensorBoard then draws validation squeezed into the first few dozen steps.
     The two are put on one axis by ending epoch ``i`` at step ``(i + 1) * P - 1``.
+    Callers asking about many tags of one run pass one `EpochEvidence` for all.
     """
     # Steps are sorted and unique, so they are 0, 1, 2... (or 1, 2, 3...) exactly when the span is len - 1:
     # an O(1) test, as this runs for every candidate tag of a run with a million tags.
-    if len(s) < 2 or len(anchor) < 2 or s.steps[0] not in (0, 1) or s.steps[-1] - s.steps[0] != len(s) - 1:
+    if not _counts_up(s) or len(anchor) < 2:
         return None
     epochs = int(s.steps[-1] - s.steps[0] + 1)
     last = int(anchor.steps[-1])
     if last < EPOCH_AXIS_MIN_RATIO * int(s.steps[-1]):
         return None
     period = (last + 1) / epochs
-    if period < 2 or not _confirmed(period, s, anchor, others):
+    evidence = others if isinstance(others, EpochEvidence) else EpochEvidence(others)
+    if period < 2 or not evidence.confirms(period, s, anchor):
         return None
     return round(period)
 
 
+def _counts_up(s: Series) -> bool:
+    return len(s) >= 2 and s.steps[0] in (0, 1) and s.steps[-1] - s.steps[0] == len(s) - 1
+
+
 _EVAL_WORDS = frozenset({"val", "valid", "validation", "eval", "test"})
 _TRAIN_SIDE_WORDS = frozenset({"train", "lr", "learningrate", "epoch"})
+_KEEP = 3
+"""Tags kept per axis: enough to find one that is neither the series asked about nor the anchor."""
 
 
 def _train_side(tag: str) -> bool:
@@ -133,25 +142,54 @@ def _train_side(tag: str) -> bool:
     return bool(words & _TRAIN_SIDE_WORDS) and not words & _EVAL_WORDS
 
 
-def _confirmed(period: float, s: Series, anchor: Series, others: Mapping[str, Series]) -> bool:
-    for tag, other in others.items():
-        if other is s or other is anchor or len(other) < 2:
-            continue
-        if np.array_equal(other.steps, s.steps) and (_train_side(tag) or _train_side(s.tag)):
+class EpochEvidence:
+    """What a run says about its epoch length, read from all its series once, on the first question.
+
+    Two kinds of evidence: series counted 0, 1, 2... on the same axis as the
+    one asked about, one of them training-side (LR, a train metric); and
+    epoch lengths on the step axis, from a Lightning ``epoch`` series or an
+    epoch-level training series. Asking about every candidate tag of a run
+    would otherwise read every tag once per candidate.
+    """
+
+    def __init__(self, series: Mapping[str, Series]) -> None:
+        self._series = series
+        self._axes: dict[tuple[int, int], tuple[list[str], list[str]]] | None = None
+        self._gaps: list[tuple[str, float]] = []
+
+    def _build(self) -> dict[tuple[int, int], tuple[list[str], list[str]]]:
+        axes: dict[tuple[int, int], tuple[list[str], list[str]]] = {}
+        for tag, other in self._series.items():
+            if len(other) < 2:
+                continue
+            if _counts_up(other):
+                every, train_side = axes.setdefault((int(other.steps[0]), len(other)), ([], []))
+                if len(every) < _KEEP:
+                    every.append(tag)
+                if len(train_side) < _KEEP and _train_side(tag):
+                    train_side.append(tag)
+            words = set(tokens(tag))
+            if words & _EVAL_WORDS:
+                continue
+            if tag.rsplit("/", 1)[-1] == "epoch":
+                changes = np.flatnonzero(np.diff(other.values) > 0)
+                gap = float(np.median(np.diff(other.steps[changes + 1]))) if changes.size >= 2 else None
+            elif "epoch" in words and "train" in words or tag.endswith("_epoch"):
+                gap = float(np.median(np.diff(other.steps)))
+            else:
+                continue
+            if gap:
+                self._gaps.append((tag, gap))
+        return axes
+
+    def confirms(self, period: float, s: Series, anchor: Series) -> bool:
+        if self._axes is None:
+            self._axes = self._build()
+        skip = {s.tag, anchor.tag}
+        every, train_side = self._axes.get((int(s.steps[0]), len(s)), ([], []))
+        if any(t not in skip for t in (every if _train_side(s.tag) else train_side)):
             return True
-        words = set(tokens(tag))
-        if words & _EVAL_WORDS:
-            continue
-        if tag.rsplit("/", 1)[-1] == "epoch":
-            changes = np.flatnonzero(np.diff(other.values) > 0)
-            gap = float(np.median(np.diff(other.steps[changes + 1]))) if changes.size >= 2 else None
-        elif "epoch" in words and "train" in words or tag.endswith("_epoch"):
-            gap = float(np.median(np.diff(other.steps)))
-        else:
-            continue
-        if gap and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period:
-            return True
-    return False
+        return any(t not in skip and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period for t, gap in self._gaps)
 
 
 def _on_step_axis(s: Series, period: int, anchor: Series) -> Series:

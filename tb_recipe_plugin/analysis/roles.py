@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.levels import epoch_index_period, is_keras_running_mean
+from tb_recipe_plugin.analysis.levels import EpochEvidence, epoch_index_period, is_keras_running_mean
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.analysis.tag_words import tokens
@@ -218,6 +218,7 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
             raise KeyError(f"unknown role {role!r} (choose from {', '.join(ROLE_NAMES)})")
         if tag not in series:
             raise KeyError(f"role {role}: no series named {tag!r} in this run")
+    evidence = EpochEvidence(series)  # read only if a candidate looks counted by epoch, then once for all of them
     candidates: dict[str, list[_Candidate]] = {r: [] for r in ROLE_NAMES}
     for tag, s in series.items():
         for cand in _classify(tag, s):
@@ -237,7 +238,7 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
             ranked = (
                 c
                 for c in ranked
-                if _overlaps(series[c.tag], anchor) or epoch_index_period(series[c.tag], anchor, series) is not None
+                if _overlaps(series[c.tag], anchor) or epoch_index_period(series[c.tag], anchor, evidence) is not None
             )
         best = next(iter(ranked), None)
         if best is not None:

@@ -23,7 +23,7 @@ from tb_recipe_plugin import internal_tags as t
 from tb_recipe_plugin.analysis import analyzer, roles, tag_words
 from tb_recipe_plugin.analysis.analyzer import analyze_run
 from tb_recipe_plugin.analysis.curves import make_curve
-from tb_recipe_plugin.analysis.rules import internals, noise
+from tb_recipe_plugin.analysis.rules import internals, noise, spikes
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tests.curves import decay, noisy
@@ -43,54 +43,40 @@ def spiky(n: int, seed: int) -> np.ndarray:
 # -- loss_spikes ---------------------------------------------------------------------------------
 
 
-def reference_stand_out(y: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """The original whole-run definition: median and MAD of all n trailing windows at once (n x w floats)."""
-    windows = np.lib.stride_tricks.sliding_window_view(y[:-1], w)
-    base = np.median(windows, axis=1)
-    mad = 1.4826 * np.median(np.abs(windows - base[:, None]), axis=1)
-    cur = y[w:]
-    hit = (base > 0) & (cur > noise.SPIKE_FACTOR * base) & (cur > base + noise.SPIKE_MAD * mad)
-    return np.nonzero(hit)[0] + w, base[hit]
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 18])
+@pytest.mark.parametrize(("n", "k"), [(12, 1), (100, 3), (999, 7), (5000, 50)])
+def test_bin_medians_block_by_block_are_the_bin_medians(monkeypatch, block, n, k):
+    monkeypatch.setattr(spikes, "_BLOCK", block)
+    y = spiky(n, n)
+    got = spikes._bin_medians(lambda lo, hi: y[lo:hi], n, k)
+    want = [np.median(y[i : i + k]) for i in range(0, n, k)]
+    np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("block", [1, 7, 64, 1 << 16])
-@pytest.mark.parametrize(("n", "w"), [(12, 5), (60, 5), (300, 15), (999, 49), (3000, 50)])
-def test_stand_out_block_by_block_is_the_whole_run_definition(monkeypatch, block, n, w):
-    monkeypatch.setattr(noise, "SPIKE_BLOCK", block)
-    for seed in range(4):
-        y = spiky(n, seed)
-        got, ref = noise._stand_out(y, w), reference_stand_out(y, w)
-        np.testing.assert_array_equal(got[0], ref[0])
-        np.testing.assert_array_equal(got[1], ref[1])
+def planted(n: int, at: list[int], seed: int = 0) -> np.ndarray:
+    """A noisy decay (5% multiplicative noise) with 20x spikes at `at`."""
+    rng = np.random.default_rng(seed)
+    y = decay(n, 2.0, 0.3) * np.exp(rng.normal(0, 0.05, n))
+    y[at] *= 20
+    return y
 
 
-def reference_spikes(y: np.ndarray) -> list[int]:
-    """The original rule loop over every candidate."""
-    w = int(min(50, max(5, y.size // 20)))
-    candidates, bases = reference_stand_out(y, w)
-    spikes: list[int] = []
-    for i, b in zip(candidates, bases, strict=True):
-        if spikes and i - spikes[-1] <= noise.SPIKE_RECOVERY:
-            continue
-        back = y[i + 1 : i + 1 + noise.SPIKE_RECOVERY]
-        if back.size and np.any(back < b * (1 + (noise.SPIKE_FACTOR - 1) / 2)):
-            spikes.append(int(i))
-    return spikes
+@pytest.mark.parametrize("n", [400, 5_000, 60_000, 300_000])
+def test_planted_spikes_are_found_at_their_steps_on_short_and_binned_curves(n):
+    """Above `_GRID` points the trend and the band come from bin medians: the same spikes must come out."""
+    assert (n > spikes._GRID) == (n >= 60_000)
+    at = [int(n * f) for f in (0.2, 0.45, 0.7, 0.9)]
+    report = analyze_run(RunData("s", {"train_loss_step": Series("train_loss_step", np.arange(n) * 3, planted(n, at))}))
+    (f,) = [f for f in report.findings if f.code == "loss_spikes"]
+    assert f.evidence["spike_steps"] == ", ".join(str(3 * i) for i in at)
+    assert 15 < f.evidence["max_ratio"] < 27
 
 
-@pytest.mark.parametrize("n", [40, 500, 5000, 70_000])
-def test_loss_spikes_finds_the_spikes_the_whole_run_definition_finds(n):
-    for seed in range(3):
-        y = spiky(n, seed)
-        expected = reference_spikes(y)
-        report = analyze_run(RunData("s", {"train_loss_step": Series("train_loss_step", np.arange(n) * 3, y)}))
-        found = [f for f in report.findings if f.code == "loss_spikes"]
-        if not expected or len(expected) > max(noise.SPIKE_FEW, noise.SPIKE_MAX_SHARE * n):
-            assert not found  # none, or so many that they are the noise's tail rather than isolated spikes
-            continue
-        (f,) = found
-        assert f.evidence["count"] == len(expected)
-        assert f.evidence["spike_steps"] == ", ".join(str(3 * i) for i in expected[:20])
+@pytest.mark.parametrize("n", [400, 60_000])
+def test_multiplicative_noise_alone_has_no_spikes(n):
+    y = planted(n, [], seed=1) * np.exp(np.random.default_rng(2).normal(0, 0.3, n))
+    report = analyze_run(RunData("s", {"train_loss_step": Series("train_loss_step", np.arange(n), y)}))
+    assert "loss_spikes" not in {f.code for f in report.findings}
 
 
 # -- periodic_loss's even grid -------------------------------------------------------------------

@@ -30,12 +30,7 @@ def test_every_demo_run_is_labelled_and_loaded():
     assert len(REPORTS) >= 8
 
 
-FALSE_POSITIVES: dict[tuple[str, str], str] = {
-    ("torch_restart", "loss_spikes"): (
-        "a healthy run with nothing injected: the 2 'spikes' (0.372 at step 565, 0.237 at 850) are the tail of "
-        "per-batch noise (late batches: median 0.081, 90th percentile 0.186, 13% of them above 2x the median)"
-    ),
-}
+FALSE_POSITIVES: dict[tuple[str, str], str] = {}
 """(run, code) pairs the analyzer reports today although they are wrong for that run's curves."""
 
 

@@ -40,9 +40,9 @@ import numpy as np
 
 from tb_recipe_plugin.analysis import analyzer
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tb_recipe_plugin.analysis.curves import make_curve, noise_level, smooth, tail_trend
+from tb_recipe_plugin.analysis.curves import make_curve, noise_level, rolling_median, smooth, tail_trend
 from tb_recipe_plugin.analysis.report import RunReport
-from tb_recipe_plugin.analysis.rules import BY_CODE, noise
+from tb_recipe_plugin.analysis.rules import BY_CODE, noise, spikes
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tests.curves import decay, knots, run, run_xy, wiggle
 from tests.test_internal_rules import READ_EVERY, callback_run
@@ -785,6 +785,8 @@ def reports_period_10(report: RunReport, code: str) -> bool:
 
 
 # -- loss_spikes -----------------------------------------------------------------------------
+# The rule reads positive losses in log space against a centred rolling median; on a noiseless curve the noise
+# band is ~0, so only the condition under test decides.
 
 
 def sp_factor(x: float) -> RunData:
@@ -793,10 +795,18 @@ def sp_factor(x: float) -> RunData:
     y[50] = x
     return run(train_loss_step=y)
 
+
+def sp_factor_epoch(x: float) -> RunData:
+    """The same on a 30-point epoch-level loss: an epoch mean (or an evaluation) needs a smaller jump."""
+    y = np.full(30, 1.0)
+    y[15] = x
+    return run(epoch_loss=y)
+
+
 def spike_train(n: int, k: int) -> RunData:
-    """A clean slow decay of n points with k isolated 10x spikes, evenly spread after the first 10%."""
+    """A clean slow decay of n points with k isolated 10x spikes, evenly spread over the middle 80%."""
     y = 1.0 + 0.5 * np.exp(-np.arange(n) / n)
-    at = np.linspace(n // 10, n - 10, k).astype(int) if k else np.array([], dtype=int)
+    at = np.linspace(n // 10, n - n // 10, k).astype(int) if k else np.array([], dtype=int)
     y[at] *= 10
     return run(train_loss_step=y)
 
@@ -811,27 +821,39 @@ def sp_few(x: float) -> RunData:
     return spike_train(100, int(x))
 
 
-
-MAD_PATTERN = np.array([0.1, 1.0, 1.9, 0.55, 1.45])
-"""Any 5 consecutive points of it repeated: median 1.0, median absolute deviation 0.45."""
+LOG_PATTERN = np.array([0.0, 0.5, -0.5])
+"""Repeated in log space: every rolling median of >= 3 points is 0 and the median absolute residual 0.5."""
 
 
 def sp_mad(x: float) -> RunData:
-    """A spike x robust standard deviations above the running median (6 of them: 5x it, past SPIKE_FACTOR)."""
-    y = np.resize(MAD_PATTERN, 100)
-    y[50] = 1.0 + x * 1.4826 * 0.45
+    """A spike x robust standard deviations of its neighbourhood above the local level (6 of them: e^4.4, far past
+    SPIKE_FACTOR). The level and the band at the spike do not depend on its height (it is the largest value of
+    every window holding it), so they are read once with the rule's own estimator and the spike placed on them."""
+    v = np.resize(LOG_PATTERN, 100)
+    v[50] = 50.0
+    w = 9  # the trend window of a 100-point curve: 4 x its longest spike (2 points), odd
+    level = rolling_median(v, w)
+    band = spikes.noise_band(np.abs(v - level), w)
+    v[50] = level[50] + x * band[50]
+    return run(train_loss_step=np.exp(v))
+
+
+def sp_max_width(x: float) -> RunData:
+    """A 5x burst of round(2000 x) points on a flat 2000-point loss: a spike while it is short next to the curve."""
+    y = np.full(2000, 1.0)
+    y[1000 : 1000 + round(2000 * x)] = 5.0
     return run(train_loss_step=y)
 
 
 def sp_recovery(x: float) -> RunData:
     """A 5x spike followed by x - 1 elevated points (not spikes, not recovered), then back to 1.
 
-    Elevated: 3/4 of the way to SPIKE_FACTOR, so above the recovery level
-    (half of the way) and below a spike, whatever the factor.
+    Elevated: 3/4 of the way to SPIKE_FACTOR in log space, so above the
+    recovery level (half of the way) and below a spike, whatever the factor.
     """
     y = np.full(100, 1.0)
     y[50] = 5.0
-    y[51 : 50 + int(x)] = 1.0 + 0.75 * (value("loss_spikes", "SPIKE_FACTOR") - 1.0)
+    y[51 : 50 + int(x)] = value("loss_spikes", "SPIKE_FACTOR") ** 0.75
     return run(train_loss_step=y)
 
 
@@ -1036,7 +1058,9 @@ EDGES: tuple[Edge, ...] = (
     Edge("loss_spikes", "SPIKE_MAX_SHARE", sp_max_share, "below"),
     Edge("loss_spikes", "SPIKE_FEW", sp_few, "below", count_to),
     Edge("loss_spikes", "SPIKE_FACTOR", sp_factor, "above"),
+    Edge("loss_spikes", "SPIKE_FACTOR_EPOCH", sp_factor_epoch, "above"),
     Edge("loss_spikes", "SPIKE_MAD", sp_mad, "above"),
+    Edge("loss_spikes", "SPIKE_MAX_WIDTH", sp_max_width, "below"),
     Edge("loss_spikes", "SPIKE_RECOVERY", sp_recovery, "below", count_to),
     Edge("exploding_gradients", "EXPLODE_GROWTH", eg_growth, "above"),
     Edge("exploding_gradients", "EXPLODE_LAYER_RATIO", eg_layer_ratio, "above"),

@@ -219,8 +219,8 @@ FINDINGS: dict[str, FindingSpec] = {
     "loss_spikes": FindingSpec(
         {"en": "Loss spikes", "zh": "损失尖峰"},
         {
-            "en": "{tag} has {count} isolated spike(s) above {threshold}x its running level; the largest is {max_value} at step {max_step} ({max_ratio}x).",
-            "zh": "{tag} 出现 {count} 次孤立尖峰（超过滑动水平的 {threshold} 倍），最大一次是第 {max_step} 步的 {max_value}（{max_ratio} 倍）。",
+            "en": "{tag} has {count} isolated spike(s) above {threshold}x its local level; the largest is {max_value} at step {max_step} ({max_ratio}x).",
+            "zh": "{tag} 出现 {count} 次孤立尖峰（超过局部水平的 {threshold} 倍），最大一次是第 {max_step} 步的 {max_value}（{max_ratio} 倍）。",
         },
         ("clip_gradients", "lower_lr", "lr_warmup", "check_bad_batches"),
     ),

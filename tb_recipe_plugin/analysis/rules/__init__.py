@@ -8,11 +8,11 @@ pattern is reported once under its most useful name.
 
 from __future__ import annotations
 
-from tb_recipe_plugin.analysis.rules import fit, health, internals, noise, progress
+from tb_recipe_plugin.analysis.rules import fit, health, internals, noise, progress, spikes
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.rules.registry import SEVERITIES, Rule, Severity, ordered
 
-_MODULES = (health, internals, fit, progress, noise)
+_MODULES = (health, internals, fit, progress, noise, spikes)
 
 RULES: tuple[Rule, ...] = ordered(
     value for module in _MODULES for value in vars(module).values() if isinstance(value, Rule)

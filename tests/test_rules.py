@@ -169,6 +169,18 @@ def test_val_plateau_train_keeps_falling(n):
     assert "overfitting" not in codes(rep)
 
 
+def test_val_plateau_after_a_drop_faster_than_the_smoothing_window():
+    """300 evaluations whose whole gain comes in the first 4: the smoothed curve starts on the plateau already
+    (its median window is 30 points wide), so the early gain must be read from the first evaluation itself."""
+    n = 300
+    val = np.full(n, 0.6)
+    val[:4] = [1.2, 0.9, 0.7, 0.62]
+    val = noisy(val, 0.003)
+    train = np.linspace(1.0, 0.3, n)
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    assert "val_plateau" in codes(rep)
+
+
 @pytest.mark.parametrize("scale", SCALES)
 def test_plateau_both_flat_after_progress(scale):
     n = 50

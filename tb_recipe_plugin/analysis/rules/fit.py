@@ -171,7 +171,10 @@ def val_plateau(ctx: Context) -> Finding | None:
         return None
     s = min(tail_start_index(v.bsteps, VAL_FLAT_MIN_TAIL), v.n - 3)
     o = v.oriented()
-    early = rel(float(o[0] - np.min(o[: s + 1])), float(o[0]))
+    # from the first evaluation itself: the smoothed curve starts at the median of its first few points, which on a
+    # long run already sits on the plateau a fast early drop reached
+    first = float(v.bvalues[0] if v.direction == "min" else -v.bvalues[0])
+    early = rel(first - float(np.min(o[: s + 1])), first)
     if early < VAL_MIN_EARLY_GAIN:
         return None
     tail_steps = v.bsteps[s:]

@@ -232,6 +232,25 @@ def test_underfitting_seen_in_a_low_accuracy_plateau():
     assert "plateau" in codes(rep)  # both descriptions hold: converged, and too weak
 
 
+def test_underfitting_on_a_small_data_set_whose_accuracy_moves_in_steps():
+    """150 epochs on ~150 samples: training accuracy jitters +-3 points around 0.62 (one sample is 0.7 points),
+    validation (dropout off) sits 10 points above it. Levelled off by its trend, not by staying in a 3% band; and
+    validation above training does not make the model less weak."""
+    n = 150
+    rng = np.random.default_rng(3)
+    level = 0.62 - 0.27 * np.exp(-np.arange(n) / 6)
+    train_acc = np.round((level + rng.normal(0, 0.025, n)) * 150) / 150
+    rep = analyze_run(
+        run(
+            Loss__train=noisy(decay(n, 1.2, 0.68, 8), 0.04, 1),
+            Loss__val=noisy(decay(n, 1.2, 0.58, 8), 0.02, 2),
+            Accuracy__train=train_acc,
+            Accuracy__val=np.clip(level + 0.1, 0, 1),
+        )
+    )
+    assert finding(rep, "underfitting").evidence["val_accuracy"] > 0.7
+
+
 def test_high_accuracy_plateau_is_not_underfitting():
     n = 40
     acc = 0.97 - 0.4 * np.exp(-np.arange(n) / 3)

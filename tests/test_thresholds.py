@@ -102,6 +102,8 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("underfitting", "UNDERFIT_MAX_IMPROVEMENT"): 0.3,
     ("underfitting", "UNDERFIT_MAX_GAP"): 0.1,
     ("underfitting", "UNDERFIT_FLAT_TOLERANCE"): 0.03,
+    ("underfitting", "UNDERFIT_FLAT_SE"): 2.0,
+    ("underfitting", "UNDERFIT_FLAT_MAX_SE"): 0.1,
     ("underfitting", "UNDERFIT_MIN_TAIL"): 0.3,
     ("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY"): 0.9,
     ("underfitting", "UNDERFIT_MAX_ACCURACY_GAP"): 0.05,

@@ -318,13 +318,13 @@ def vp_tolerance(x: float) -> RunData:
 VP_NOISE = np.random.default_rng(11).standard_normal(12)
 
 
-def noisy_tail(scale: float, change_in_se: float, fraction: float) -> np.ndarray:
-    """40 values: a fall from 2.0 to 1.0 over the first 28, then 12 whose log is scale * VP_NOISE plus a trend.
+def noisy_tail(scale: float, change_in_se: float, fraction: float, start: float = 2.0) -> np.ndarray:
+    """40 values: a fall from `start` to 1.0 over the first 28, then 12 whose log is scale * VP_NOISE plus a trend.
 
     The tail (the last `fraction` of the run: the 12 points) is placed with the analyzer's own estimator: its
     standard error is exactly `scale` times the noise's, and the trend makes its change `change_in_se` standard
     errors (Theil-Sen's slope shifts by exactly the trend's slope, and the residuals do not move)."""
-    head = np.linspace(2.0, 1.0, 28)
+    head = np.linspace(start, 1.0, 28)
     c = make_curve(Series("v", np.arange(40), np.r_[head, np.exp(VP_NOISE)]))
     c1, se1 = tail_trend(c, fraction)
     slope = change_in_se * scale * se1 - scale * c1
@@ -652,16 +652,39 @@ def uf_gap(x: float) -> RunData:
     return run(train_loss=y, val_loss=y * (1 + x))
 
 
+UF_HEAD = np.linspace(1.2, 1.0, 10)
+"""Training improves 17% before the tail (below UNDERFIT_MAX_IMPROVEMENT: barely fitted)."""
+
+
 def uf_tolerance(x: float) -> RunData:
-    """Barely fitted (13%), flat from index 4 but for one point x above it at index 10."""
-    y = np.array([1.15, 1.12, 1.09, 1.06] + [1.0] * (N - 4))
-    y[10] = 1.0 + x
-    return run(train_loss=y, val_loss=np.full(N, 1.0))
+    """Barely fitted; the tail (the last 30%, indices 10-13) changes by x on a log scale, exactly (no noise)."""
+    y = np.r_[UF_HEAD, np.exp(x * np.arange(4) / 3)]
+    return run(train_loss=y, val_loss=y.copy())
+
+
+def uf_noisy(scale: float, change_in_se: float) -> RunData:
+    """Barely fitted (1.2 -> 1.0) with a noisy_tail; validation equals training."""
+    fraction = value("underfitting", "UNDERFIT_MIN_TAIL")
+    y = noisy_tail(scale, change_in_se, fraction, start=1.2)
+    return run(train_loss=y, val_loss=y.copy())
+
+
+def uf_flat_se(x: float) -> RunData:
+    """A training tail with a standard error of 0.03 (2 SE wider than UNDERFIT_FLAT_TOLERANCE) that rises by x SE."""
+    return uf_noisy(0.03 / noise_se(value("underfitting", "UNDERFIT_MIN_TAIL")), x)
+
+
+def uf_max_se(x: float) -> RunData:
+    """A training tail whose standard error is x and whose change is 0.5 SE."""
+    return uf_noisy(x / noise_se(value("underfitting", "UNDERFIT_MIN_TAIL")), 0.5)
 
 
 def uf_min_tail(x: float) -> RunData:
-    """Barely fitted (13%), flat over the last x of the run."""
-    series = (tail_steps(x, [0, 2000, 4000]), [1.15, 1.1, 1.06, 1.0, 1.0, 1.0, 1.0])
+    """Barely fitted (29%): falls to 1.3 at step F = 10000 (1 - x), then sits at 1.0: flat over the last x of the
+    run. The tail examined (the last UNDERFIT_MIN_TAIL) holds the 1.3 exactly when x is below that share."""
+    f = round(10000 * (1 - x))
+    steps = np.array([0, 2000, f, f + (10000 - f) // 3, f + 2 * (10000 - f) // 3, 10000])
+    series = (steps, [1.4, 1.35, 1.3, 1.0, 1.0, 1.0])
     return run_xy(train_loss=series, val_loss=series)
 
 
@@ -682,8 +705,8 @@ def uf_train_accuracy(x: float) -> RunData:
 
 
 def uf_accuracy_gap(x: float) -> RunData:
-    """Train accuracy levels off at 0.45, validation x above it."""
-    return accuracy_run(0.45, 0.45 + x)
+    """Train accuracy levels off at 0.45, validation x below it (above it never blocks: dropout, augmentation)."""
+    return accuracy_run(0.45, 0.45 - x)
 
 
 # -- noisy_loss ------------------------------------------------------------------------------
@@ -1033,6 +1056,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
     Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
     Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),
+    Edge("underfitting", "UNDERFIT_FLAT_SE", uf_flat_se, "below"),
+    Edge("underfitting", "UNDERFIT_FLAT_MAX_SE", uf_max_se, "below"),
     Edge("underfitting", "UNDERFIT_MIN_TAIL", uf_min_tail, "above"),
     Edge("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY", uf_train_accuracy, "below"),
     Edge("underfitting", "UNDERFIT_MAX_ACCURACY_GAP", uf_accuracy_gap, "below"),

@@ -207,9 +207,19 @@ UNDERFIT_MAX_IMPROVEMENT = 0.3
 UNDERFIT_MAX_GAP = 0.1
 """...and a train/val gap under 10% says there is no memorisation to regularise away."""
 UNDERFIT_FLAT_TOLERANCE = 0.03
-"""Levelled off: the smoothed training curve stays within 3% of its final level..."""
+"""Levelled off: the training curve's Theil-Sen trend over its tail changes it by at most 3%,"""
+UNDERFIT_FLAT_SE = 2.0
+"""...or by at most 2 standard errors of that trend when it is noisier (a small data set's accuracy moves in
+steps of one sample),"""
+UNDERFIT_FLAT_MAX_SE = 0.1
+"""...as long as that standard error is at most 10%,"""
 UNDERFIT_MIN_TAIL = 0.3
-"""...over at least the last 30% of the run."""
+"""...over the last 30% of the run."""
+
+
+def _levelled_off(c: Curve) -> bool:
+    change, se = tail_trend(c, UNDERFIT_MIN_TAIL)
+    return is_flat(change, se, UNDERFIT_FLAT_TOLERANCE, UNDERFIT_FLAT_SE, UNDERFIT_FLAT_MAX_SE)
 
 
 @rule(
@@ -219,6 +229,8 @@ UNDERFIT_MIN_TAIL = 0.3
         "UNDERFIT_MAX_IMPROVEMENT",
         "UNDERFIT_MAX_GAP",
         "UNDERFIT_FLAT_TOLERANCE",
+        "UNDERFIT_FLAT_SE",
+        "UNDERFIT_FLAT_MAX_SE",
         "UNDERFIT_MIN_TAIL",
         "UNDERFIT_MAX_TRAIN_ACCURACY",
         "UNDERFIT_MAX_ACCURACY_GAP",
@@ -238,9 +250,9 @@ def underfitting(ctx: Context) -> Finding | None:
     improvement = rel(first - last, first)
     if first <= 0:
         return None
-    s = flat_tail_start(t, UNDERFIT_FLAT_TOLERANCE)
-    if s >= t.n or (t.bsteps[-1] - t.bsteps[s]) < UNDERFIT_MIN_TAIL * (t.bsteps[-1] - t.bsteps[0]):
+    if not _levelled_off(t):
         return None
+    s = min(tail_start_index(t.bsteps, UNDERFIT_MIN_TAIL), t.n - 1)
     evidence: dict = {"train_tag": t.tag, "train_last": last, "improvement_pct": pct(improvement)}
     if improvement <= UNDERFIT_MAX_IMPROVEMENT:
         gap = 0.0
@@ -264,7 +276,7 @@ def underfitting(ctx: Context) -> Finding | None:
 UNDERFIT_MAX_TRAIN_ACCURACY = 0.9
 """A training accuracy that levels off below 90%..."""
 UNDERFIT_MAX_ACCURACY_GAP = 0.05
-"""...with validation accuracy within 5 points of it."""
+"""...with validation accuracy at most 5 points below it (or above it)."""
 
 
 def _accuracy_plateau(ctx: Context) -> dict | None:
@@ -274,10 +286,10 @@ def _accuracy_plateau(ctx: Context) -> dict | None:
     if not (np.all((tm.values >= 0) & (tm.values <= 1)) and np.all((vm.values >= 0) & (vm.values <= 1))):
         return None
     train_acc, val_acc = float(np.median(tm.values[-3:])), float(np.median(vm.values[-3:]))
-    if train_acc >= UNDERFIT_MAX_TRAIN_ACCURACY or abs(val_acc - train_acc) > UNDERFIT_MAX_ACCURACY_GAP:
+    # signed: validation *above* training (dropout, augmentation) does not make a weak model less weak
+    if train_acc >= UNDERFIT_MAX_TRAIN_ACCURACY or train_acc - val_acc > UNDERFIT_MAX_ACCURACY_GAP:
         return None
-    s = flat_tail_start(tm, UNDERFIT_FLAT_TOLERANCE)
-    if s >= tm.n or (tm.bsteps[-1] - tm.bsteps[s]) < UNDERFIT_MIN_TAIL * (tm.bsteps[-1] - tm.bsteps[0]):
+    if not _levelled_off(tm):
         return None
     return {"train_accuracy": train_acc, "val_accuracy": val_acc, "metric_tag": tm.tag}
 

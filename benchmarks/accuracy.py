@@ -854,7 +854,8 @@ GROUP_TITLES = {
 }
 
 
-def format_group(name: str, scores: Scores) -> list[str]:
+def format_group(name: str, scores: Scores, runs: bool = True) -> list[str]:
+    """A split's code table and totals; its per-run mismatch list unless `runs` is False."""
     fully = sum(r.ok for r in scores.runs)
     lines = [f"-- {GROUP_TITLES.get(name, f'split {name!r}')}: {len(scores.runs)} runs, {fully} without any mismatch"]
     lines += _code_table(scores)
@@ -864,6 +865,12 @@ def format_group(name: str, scores: Scores) -> list[str]:
     if scores.not_analysed:
         missing = ", ".join(scores.not_analysed)
         lines.append(f"   labelled runs not found by the loader ({len(scores.not_analysed)}): {missing}")
+    if not runs:
+        hidden = sum(not r.ok or bool(r.error_findings) for r in scores.runs)
+        return lines + [
+            f"   per-run mismatches hidden ({hidden} runs): read while changing rules, they would steer the rules "
+            "toward the held-out runs (--show-heldout-runs prints them)"
+        ]
     return lines + _mismatch_lines(scores)
 
 
@@ -950,7 +957,7 @@ def format_timing(result: SetResult) -> str:
     return line
 
 
-def format_set(result: SetResult) -> str:
+def format_set(result: SetResult, show_heldout_runs: bool = False) -> str:
     from tb_recipe_plugin.present.catalogue import FINDINGS
 
     lines = [f"== {result.title}"]
@@ -980,7 +987,7 @@ def format_set(result: SetResult) -> str:
     if len(result.groups) > 1 or len(result.parts) > 1:
         lines.append(f"   whole set: macro-F1 {_macro(result.total)} over {len(result.total.runs)} runs")
     for name, scores in result.groups.items():
-        lines += format_group(name, scores)
+        lines += format_group(name, scores, runs=show_heldout_runs or name != HELDOUT)
         if name == result.headline:
             if result.programs:
                 lines += format_programs(result.programs)
@@ -1069,6 +1076,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--freeze", action="store_true", help="write the held-out hash of the corpus labels and exit")
     ap.add_argument("--no-peer", action="store_true", help="do not run runmedic")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
+    ap.add_argument(
+        "--show-heldout-runs",
+        action="store_true",
+        help="also list the held-out runs each code got wrong (hidden by default: rule work must not read them)",
+    )
     args = ap.parse_args(argv)
     corpus = args.corpus or CORPUS
     if args.freeze:
@@ -1104,7 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**payload, "notes": notes}, indent=1))
         return 0
     for r in results.values():
-        print(format_set(r))
+        print(format_set(r, args.show_heldout_runs))
         print()
     for n in notes:
         print(n)

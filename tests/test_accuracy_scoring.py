@@ -439,6 +439,17 @@ def test_set_result_headline_programs_and_reliability_use_held_out_only() -> Non
     assert r.healthy_errors == 1 and r.healthy_runs == 1
 
 
+def test_held_out_runs_are_named_only_on_request() -> None:
+    """Rule work reads the dev mismatches; the held-out ones would steer rules toward the runs they are scored on."""
+    from benchmarks.accuracy import format_set
+
+    r = _set_result()
+    hidden, shown = format_set(r), format_set(r, show_heldout_runs=True)
+    assert " h2 " not in hidden and "per-run mismatches hidden (1 runs)" in hidden
+    assert " d1 " in hidden  # dev runs are listed
+    assert " h2 " in shown and "FORBIDDEN divergence" in shown
+
+
 def test_behind_peer_is_judged_on_the_headline_group() -> None:
     ahead_on_dev_only = _set_result({"h1": [], "h2": [], "d1": ["loss_spikes"]})
     assert ahead_on_dev_only.behind_peer() == ["corpus/heldout divergence (FP 1 > 0)"]

@@ -392,6 +392,14 @@ def test_val_better_than_train():
     assert "val_better_than_train" not in codes(analyze_run(run(Loss__train=train, Loss__val=train * 1.1)))
 
 
+def test_val_better_than_train_is_still_reported_beside_a_nan():
+    """An observation about the finite part of the curves (info): a NaN late in the run does not undo it."""
+    train = decay(30, 2, 0.5)
+    train[-3:] = np.nan
+    rep = analyze_run(run(Loss__train=train, Loss__val=decay(30, 2, 0.5)[:30] * 0.75))
+    assert {"nonfinite_loss", "val_better_than_train"} <= codes(rep)
+
+
 def test_val_never_improves_while_train_does():
     n = 30
     rep = analyze_run(run(Loss__train=decay(n, 2, 0.2), Loss__val=np.linspace(2.3, 2.8, n)))

@@ -54,7 +54,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("update_ratio_low", "MIN_RATIO_POINTS"): 3,
     ("initial_loss_off", "INITIAL_LOSS_FACTOR"): 2.0,
     ("val_better_than_train", "VBT_MIN_FRACTION"): 0.8,
-    ("val_better_than_train", "VBT_MIN_MARGIN"): 0.05,
+    ("val_better_than_train", "VBT_MIN_MARGIN"): 0.04,
     ("data_problem", "DATA_TRAIN_FLAT"): 0.05,
     ("data_problem", "DATA_VAL_GAIN"): 0.2,
     ("data_problem", "DATA_TRAIN_GAIN"): 0.3,

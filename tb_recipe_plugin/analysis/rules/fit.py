@@ -296,11 +296,12 @@ def _accuracy_plateau(ctx: Context) -> dict | None:
 
 VBT_MIN_FRACTION = 0.8
 """Validation below training on 80% of evaluations (and on every one of the last fifth)..."""
-VBT_MIN_MARGIN = 0.05
-"""...by a median margin of at least 5% of the training loss."""
+VBT_MIN_MARGIN = 0.04
+"""...by a median margin of at least 4% of the training loss (held at every one of the last fifth of evaluations, a
+gap that small is already systematic; lowered from 5% on the dev corpus of issue 8)."""
 
 
-@rule("info", unless=("nonfinite_loss",), thresholds=("VBT_MIN_FRACTION", "VBT_MIN_MARGIN"))
+@rule("info", thresholds=("VBT_MIN_FRACTION", "VBT_MIN_MARGIN"))
 def val_better_than_train(ctx: Context) -> Finding | None:
     """Validation loss persistently below training loss.
 

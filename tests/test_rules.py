@@ -11,7 +11,7 @@ import pytest
 from tb_recipe_plugin.analysis.analyzer import analyze_run
 from tb_recipe_plugin.analysis.rules import noise
 from tb_recipe_plugin.present.catalogue import FINDINGS, LANGS, render_finding
-from tests.curves import codes, decay, noisy, run
+from tests.curves import codes, decay, noisy, run, run_xy
 
 SCALES = [1e-3, 1.0, 1e3]
 LENGTHS = [10, 40, 300]
@@ -202,6 +202,15 @@ def test_plateau_is_not_still_learning():
     n = 50
     rep = analyze_run(run(Loss__train=decay(n, 2, 0.4, 15), Loss__val=decay(n, 2, 0.45, 15)))
     assert "still_learning" not in codes(rep)
+
+
+def test_still_learning_beside_a_noisy_per_batch_training_loss():
+    """Validation (20 evaluations) still falls 10% over the last quarter; the per-batch training loss beside it
+    falls too but scatters +-40%: it only has to point the same way, not prove its trend on its own."""
+    val = np.exp(np.linspace(0.0, -0.8, 20))
+    batches = np.exp(np.linspace(0.3, -0.6, 400) + np.random.default_rng(5).normal(0, 0.4, 400))
+    rep = analyze_run(run_xy(train__loss=(np.arange(400) * 5, batches), val__loss=(np.arange(1, 21) * 100, val)))
+    assert "still_learning" in codes(rep)
 
 
 # -- underfitting ----------------------------------------------------------------

@@ -83,7 +83,6 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("plateau", "TRAIN_GAIN_IN_TAIL"): 0.05,
     ("still_learning", "STILL_TAIL"): 0.25,
     ("still_learning", "STILL_MIN_TAIL_GAIN"): 0.02,
-    ("still_learning", "STILL_MIN_TAIL_SHARE"): 0.08,
     ("still_learning", "STILL_MIN_TREND_NOISE"): 2.0,
     ("still_learning", "STILL_BEST_NEAR_END"): 0.1,
     ("lr_too_small", "LINEAR_MIN_R2"): 0.97,

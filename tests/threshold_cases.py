@@ -40,7 +40,14 @@ import numpy as np
 
 from tb_recipe_plugin.analysis import analyzer
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tb_recipe_plugin.analysis.curves import make_curve, noise_level, rolling_median, smooth, tail_trend
+from tb_recipe_plugin.analysis.curves import (
+    make_curve,
+    noise_level,
+    rolling_median,
+    smooth,
+    tail_start_index,
+    tail_trend,
+)
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.analysis.rules import BY_CODE, noise, spikes
 from tb_recipe_plugin.analysis.series import RunData, Series
@@ -327,8 +334,9 @@ def noisy_tail(scale: float, change_in_se: float, fraction: float, start: float 
     head = np.linspace(start, 1.0, 28)
     c = make_curve(Series("v", np.arange(40), np.r_[head, np.exp(VP_NOISE)]))
     c1, se1 = tail_trend(c, fraction)
-    slope = change_in_se * scale * se1 - scale * c1
-    return np.r_[head, np.exp(scale * VP_NOISE + slope * np.arange(12) / 11)]
+    length = 39 - tail_start_index(c.bsteps, fraction)  # steps spanned by the tail the estimator reads (<= 11)
+    per_step = (change_in_se * scale * se1 - scale * c1) / length
+    return np.r_[head, np.exp(scale * VP_NOISE + per_step * np.arange(12))]
 
 
 def noise_se(fraction: float) -> float:
@@ -470,7 +478,7 @@ def pl_train_gain(x: float) -> RunData:
 DESCENT = np.linspace(3.0, 1.3, 10)
 """Indices 0-9; the still_learning tail of a 14-point curve is indices 10-13.
 
-STILL_MIN_TAIL_GAIN, STILL_MIN_TAIL_SHARE, STILL_MIN_TREND_NOISE and
+STILL_MIN_TAIL_GAIN, STILL_MIN_TREND_NOISE and
 STILL_BEST_NEAR_END are measured over the tail that STILL_TAIL delimits, so
 their cases assume it: checked to hold for STILL_TAIL from 0.1 to 0.3 (0.2
 to 0.3 for STILL_BEST_NEAR_END, whose falling stretch must reach into the
@@ -479,12 +487,11 @@ tail), not for a much longer or shorter tail.
 
 
 def sl_tail(x: float) -> RunData:
-    """A clean fall over the last 20% of the run, after a low point x of the run before the end.
-
-    Inside the tail that point spoils its trend (change < 2 x the scatter); outside, the tail is a clean line.
-    """
-    steps = np.r_[0, 2000, 4000, 6000, round(10000 * (1 - x)), 8000, 8667, 9333, 10000]
-    return run_xy(train_loss=(steps, [3.0, 2.5, 2.0, 1.5, 0.72, 1.0, 0.9, 0.8, 0.7]))
+    """A loss falling at a steady log-rate that takes the last x of the run to gain STILL_MIN_TAIL_GAIN: a longer
+    tail than x sees more than that gain, a shorter one less (101 points, no noise: the trend is exact)."""
+    steps = np.arange(0, 10001, 100)
+    gain = value("still_learning", "STILL_MIN_TAIL_GAIN")
+    return run_xy(train_loss=(steps, np.exp(-gain / x * steps / 10000)))
 
 
 def tail_line(middle: float, change: float) -> np.ndarray:
@@ -497,15 +504,11 @@ def sl_gain(x: float) -> RunData:
     return run(train_loss=np.r_[np.linspace(10.0, 1.2, 10), tail_line(1.0, x)])
 
 
-def sl_share(x: float) -> RunData:
-    """A loss near 100 whose tail delivers x of the run's total improvement of 1 (0.1% of its level)."""
-    tail = tail_line(100.0, x)
-    return run(train_loss=np.r_[np.linspace(tail[-1] + 1.0, tail[0] + 0.05, 10), tail])
-
-
 def sl_trend_noise(x: float) -> RunData:
-    """The tail falls by 0.2 with scatter of std 0.2 / x around its line."""
-    return run(train_loss=np.r_[DESCENT, tail_line(0.9, 0.2) + wiggle(np.arange(4), 0.2 / x)])
+    """A 40-point loss whose tail falls by x standard errors of its own trend (SE 0.03: 2 SE is past
+    STILL_MIN_TAIL_GAIN), placed with the analyzer's estimator (`noisy_tail`)."""
+    fraction = value("still_learning", "STILL_TAIL")
+    return run(train_loss=noisy_tail(0.03 / noise_se(fraction), -x, fraction))
 
 
 def sl_best_near_end(x: float) -> RunData:
@@ -1035,9 +1038,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("plateau", "PLATEAU_MIN_TAIL", pl_min_tail, "above"),
     Edge("plateau", "PLATEAU_MIN_EARLY_GAIN", pl_early_gain, "above"),
     Edge("plateau", "TRAIN_GAIN_IN_TAIL", pl_train_gain, "below"),
-    Edge("still_learning", "STILL_TAIL", sl_tail, "above"),
+    Edge("still_learning", "STILL_TAIL", sl_tail, "below"),
     Edge("still_learning", "STILL_MIN_TAIL_GAIN", sl_gain, "above"),
-    Edge("still_learning", "STILL_MIN_TAIL_SHARE", sl_share, "above"),
     Edge("still_learning", "STILL_MIN_TREND_NOISE", sl_trend_noise, "above"),
     Edge("still_learning", "STILL_BEST_NEAR_END", sl_best_near_end, "below", best_near_end),
     Edge("lr_too_small", "LINEAR_MIN_R2", lts_r2, "above", unexplained),

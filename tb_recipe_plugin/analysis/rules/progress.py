@@ -103,29 +103,25 @@ STILL_TAIL = 0.25
 """Look at the last quarter of the run..."""
 STILL_MIN_TAIL_GAIN = 0.02
 """...where the fitted trend must still improve by at least 2% of the curve's level,"""
-STILL_MIN_TAIL_SHARE = 0.08
-"""...or deliver at least 8% of all the progress of the run (losses with a high floor),"""
 STILL_MIN_TREND_NOISE = 2.0
-"""...and that trend must be at least twice the scatter around it."""
+"""...and that trend must be at least two standard errors (a trend that is not noise),"""
 STILL_BEST_NEAR_END = 0.1
 """...and be at its best within the last 10% of the evaluations."""
 
 
-def _still_improving(c: Curve) -> bool:
-    """A downward trend over the tail that stands out from the noise and is not negligible."""
-    o = c.bvalues if c.direction == "min" else -c.bvalues
-    i = min(tail_start_index(c.bsteps, STILL_TAIL), c.n - 4)
-    if i < 0:
+def _still_improving(c: Curve, significant: bool = True) -> bool:
+    """A downward trend over the tail of at least STILL_MIN_TAIL_GAIN that (when `significant`) stands out from
+    its standard error.
+
+    The trend is `curves.tail_trend`'s (Theil-Sen, on a log scale for a positive curve). Significance is asked of
+    the curve the verdict rests on (validation when logged); the training curve beside it only has to point the
+    same way: a per-batch training loss scatters so much that a quarter of a short run cannot prove its trend.
+    """
+    change, se = tail_trend(c, STILL_TAIL)
+    gain = -change
+    if not math.isfinite(se) or gain <= (STILL_MIN_TREND_NOISE * se if significant else 0.0):
         return False
-    x, y = c.bsteps[i:], o[i:]
-    slope, intercept, _ = linear_fit(x, y)
-    change = -slope * float(x[-1] - x[0])
-    resid = y - (slope * x + intercept)
-    level = abs(float(np.median(y)))
-    total = float(np.max(o[: max(1, i)]) - np.min(o))
-    return change > STILL_MIN_TREND_NOISE * float(np.std(resid)) and (
-        change >= STILL_MIN_TAIL_GAIN * level or change >= STILL_MIN_TAIL_SHARE * total
-    )
+    return gain >= STILL_MIN_TAIL_GAIN
 
 
 @rule(
@@ -134,7 +130,6 @@ def _still_improving(c: Curve) -> bool:
     thresholds=(
         "STILL_TAIL",
         "STILL_MIN_TAIL_GAIN",
-        "STILL_MIN_TAIL_SHARE",
         "STILL_MIN_TREND_NOISE",
         "STILL_BEST_NEAR_END",
     ),
@@ -151,7 +146,7 @@ def still_learning(ctx: Context) -> Finding | None:
     t = ctx.curves.get("train_loss")
     val_note = ""
     if t is not None and t is not c:
-        if not _still_improving(t):
+        if not _still_improving(t, significant=False):
             return None
         val_note = t.tag
     return Finding(

@@ -213,6 +213,15 @@ def test_still_learning_beside_a_noisy_per_batch_training_loss():
     assert "still_learning" in codes(rep)
 
 
+def test_plateau_when_training_made_the_progress_and_validation_barely_moved():
+    """A weak model: training improved 30% and levelled off; validation moved 4% and levelled off beside it."""
+    n = 30
+    train = decay(n, 1.0, 0.7, 6)
+    val = decay(n, 0.72, 0.69, 6)
+    rep = analyze_run(run(Loss__train=train, Loss__val=val))
+    assert "plateau" in codes(rep)
+
+
 # -- underfitting ----------------------------------------------------------------
 
 

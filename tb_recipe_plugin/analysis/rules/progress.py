@@ -71,13 +71,18 @@ def plateau(ctx: Context) -> Finding | None:
     if s is None:
         return None
     early = _early_gain(c, s)
-    if early < PLATEAU_MIN_EARLY_GAIN:
-        return None
     t = ctx.curves.get("train_loss")
     if t is not None and t is not c:
         t0, t1 = interp_to(t, c.bsteps[[s, -1]])
         if rel(float(t0 - t1), float(t0)) >= TRAIN_GAIN_IN_TAIL:
             return None
+        # Progress made by training counts too: a validation loss that moved little before levelling off beside a
+        # training loss that improved and levelled off is a converged run (too weak, perhaps: see underfitting).
+        ts = int(np.searchsorted(t.bsteps, c.bsteps[s]))
+        if ts < t.n:
+            early = max(early, _early_gain(t, ts))
+    if early < PLATEAU_MIN_EARLY_GAIN:
+        return None
     o = c.oriented()
     tail_change = rel(float(o[s] - np.min(o[s:])), float(o[s]))
     # Report where the plateau began: the smoothed curve may have been level for longer than the tail examined.

@@ -157,6 +157,15 @@ def test_small_late_wobble_is_not_overfitting():
     assert "overfitting" not in codes(rep)
 
 
+def test_a_converged_noisy_validation_curve_is_not_overfitting():
+    """60 evaluations, flat at 1.0 after epoch 15 with 6% noise, training still falling: the lowest evaluation
+    sits ~2 noise sigmas below the level, so the end is 12% above "the best" without any turn."""
+    n = 60
+    val = np.r_[np.linspace(2.0, 1.0, 15), np.ones(n - 15)] * np.exp(np.random.default_rng(7).normal(0, 0.06, n))
+    rep = analyze_run(run(Loss__train=decay(n, 2.0, 0.2, 4), Loss__val=val))
+    assert "overfitting" not in codes(rep)
+
+
 # -- val_plateau / plateau / still_learning --------------------------------------------
 
 

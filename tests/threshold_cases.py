@@ -266,13 +266,14 @@ def of_rise(x: float) -> RunData:
 
 
 def of_rise_se(x: float) -> RunData:
-    """Validation rises 50% over the 4 points after its best; the noise (on the descent) makes that x SEs."""
+    """Validation rises 50% over the 4 points after its best; the noise (on the descent) makes that x standard
+    errors of (raw best, end): point noise x sqrt(1 + 1/4)."""
     trend = knots(N, (0, 3.0), (9, 1.0), (13, 1.5))
     pattern = np.zeros(N)
     pattern[1:9] = np.resize([1.0, -1.0], 8)
 
     def standard_errors(a: float) -> float:
-        return 0.5 / (noise_level(trend + a * pattern) / np.sqrt(4))
+        return 0.5 / (noise_level(trend + a * pattern) * np.sqrt(1 + 1 / 4))
 
     a = bisect(standard_errors, x, 1e-4, 0.2, decreasing=True)
     return run(train_loss=np.linspace(2.0, 0.5, N), val_loss=trend + a * pattern)

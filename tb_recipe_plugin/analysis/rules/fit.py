@@ -20,8 +20,9 @@ from tb_recipe_plugin.analysis.rules.registry import rule
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""
 OVERFIT_MIN_RISE_SE = 3.0
-"""...and the rise must stand out from the noise: 3 standard errors of the mean of the
-points after the turn (point-to-point noise / sqrt(count))."""
+"""...and the rise must stand out from the noise: 3 standard errors of the difference between one raw best
+evaluation and the smoothed end (point noise x sqrt(1 + 1/count after the best); the minimum of a flat noisy
+curve already sits ~2 point-noise sigmas below its level)."""
 OVERFIT_MIN_AFTER = 0.15
 """The turn must be followed by at least 15% of the evaluations (and 2 points)."""
 TRAIN_STILL_FALLING = 0.02
@@ -74,7 +75,9 @@ def overfitting(ctx: Context) -> Finding | None:
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
     if drop <= DATA_VAL_NEVER * scale:
         return None  # validation never improved: not a turn (see data_problem)
-    standard_error = noise_level(v.bvalues) / np.sqrt(max(v.n - 1 - b, 1))
+    # The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
+    # difference is uncertain by about one point's noise, however many evaluations follow.
+    standard_error = noise_level(v.bvalues) * np.sqrt(1.0 + 1.0 / max(v.n - 1 - b, 1))
     if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_SE * standard_error:
         return None
     o = v.oriented()

@@ -83,6 +83,14 @@ def test_recovered_bump_is_not_divergence():
     assert "divergence" not in codes(rep)
 
 
+def test_an_accelerating_blow_up_is_divergence():
+    """Falls 10x, wobbles, then climbs faster and faster to 9x its start (an LR ramp): early in the last fifth the
+    loss is still far below where it ends, but it never comes back down."""
+    y = np.r_[np.linspace(2.3, 0.23, 12), np.full(4, 0.25), 2.3 * np.exp(np.linspace(0.0, 2.2, 14))]
+    rep = analyze_run(run(Loss__train=y))
+    assert "divergence" in codes(rep)
+
+
 def test_overfitting_is_not_divergence():
     n = 40
     train = decay(n, 2, 0.05)

@@ -124,7 +124,9 @@ def divergence(ctx: Context) -> Finding | None:
     rise = last - low
     drop = first - low
     ratio_ok = last > DIV_MIN_RATIO * low if low > 0 else rise > 0.3 * abs(first)
-    sustained = bool(np.all(y[tail] > low + 0.5 * rise)) and i_min < c.n - max(2, int(tail.sum()))
+    # Stays up: every tail point at least halfway from the minimum to the end level, or to the starting level when
+    # the climb went past it (an accelerating blow-up is still low early in the tail compared with its last point).
+    sustained = bool(np.all(y[tail] > low + 0.5 * min(rise, max(drop, 0.0)))) and i_min < c.n - max(2, int(tail.sum()))
     rising = rise > DIV_RISE_OF_DROP * drop and ratio_ok and sustained and rise > 0
     if not (rising or exploded):
         return None

@@ -404,6 +404,17 @@ def test_lr_decayed_while_loss_was_falling():
     assert 14 <= f.evidence["decay_step"] <= 16
 
 
+def test_step_decay_without_warm_up_that_keeps_the_loss_improving_is_not_too_early():
+    """LR 0.1 from the first step, x0.1 at 45% of the run: the loss keeps improving for the next quarter of the run
+    (2.0 -> 1.2) and then levels off. The stretch before the decay reaches back to the first step; the settling
+    time after it must not, or "after the decay" would start past the end."""
+    n = 100
+    lr = np.where(np.arange(n) < 45, 0.1, 0.01)
+    loss = np.r_[np.linspace(3.0, 2.0, 45), np.linspace(2.0, 1.2, 25), np.linspace(1.2, 1.15, 30)]
+    rep = analyze_run(run(Loss__train=loss, lr=lr))
+    assert "lr_decay_too_early" not in codes(rep)
+
+
 def test_constant_lr_is_not_decay_too_early():
     n = 60
     rep = analyze_run(run(Loss__train=decay(n, 2, 0.5, 10), learning_rate=np.full(n, 1e-3)))

@@ -271,7 +271,9 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
     o_before = rel(at(d_step - window) - at(d_step), at(d_step - window))
     # After the cut, from one window on: the optimizer's momentum and the evaluation lag carry a last bit of
     # progress past the step where the LR fell; what matters is the rest of the run.
-    settled = min(d_step + window, end)
+    # A tenth of the run (the shortest before-window): the before-window itself reaches back to the LR's peak,
+    # which without warm-up is the start of the run, and would carry "after" past the end.
+    settled = min(d_step + max((end - start) // 10, 1), end)
     o_after = rel(at(settled) - _lowest_from(c, settled), at(settled))
     if c.direction == "max":
         o_before, o_after = -o_before, -o_after

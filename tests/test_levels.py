@@ -191,6 +191,15 @@ def test_a_lightning_epoch_series_confirms_the_epoch_length() -> None:
     assert levels.epoch_index_period(val, train, {**series, "epoch": wrong}) is None
 
 
+def test_a_fractional_epoch_counter_gives_whole_epochs() -> None:
+    """Hugging Face's train/epoch grows at every logging step (1/45 of an epoch here); Lightning's by whole epochs."""
+    steps = np.arange(1, 451)
+    assert levels.epoch_counter_gap(Series("train/epoch", steps, steps / 45)) == 45
+    lightning = Series("epoch", np.arange(0, 500, 10), np.repeat(np.arange(10), 5).astype(float))
+    assert levels.epoch_counter_gap(lightning) == 50
+    assert levels.epoch_counter_gap(Series("epoch", np.arange(5), np.zeros(5))) is None
+
+
 def test_many_epoch_counted_candidates_read_the_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """2,000 per-class validation metrics counted 0..49 beside a per-step loss, with nothing confirming an epoch
     length: every candidate asks, and the run's tags are read once for all of them, not once per candidate."""

@@ -356,6 +356,36 @@ def test_periodic_batch_loss_found_with_its_period(per_epoch):
     assert abs(f.evidence["period"] - per_epoch) <= max(2, per_epoch * 0.05)
 
 
+def test_hugging_face_fractional_epoch_counter_gives_the_epoch_length():
+    """HF logs train/epoch as 0.02, 0.04... at every logging step: an epoch ends where its whole part goes up. A
+    sorted data set replays the same 45-step pattern every epoch."""
+    per_epoch, epochs = 45, 10
+    steps = np.arange(1, per_epoch * epochs + 1)
+    pattern = 0.3 * np.sin(2 * np.pi * steps / per_epoch)
+    loss = noisy(decay(steps.size, 2.4, 2.2, 3) + pattern, 0.01)
+    evals = np.arange(per_epoch, steps.size + 1, per_epoch)
+    rep = analyze_run(
+        run_xy(
+            train__loss=(steps, loss),
+            train__epoch=(steps, steps / per_epoch),
+            eval__loss=(evals, np.linspace(2.3, 2.2, evals.size)),
+        )
+    )
+    f = finding(rep, "periodic_loss")
+    assert f.evidence["epoch_steps"] == per_epoch and f.evidence["period"] == per_epoch
+
+
+@pytest.mark.parametrize(("fold", "noise_sd"), [(500, 0.02), (50, 0.05)])
+def test_a_loss_falling_by_orders_of_magnitude_is_not_periodic(fold, noise_sd):
+    """Four logged batches an epoch, the loss falling 50-500x over 40 epochs with multiplicative noise and no
+    pattern: on a linear scale the early epochs' curvature correlated at the epoch lag (autocorrelation 0.45-0.78)."""
+    n = 160
+    y = np.exp(np.linspace(0, -np.log(fold), n)) * np.exp(np.random.default_rng(4).normal(0, noise_sd, n))
+    steps = np.arange(n)
+    rep = analyze_run(run_xy(train__epoch_loss=(steps[3::4], y[3::4].copy()), train__tb_recipe__batch_loss=(steps, y)))
+    assert "periodic_loss" not in codes(rep)
+
+
 def test_iid_noise_is_not_periodic():
     y = noisy(decay(600, 2, 0.5, 3), 0.1)
     rep = analyze_run(run(Loss__train_batch=y))

@@ -761,11 +761,12 @@ SAWTOOTH = np.linspace(1.0, 0.0, 20)
 
 
 def pd_autocorr(x: float) -> RunData:
-    """A saw-tooth repeating every 20-step epoch, buried in noise until its autocorrelation is x."""
+    """A saw-tooth repeating every 20-step epoch, buried in noise until its autocorrelation is x (on the log scale
+    the rule reads a positive loss on)."""
     z = np.random.default_rng(7).standard_normal(400)
-    base = 1.0 + 0.3 * np.resize(SAWTOOTH, 400)
+    base = 0.3 * np.resize(SAWTOOTH, 400)
     sigma = bisect(lambda s: noise._autocorr(base + s * z, 20), x, 0.0, 2.0, decreasing=True)
-    return batch_run(base + sigma * z, 20)
+    return batch_run(np.exp(base + sigma * z), 20)
 
 
 def pd_cycles(x: float) -> RunData:
@@ -797,11 +798,11 @@ def pd_fundamental(x: float) -> RunData:
     alternating = np.resize(np.r_[np.eye(1, 10, 5).ravel(), -np.eye(1, 10, 5).ravel()], 240)
 
     def ratio(beta: float) -> float:
-        y = 1.0 + 0.5 * (pulses + beta * alternating)
-        return noise._autocorr(y, 10) / noise._autocorr(y, 20)
+        v = 0.5 * (pulses + beta * alternating)  # the log of the loss, which is what the rule reads
+        return noise._autocorr(v, 10) / noise._autocorr(v, 20)
 
     beta = bisect(ratio, x, 0.0, 3.0, decreasing=True)
-    y = 1.0 + 0.5 * (pulses + beta * alternating)
+    y = np.exp(0.5 * (pulses + beta * alternating))
     return run_xy(train_loss_step=(np.arange(y.size), y))  # no epoch series: the fundamental is a blind search's
 
 

@@ -172,8 +172,7 @@ class EpochEvidence:
             if words & _EVAL_WORDS:
                 continue
             if tag.rsplit("/", 1)[-1] == "epoch":
-                changes = np.flatnonzero(np.diff(other.values) > 0)
-                gap = float(np.median(np.diff(other.steps[changes + 1]))) if changes.size >= 2 else None
+                gap = epoch_counter_gap(other)
             elif "epoch" in words and "train" in words or tag.endswith("_epoch"):
                 gap = float(np.median(np.diff(other.steps)))
             else:
@@ -190,6 +189,18 @@ class EpochEvidence:
         if any(t not in skip for t in (every if _train_side(s.tag) else train_side)):
             return True
         return any(t not in skip and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period for t, gap in self._gaps)
+
+
+def epoch_counter_gap(s: Series) -> float | None:
+    """Steps per epoch from an ``epoch`` counter logged on the step axis, or None when it shows fewer than 2 epochs.
+
+    Lightning logs the integer epoch; Hugging Face's Trainer logs ``train/epoch`` as a fraction that grows at every
+    logging step (0.02, 0.04...), so an epoch starts where the whole part of the counter goes up, not at every
+    increase.
+    """
+    whole = np.floor(s.values + 1e-9)
+    changes = np.flatnonzero(np.diff(whole) > 0)
+    return float(np.median(np.diff(s.steps[changes + 1]))) if changes.size >= 2 else None
 
 
 def _on_step_axis(s: Series, period: int, anchor: Series) -> Series:

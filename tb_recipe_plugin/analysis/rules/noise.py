@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, smooth
+from tb_recipe_plugin.analysis.levels import epoch_counter_gap
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.rules.registry import rule
@@ -154,10 +155,8 @@ def _epoch_length(ctx: Context, c: Curve) -> float | None:
     if ctx.steps_per_epoch:
         return float(ctx.steps_per_epoch)
     for tag, s in ctx.run.series.items():
-        if tag.rsplit("/", 1)[-1] == "epoch" and len(s) > 2:
-            changes = np.nonzero(np.diff(s.values) > 0)[0]
-            if changes.size >= 2:
-                return float(np.median(np.diff(s.steps[changes + 1])))
+        if tag.rsplit("/", 1)[-1] == "epoch" and len(s) > 2 and (gap := epoch_counter_gap(s)) is not None:
+            return gap
     t = ctx.curves.get("train_loss")
     if t is not None and t is not c and t.steps.size > 2:
         d = float(np.median(np.diff(t.steps)))
@@ -242,6 +241,10 @@ def periodic_loss(ctx: Context) -> Finding | None:
     if c is None or ctx.batch_running_mean or c.steps.size < 50:
         return None
     y, dstep = _uniform(c)
+    if np.all(y > 0):
+        # Log scale: a loss falling 50x over the run leaves the early epochs' curvature in the residuals on a linear
+        # scale, which correlates at every lag; the pattern within an epoch is a ratio, like the loss itself.
+        y = np.log(y)
     epoch = _epoch_length(ctx, c)
     if epoch is not None:
         found = _at_lag(y, int(round(epoch / dstep)), proven=True)

@@ -70,7 +70,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("val_plateau", "VAL_MIN_EARLY_GAIN"): 0.1,
     ("val_plateau", "VAL_FLAT_MIN_TAIL"): 0.3,
     ("val_plateau", "TRAIN_GAIN_IN_TAIL"): 0.05,
-    ("val_plateau", "VAL_VS_TRAIN"): 0.33,
+    ("val_plateau", "VAL_VS_TRAIN"): 0.5,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_METRIC_LOSS"): 0.02,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_RELATIVE"): 0.005,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_DISTANCE"): 0.1,

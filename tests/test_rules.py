@@ -239,6 +239,14 @@ def test_plateau_when_training_made_the_progress_and_validation_barely_moved():
     assert "plateau" in codes(rep)
 
 
+def test_a_straight_line_still_falling_at_the_end_is_both_too_small_an_lr_and_unfinished():
+    """Both hold and both are worth saying: the LR is too small, and the run stopped while it was still learning."""
+    n = 40
+    train = np.linspace(2.0, 1.2, n)
+    rep = analyze_run(run(Loss__train=train, Loss__val=train * 1.02))
+    assert {"lr_too_small", "still_learning"} <= codes(rep)
+
+
 # -- underfitting ----------------------------------------------------------------
 
 

@@ -131,7 +131,7 @@ def _still_improving(c: Curve, significant: bool = True) -> bool:
 
 @rule(
     "info",
-    unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss", "lr_too_small"),
+    unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss"),
     thresholds=(
         "STILL_TAIL",
         "STILL_MIN_TAIL_GAIN",

@@ -340,6 +340,31 @@ def test_noisy_validation(scale):
     assert f.evidence["noise_ratio"] > noise.NOISY_RATIO
 
 
+def test_per_batch_losses_swinging_by_a_third_of_their_level_are_noisy():
+    """Batch size 2: the per-step loss swings by ~35% of its level around a trend it hides (noise 0.4 of the
+    movement); a batch size of 128 (8% swings) is ordinary sampling noise, however little the curve moves."""
+    n = 600
+    rng = np.random.default_rng(9)
+    trend = decay(n, 1.2, 0.6, 3)
+    noisy_steps = trend * (1 + 0.35 * rng.standard_normal(n))
+    evals = np.arange(60, n + 1, 60)
+    val = (evals, decay(10, 1.1, 0.65, 3))
+    rep = analyze_run(run_xy(train__loss=(np.arange(n), np.abs(noisy_steps)), eval__loss=val))
+    assert finding(rep, "noisy_loss").evidence["tag"] == "train/loss"
+    calm = trend * (1 + 0.08 * rng.standard_normal(n))
+    assert "noisy_loss" not in codes(analyze_run(run_xy(train__loss=(np.arange(n), calm), eval__loss=val)))
+
+
+def test_a_periodic_batch_loss_is_not_also_noisy():
+    """Unshuffled data: the same 50 batches in the same order every epoch, each with its own loss (+-50%). The
+    curve is as jagged as a noisy one, but the jaggedness is the repeating pattern periodic_loss reports."""
+    per_epoch, epochs = 50, 12
+    pattern = np.exp(0.5 * np.random.default_rng(2).standard_normal(per_epoch))
+    y = decay(per_epoch * epochs, 1.4, 0.8, 3) * np.tile(pattern, epochs)
+    rep = analyze_run(run(Loss__train_batch=y))
+    assert "periodic_loss" in codes(rep) and "noisy_loss" not in codes(rep)
+
+
 def test_smooth_curves_are_not_noisy():
     rep = analyze_run(run(Loss__train=noisy(decay(30), 0.003), Loss__val=noisy(decay(30, 2.1, 0.3), 0.003)))
     assert "noisy_loss" not in codes(rep)

@@ -107,7 +107,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY"): 0.9,
     ("underfitting", "UNDERFIT_MAX_ACCURACY_GAP"): 0.05,
     ("noisy_loss", "NOISY_RATIO"): 0.25,
-    ("noisy_loss", "NOISY_RATIO_BATCH"): 0.6,
+    ("noisy_loss", "NOISY_BATCH_LEVEL"): 0.2,
     ("noisy_loss", "NOISY_MIN_POINTS"): 8,
     ("noisy_loss", "NOISY_LEVEL_FLOOR"): 0.2,
     ("periodic_loss", "PERIODIC_MIN_AUTOCORR"): 0.3,

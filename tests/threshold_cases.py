@@ -733,9 +733,10 @@ def nz_ratio(x: float) -> RunData:
     return flat_with_noise(x * value("noisy_loss", "NOISY_LEVEL_FLOOR"))
 
 
-def nz_ratio_batch(x: float) -> RunData:
-    """A batch-level curve whose noise is x of the reference it is measured against."""
-    return flat_with_noise(x * value("noisy_loss", "NOISY_LEVEL_FLOOR"), tag="train_loss_step")
+def nz_batch_level(x: float) -> RunData:
+    """A flat batch-level curve whose noise is x of its level (far past NOISY_RATIO of the floor: only the level
+    test decides)."""
+    return flat_with_noise(x, tag="train_loss_step")
 
 
 def nz_floor(x: float) -> RunData:
@@ -1067,7 +1068,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY", uf_train_accuracy, "below"),
     Edge("underfitting", "UNDERFIT_MAX_ACCURACY_GAP", uf_accuracy_gap, "below"),
     Edge("noisy_loss", "NOISY_RATIO", nz_ratio, "above"),
-    Edge("noisy_loss", "NOISY_RATIO_BATCH", nz_ratio_batch, "above"),
+    Edge("noisy_loss", "NOISY_BATCH_LEVEL", nz_batch_level, "above"),
     Edge("noisy_loss", "NOISY_MIN_POINTS", nz_points, "above", count_from),
     Edge("noisy_loss", "NOISY_LEVEL_FLOOR", nz_floor, "above"),
     Edge("periodic_loss", "PERIODIC_MIN_AUTOCORR", pd_autocorr, "above"),

@@ -16,24 +16,30 @@ NOISY_RATIO = 0.25
 """Typical wiggle above 25% of the curve's total trend for epoch-level curves (a quarter of the movement: the
 noise starts to hide the trend; epoch-level validation curves of real runs are jagged at 15-20% and read fine;
 raised from 0.15 on the dev corpus of issue 8),"""
-NOISY_RATIO_BATCH = 0.6
-"""...and above 60% for raw batch-level losses, which are noisy by nature."""
+NOISY_BATCH_LEVEL = 0.2
+"""A per-batch loss must also swing by at least 20% of its level: one batch's loss routinely moves 10-20% from the
+next (sampling), so only larger swings hide its trend from a reader (this replaced a separate, higher ratio of
+60% for batch-level curves, which let per-batch noise of half the level pass on a curve with a large early drop)."""
 NOISY_MIN_POINTS = 8
 NOISY_LEVEL_FLOOR = 0.2
 """On a flat curve the trend is ~0; measure the wiggle against 20% of its level instead."""
 
 
-def _noise_ratio(c: Curve) -> tuple[float, float, float]:
+def _noise_ratio(c: Curve) -> tuple[float, float, float, float]:
+    """(noise / reference, noise, trend, level): point noise against the curve's visible movement, or against
+    NOISY_LEVEL_FLOOR of its level when it hardly moves."""
     noise = noise_level(c.bvalues)
     trend = float(np.ptp(smooth(c.bvalues)))
-    reference = max(trend, NOISY_LEVEL_FLOOR * abs(float(np.median(c.bvalues))), 1e-12)
-    return noise / reference, noise, trend
+    level = abs(float(np.median(c.bvalues)))
+    reference = max(trend, NOISY_LEVEL_FLOOR * level, 1e-12)
+    return noise / reference, noise, trend, level
 
 
 @rule(
     "warning",
     unless=("nonfinite_loss", "divergence", "no_learning"),
-    thresholds=("NOISY_RATIO", "NOISY_RATIO_BATCH", "NOISY_MIN_POINTS", "NOISY_LEVEL_FLOOR"),
+    after=("periodic_loss",),
+    thresholds=("NOISY_RATIO", "NOISY_BATCH_LEVEL", "NOISY_MIN_POINTS", "NOISY_LEVEL_FLOOR"),
 )
 def noisy_loss(ctx: Context) -> Finding | None:
     """Fluctuation that is large relative to the trend.
@@ -43,13 +49,19 @@ def noisy_loss(ctx: Context) -> Finding | None:
     too high a learning rate, unshuffled data or a tiny validation set.
     """
     worst: tuple[float, Curve, float, float, float] | None = None
+    # a batch loss that repeats with the epoch swings by design of the data order: periodic_loss says why
+    periodic = {t for f in ctx.findings if f.code == "periodic_loss" for t in f.tags}
     for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
         c = ctx.curves.get(role)
         if c is None or c.n < NOISY_MIN_POINTS or (role == "batch_loss" and ctx.batch_running_mean):
             continue
-        ratio, noise, trend = _noise_ratio(c)
-        limit = NOISY_RATIO_BATCH if c.level == "batch" or role == "batch_loss" else NOISY_RATIO
-        score = ratio / limit
+        if c.tag in periodic:
+            continue
+        ratio, noise, trend, level = _noise_ratio(c)
+        per_batch = c.level == "batch" or role == "batch_loss"
+        if per_batch and noise < NOISY_BATCH_LEVEL * level:
+            continue
+        score = ratio / NOISY_RATIO
         if score > 1 and (worst is None or score > worst[0]):
             worst = (score, c, ratio, noise, trend)
     if worst is None:

@@ -165,6 +165,24 @@ def test_small_late_wobble_is_not_overfitting():
     assert "overfitting" not in codes(rep)
 
 
+def test_a_late_regression_cut_short_by_early_stopping_is_overfitting():
+    """Issue 8: 100 epochs, validation +40% from its best over the last 5 evaluations, accuracy down 6 points,
+    training still falling: overfitting, though only 5% of the evaluations follow the best."""
+    n = 100
+    val = noisy(decay(95, 1.2, 0.5, 4), 0.01, 1)
+    val = np.r_[val, val[-1] * np.array([1.08, 1.16, 1.25, 1.33, 1.4])]
+    acc = np.r_[np.linspace(0.5, 0.86, 95), 0.86 - np.array([0.01, 0.02, 0.035, 0.05, 0.06])]
+    rep = analyze_run(
+        run(
+            Loss__train=decay(n, 1.2, 0.1, 4),
+            Loss__val=val,
+            Accuracy__train=np.linspace(0.5, 0.99, n),
+            Accuracy__val=acc,
+        )
+    )
+    assert 88 <= finding(rep, "overfitting").evidence["best_step"] <= 94
+
+
 def test_a_converged_noisy_validation_curve_is_not_overfitting():
     """60 evaluations, flat at 1.0 after epoch 15 with 6% noise, training still falling: the lowest evaluation
     sits ~2 noise sigmas below the level, so the end is 12% above "the best" without any turn."""

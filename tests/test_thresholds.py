@@ -61,7 +61,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("data_problem", "DATA_VAL_NEVER"): 0.02,
     ("overfitting", "OVERFIT_MIN_RISE_OF_BEST"): 0.1,
     ("overfitting", "OVERFIT_MIN_RISE_SE"): 3.0,
-    ("overfitting", "OVERFIT_MIN_AFTER"): 0.15,
+    ("overfitting", "OVERFIT_MIN_AFTER"): 3,
     ("overfitting", "TRAIN_STILL_FALLING"): 0.02,
     ("overfitting", "DATA_VAL_NEVER"): 0.02,
     ("val_plateau", "VAL_FLAT_TOLERANCE"): 0.05,

@@ -298,12 +298,6 @@ def of_val_never(x: float) -> RunData:
     return run(train_loss=FALLING, val_loss=knots(12, (0, 1.0 + x), (4, 1.0), (11, 1.5)))
 
 
-def after_best(t: float) -> tuple[float, float]:
-    """OVERFIT_MIN_AFTER: a count of evaluations, N = ceil(t * 50), at N-1 and N."""
-    n = math.ceil(t * 50)
-    return n - 1, n
-
-
 # -- val_plateau -----------------------------------------------------------------------------
 
 
@@ -1022,7 +1016,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("data_problem", "DATA_VAL_NEVER", dp_val_never, "below"),
     Edge("overfitting", "OVERFIT_MIN_RISE_OF_BEST", of_rise, "above"),
     Edge("overfitting", "OVERFIT_MIN_RISE_SE", of_rise_se, "above"),
-    Edge("overfitting", "OVERFIT_MIN_AFTER", of_after, "above", after_best),
+    Edge("overfitting", "OVERFIT_MIN_AFTER", of_after, "above", count_from),
     Edge("overfitting", "TRAIN_STILL_FALLING", of_train_falling, "above"),
     Edge("overfitting", "DATA_VAL_NEVER", of_val_never, "above"),
     Edge("val_plateau", "VAL_FLAT_TOLERANCE", vp_tolerance, "below"),

@@ -40,6 +40,8 @@ Runs (intent: how it is made; [D] = with DiagnosisCallback):
 - data_problem: validation images with inverted polarity (light background), training images dark background.
 - val_better_than_train: heavy augmentation (flips, rotations, zoom, Gaussian noise 0.3) and dropout 0.5.
 - still_learning: SGD at 0.01 stopped after 4 epochs.
+- lr_too_high_moderate_peak: the one-cycle schedule peaking at 0.22 (just below lr_too_high's collapse): the loss
+  stalls and jitters while the LR is near its peak and falls fast once it anneals.
 
 ``Facts.injected`` gives the 1-based batch steps (Keras' numbering) of the LR
 kicks (``lr_kick_steps``).
@@ -131,6 +133,12 @@ RUNS: list[tuple[str, str, dict[str, Any]]] = [
         {"augment": "heavy", "dropout": 0.5, "epochs": 30, "update_freq": 32},
     ),
     ("still_learning", "still_learning", {"optimizer": "sgd", "lr": 0.01, "epochs": 4, "update_freq": 4}),
+    # added for the dev set's rarer codes (seed 119)
+    (
+        "lr_too_high_moderate_peak",
+        "lr_too_high",
+        {"optimizer": "sgd", "lr": 0.22, "schedule": "onecycle", "update_freq": 8},
+    ),
 ]
 
 

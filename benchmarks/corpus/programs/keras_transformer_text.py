@@ -40,6 +40,11 @@ Runs (intent: how it is made):
 - loss_spikes: three batches whose labels are all wrong (a shard with a broken label column), every step logged.
 - noisy: 2,048 sequences in batches of 4 (512 steps per epoch), 48 validation sequences.
 - data_problem: validation sequences tokenized with an off-by-one vocabulary (every id + 1).
+- lr_too_high_moderate_peak: peak 2e-2 over 12 epochs: the loss stalls high while the LR is near its peak and
+  falls once the cosine has lowered it (lr_too_high's 3e-2 never recovers).
+- mismatch_val_label_noise: 15% wrong validation labels, 12 epochs: validation loss turns up after epoch ~2 while
+  validation accuracy keeps rising.
+- mismatch_wide_val_label_noise: the same with 10% wrong validation labels and a 64-wide model.
 
 ``Facts.injected`` gives the 1-based batch steps (Keras' numbering) of the
 step faults (``empty_from_step``, ``scrambled_steps``).
@@ -110,6 +115,18 @@ RUNS: list[tuple[str, str, dict[str, Any]]] = [
     ("loss_spikes", "loss_spikes", {"scrambled_batches": [0.3, 0.55, 0.8], "epochs": 10, "update_freq": 1}),
     ("noisy", "noisy", {"n_train": 2048, "batch_size": 4, "n_val": 48, "epochs": 6, "update_freq": 16}),
     ("data_problem", "data_problem", {"val_shift": 1, "epochs": 8}),
+    # added for the dev set's rarer codes (seeds 317-319)
+    ("lr_too_high_moderate_peak", "lr_too_high", {"lr": 2e-2, "epochs": 12}),
+    (
+        "mismatch_val_label_noise",
+        "best_checkpoint_mismatch",
+        {"val_label_noise": 0.15, "epochs": 12, "update_freq": 64},
+    ),
+    (
+        "mismatch_wide_val_label_noise",
+        "best_checkpoint_mismatch",
+        {"val_label_noise": 0.1, "d_model": 64, "ffn": 128, "epochs": 12, "update_freq": 64},
+    ),
 ]
 
 

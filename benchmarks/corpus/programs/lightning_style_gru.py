@@ -49,6 +49,9 @@ unshuffled_sorted               unshuffled                   class-sorted data, 
 spikes_lr_kicks                 loss_spikes                  LambdaLR x30 for 3 single steps, log_every_n_steps 10
 data_problem_val_rate           data_problem                 validation recorded at 1.6x the sampling rate
                                                              (every class's frequency shifted)
+lr_high_sgd_late_step           lr_too_high                  SGD momentum 0.9 lr 0.4, StepLR x0.1 at epoch 12
+noisy_label_noise_small_val     noisy                        30% wrong labels, batches of 8, 48 validation
+                                                             sequences, log_every_n_steps 5
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -286,6 +289,11 @@ def runs() -> list[RunSpec]:
         _r("spikes_lr_kicks", "loss_spikes", 17, schedule="kicks", kick_steps=[500, 800, 1100], kick_factor=100.0,
            epochs=20, log_every_n_steps=10),
         _r("data_problem_val_rate", "data_problem", 18, val_rate=1.6, epochs=15),
+        # added for the dev set's rarer codes
+        _r("lr_high_sgd_late_step", "lr_too_high", 21, optimizer="sgd", lr=0.4, schedule="step", step_size=12,
+           gamma=0.1, epochs=20),
+        _r("noisy_label_noise_small_val", "noisy", 23, label_noise=0.3, n_val=48, batch_size=8, lr=3e-3, epochs=10,
+           log_every_n_steps=5),
     ]
 
 

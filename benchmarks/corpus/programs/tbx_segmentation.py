@@ -38,6 +38,9 @@ mismatch_small_train_bce        best_checkpoint_mismatch     64 training images,
                                                              while IoU still rises
 spikes_inverted_masks           loss_spikes                  4 one-off batches with inverted masks
 noisy_batch2                    noisy                        batch size 2, SGD lr 0.05, per-step loss
+mismatch_bottleneck_96          best_checkpoint_mismatch     dense bottleneck, 96 training images, 60 epochs
+noisy_batch2_noisy_images       noisy                        pixel noise 1.2, batch size 2, SGD lr 0.1,
+                                                             16 validation images
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -111,6 +114,10 @@ def runs() -> list[RunSpec]:
         _r("mismatch_bottleneck_bce", "best_checkpoint_mismatch", 16, arch="bottleneck", n_train=128, epochs=60),
         _r("spikes_inverted_masks", "loss_spikes", 17, invert_steps=[250, 555, 780, 1010], epochs=40),
         _r("noisy_batch2", "noisy", 18, optimizer="sgd", lr=0.05, batch_size=2, n_train=256, epochs=10),
+        # added for the dev set's rarer codes
+        _r("mismatch_bottleneck_96", "best_checkpoint_mismatch", 31, arch="bottleneck", n_train=96, epochs=60),
+        _r("noisy_batch2_noisy_images", "noisy", 36, noise=1.2, optimizer="sgd", lr=0.1, batch_size=2, n_train=256,
+           n_val=16, epochs=10),
     ]
 
 

@@ -42,6 +42,8 @@ plateau_converged_constant      plateau                      constant_with_warmu
 mismatch_small_train            best_checkpoint_mismatch     300 images, 60 epochs: eval loss turns up while
                                                              eval accuracy still rises
 val_better_heavy_aug            val_better_than_train        noise sd 0.6 + 4x4 erasing + dropout 0.5 on training
+lr_high_adamw_cosine            lr_too_high                  AdamW 0.05, cosine after a one-epoch warm-up, 8 epochs
+lr_high_sgd_cosine              lr_too_high                  SGD momentum 0.9 lr 0.8, cosine, 8 epochs
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``num_train_epochs``) to scale it down for a test.
@@ -136,6 +138,11 @@ def runs() -> list[RunSpec]:
            n_train=300, num_train_epochs=80, eval_strategy="epoch", logging_steps=10),
         _r("val_better_heavy_aug", "val_better_than_train", 18, learning_rate=2e-3, num_train_epochs=15,
            pixel_noise=0.6, erase=4, dropout=0.5, warmup_ratio=0.1),
+        # added for the dev set's rarer codes
+        _r("lr_high_adamw_cosine", "lr_too_high", 24, learning_rate=0.05, lr_scheduler_type="cosine",
+           warmup_steps=45, num_train_epochs=8, logging_steps=5, eval_steps=15),
+        _r("lr_high_sgd_cosine", "lr_too_high", 27, optim="sgd", sgd_momentum=0.9, learning_rate=0.8,
+           lr_scheduler_type="cosine", warmup_steps=30, num_train_epochs=8, logging_steps=5, eval_steps=20),
     ]
 
 

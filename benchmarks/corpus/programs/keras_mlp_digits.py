@@ -43,6 +43,9 @@ Runs (intent: how it is made):
 - noisy: batches of 4 (320 steps per epoch) with SGD 0.02, logged every 4 batches, a 40-image validation set.
 - data_problem: validation images flattened column-major (transposed) while training images are row-major.
 - still_learning: SGD at 0.01 stopped after 6 epochs.
+- lr_too_high_short_low_phase: Adam at 0.05 for 24 epochs, then 5e-4 for 6, logged every 10 batches.
+- noisy_batch4_label_noise: batches of 4 with SGD 0.05 and 30% random training labels, 8 epochs, logged every
+  4 batches, a 40-image validation set.
 
 ``Facts.injected`` gives the 1-based global batch step (Keras' numbering of
 ``batch_*`` summaries) where a data fault enters (``nan_from_step``,
@@ -225,6 +228,18 @@ RUNS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("data_problem", "data_problem", {"val_transposed": True, "update_freq": 20}),
     ("still_learning", "still_learning", {"optimizer": "sgd", "lr": 0.01, "epochs": 6, "update_freq": 4}),
+    # added for the dev set's rarer codes (seeds 20-21)
+    (
+        "lr_too_high_short_low_phase",
+        "lr_too_high",
+        {"lr": 0.05, "schedule": "high_then_low", "schedule_every": 24, "epochs": 30, "update_freq": 10},
+    ),
+    (
+        "noisy_batch4_label_noise",
+        "noisy",
+        {"batch_size": 4, "optimizer": "sgd", "lr": 0.05, "label_noise": 0.3, "n_val": TINY_VAL, "epochs": 8,
+         "update_freq": 4},
+    ),
 ]
 
 

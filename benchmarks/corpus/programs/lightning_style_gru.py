@@ -52,6 +52,7 @@ data_problem_val_rate           data_problem                 validation recorded
 lr_high_sgd_late_step           lr_too_high                  SGD momentum 0.9 lr 0.4, StepLR x0.1 at epoch 12
 noisy_label_noise_small_val     noisy                        30% wrong labels, batches of 8, 48 validation
                                                              sequences, log_every_n_steps 5
+data_problem_val_rate_2_5       data_problem                 validation recorded at 2.5x the sampling rate
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -294,6 +295,7 @@ def runs() -> list[RunSpec]:
            gamma=0.1, epochs=20),
         _r("noisy_label_noise_small_val", "noisy", 23, label_noise=0.3, n_val=48, batch_size=8, lr=3e-3, epochs=10,
            log_every_n_steps=5),
+        _r("data_problem_val_rate_2_5", "data_problem", 24, val_rate=2.5, epochs=15),
     ]
 
 

@@ -41,6 +41,10 @@ noisy_batch2                    noisy                        batch size 2, SGD l
 mismatch_bottleneck_96          best_checkpoint_mismatch     dense bottleneck, 96 training images, 60 epochs
 noisy_batch2_noisy_images       noisy                        pixel noise 1.2, batch size 2, SGD lr 0.1,
                                                              16 validation images
+mismatch_bottleneck_64          best_checkpoint_mismatch     dense bottleneck, 64 training images, batch size 8,
+                                                             50 epochs
+mismatch_bottleneck_128_wide    best_checkpoint_mismatch     dense bottleneck of 512, 128 training images, Adam
+                                                             5e-4, 60 epochs
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -118,6 +122,10 @@ def runs() -> list[RunSpec]:
         _r("mismatch_bottleneck_96", "best_checkpoint_mismatch", 31, arch="bottleneck", n_train=96, epochs=60),
         _r("noisy_batch2_noisy_images", "noisy", 36, noise=1.2, optimizer="sgd", lr=0.1, batch_size=2, n_train=256,
            n_val=16, epochs=10),
+        _r("mismatch_bottleneck_64", "best_checkpoint_mismatch", 37, arch="bottleneck", n_train=64, batch_size=8,
+           epochs=50),
+        _r("mismatch_bottleneck_128_wide", "best_checkpoint_mismatch", 38, arch="bottleneck", n_train=128,
+           bottleneck=512, lr=5e-4, epochs=60),
     ]
 
 

@@ -34,6 +34,8 @@ Runs (name: how it is made; the intent is the name's first word(s)):
 - noisy_tiny_batches: batch size 2 (per-step logging) and a 24-row validation set.
 - data_problem_split_by_feature: validation = the 30% of rows with the largest x2 (friedman's quadratic term) instead
   of a random split: validation asks the net to extrapolate.
+- noisy_friedman_batch2: 1,500 friedman rows with noise 3, batch size 2 (per-step logging), a 24-row validation set.
+- noisy_diabetes_sgd_small_val: diabetes, plain SGD 0.02 in batches of 4, logged every 25 steps, 30 validation rows.
 """
 
 from __future__ import annotations
@@ -127,6 +129,11 @@ def _runs() -> list[RunSpec]:
           batch=2, log_every=1),
         r("data_problem_split_by_feature", "data_problem", 20, data="friedman1", hidden=[64, 64], lr=2e-3,
           epochs=40, batch=32, log_every=10, val_by_feature=2),
+        # added for the dev set's rarer codes
+        r("noisy_friedman_batch2", "noisy", 23, data="friedman1", n=1500, noise=3.0, n_val=24, hidden=[32, 32],
+          lr=1e-3, epochs=8, batch=2, log_every=1),
+        r("noisy_diabetes_sgd_small_val", "noisy", 24, data="diabetes", n_val=30, hidden=[32], optimizer="sgd",
+          lr=0.02, epochs=60, batch=4, log_every=25),
     ]
 
 

@@ -32,6 +32,11 @@ spikes_bc_glitch_batches        loss_spikes                  4 one-off batches w
 noisy_wine_batch2               noisy                        batch size 2, SGD lr 0.05, validation of 18 rows
 mismatch_wine_overconfident     best_checkpoint_mismatch     no regularisation, Adam 3e-3: val loss turns up while
                                                              val accuracy still climbs
+noisy_bc_label_noise_batch2     noisy                        4 columns, 20% labels flipped, batch size 2, SGD
+                                                             lr 0.1, validation of 12 rows
+data_problem_wine_val_unscaled  data_problem                 wine, validation rows not standardised
+val_plateau_wine_dropout        val_plateau                  wine, 8 columns, 2x128 MLP, dropout 0.5, Adam 5e-4,
+                                                             120 epochs
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -116,6 +121,13 @@ def runs() -> list[RunSpec]:
            epochs=60),
         _r("val_plateau_bc_5cols", "val_plateau", 20, features=5, val_frac=0.4, lr=3e-4, hidden=[256, 256],
            epochs=110),
+        # added for the dev set's rarer codes
+        _r("noisy_bc_label_noise_batch2", "noisy", 24, features=4, optimizer="sgd", lr=0.1, batch_size=2,
+           val_rows=12, epochs=40, label_noise=0.2),
+        _r("data_problem_wine_val_unscaled", "data_problem", 26, **wine, val_unscaled=True, epochs=60,
+           batch_size=16),
+        _r("val_plateau_wine_dropout", "val_plateau", 27, **wine, features=8, dropout=0.5, hidden=[128, 128],
+           lr=5e-4, epochs=120, batch_size=16),
     ]
 
 

@@ -74,3 +74,31 @@ def test_metric_only_runs_use_the_metric_direction() -> None:
     f, _ = finding(run(train_loss=noisy(loss, 0.02), val_accuracy=acc, lr=lr))
     assert f is not None
     assert f.evidence["loss_at_end"] > f.evidence["loss_after"]
+
+
+def test_one_cycle_whose_loss_creeps_at_the_peak_and_speeds_up_after() -> None:
+    """The shape of a real OneCycle run (ResNet-18, Adam, peak 0.1): 1.9 -> 1.2 in the warm-up, a creep from 1.2
+    to 1.0 while the LR is above half its peak, then 1.0 -> 0.64 as it anneals: most of the gain is not after the
+    cut (the quarter-share path is out) but the loss falls over twice as fast per step once the LR is lower."""
+    lr = one_cycle(0.1)
+    high = lr >= 0.05
+    first, last = np.flatnonzero(high)[[0, -1]]
+    log_loss = np.interp(np.arange(N), [0, first, last, N - 1], np.log([1.9, 1.2, 1.0, 0.64]))
+    f, found = finding(run(train_loss=noisy(np.exp(log_loss), 0.01), lr=lr))
+    assert f is not None, found
+
+
+def test_a_loss_rounded_to_zero_after_the_cut_is_not_a_calm_that_flatters_the_peak() -> None:
+    """Hugging Face logs the loss to 4 decimals, so a memorised run's loss reads 0.0000-0.0003 after the cut. Its
+    bouncing at the peak (+-40% around 0.2) is thousands of times the noise after in absolute terms, and about the
+    same relative to each stretch's level, which is what the oscillation test means."""
+    from tb_recipe_plugin.analysis.curves import make_curve
+    from tb_recipe_plugin.analysis.rules.progress import _jitter_ratio
+    from tb_recipe_plugin.analysis.series import Series
+
+    rng = np.random.default_rng(5)
+    level = np.r_[np.full(50, 0.2), np.full(50, 0.0001)]
+    loss = np.round(level * np.exp(rng.normal(0, 0.4, 100)), 4)
+    assert loss.min() == 0.0  # rounded: the log scale is not available
+    c = make_curve(Series("train/loss", np.arange(100), loss))
+    assert 0.3 < _jitter_ratio(c, 0.0, 49.0) < 3.0

@@ -49,7 +49,7 @@ from tb_recipe_plugin.analysis.curves import (
     tail_trend,
 )
 from tb_recipe_plugin.analysis.report import RunReport
-from tb_recipe_plugin.analysis.rules import BY_CODE, noise, spikes
+from tb_recipe_plugin.analysis.rules import BY_CODE, noise, progress, spikes
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tests.curves import decay, knots, run, run_xy, wiggle
 from tests.test_internal_rules import READ_EVERY, callback_run
@@ -619,6 +619,28 @@ def lrh_pace(x: float) -> RunData:
     return run(train_loss=np.exp(log_loss), lr=LR_STEP_DOWN)
 
 
+LRH_NOISE = np.random.default_rng(21).standard_normal(100)
+
+
+def lrh_jitter(x: float) -> RunData:
+    """100 steps, LR 1.0 for the first 50 and 0.1 after. The log loss falls 0.006 a step while the LR is high and
+    0.009 after (a 1.5x speed-up: past 1, below LR_HIGH_PACE; the high stretch keeps most of the gain, so the
+    quarter-share path is out); its point noise in the second half of the high stretch is x times its noise after
+    (relative to its level, placed with the rule's own estimator on the downsampled curve, here the curve itself)."""
+    i = np.arange(100)
+    trend = -0.006 * np.minimum(i, 49) - 0.009 * np.maximum(i - 49, 0)
+    quiet = 0.004 * LRH_NOISE
+    late_high = (i >= 25) & (i <= 49)
+
+    def ratio(a: float) -> float:
+        y = np.exp(trend + np.where(late_high, a * LRH_NOISE, quiet))
+        return progress._relative_noise(y[late_high]) / progress._relative_noise(y[i > 49])
+
+    a = bisect(ratio, x, 0.0, 0.2)
+    log_loss = trend + np.where(late_high, a * LRH_NOISE, quiet)
+    return run(train_loss=np.exp(log_loss), lr=np.where(i <= 49, 1.0, 0.1))
+
+
 def lrh_min_span(x: float) -> RunData:
     """1001 steps: the LR is 1.0 for the first x of the run, 0.05 after; the loss is flat while it is high and
     halves after."""
@@ -1053,6 +1075,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("lr_too_high", "LR_HIGH_FRACTION", lrh_fraction, "below"),
     Edge("lr_too_high", "LR_HIGH_MIN_SPAN", lrh_min_span, "above"),
     Edge("lr_too_high", "LR_HIGH_PACE", lrh_pace, "above"),
+    Edge("lr_too_high", "LR_HIGH_JITTER", lrh_jitter, "above"),
     Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
     Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
     Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, is_flat, linear_fit, tail_start_index, tail_trend
+from tb_recipe_plugin.analysis.curves import Curve, is_flat, linear_fit, noise_level, tail_start_index, tail_trend
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.fit import TRAIN_GAIN_IN_TAIL, flat_tail_start, tail_gain
@@ -308,9 +308,12 @@ LR_HIGH_MAX_SHARE = 0.25
 """...during which the loss made at most a quarter of the gain it made once the LR came down,"""
 LR_HIGH_MIN_GAIN_AFTER = 0.2
 """...and after which it still fell by at least 20% of its level;"""
-LR_HIGH_PACE = 3.0
+LR_HIGH_PACE = 2.0
 """...or, instead of the quarter, fell at least 3x faster per step once the LR was below half its peak than
-while it was above (log scale for a positive loss: the same speed-up at any loss level)."""
+while it was above (log scale for a positive loss: the same speed-up at any loss level);"""
+LR_HIGH_JITTER = 3.0
+"""...or fell faster at all after (training normally decelerates) while it bounced at least 3x as much from point
+to point in the second half of the high stretch as after it (log scale): the loss oscillating at the peak."""
 
 
 @rule(
@@ -323,6 +326,7 @@ while it was above (log scale for a positive loss: the same speed-up at any loss
         "LR_HIGH_MAX_SHARE",
         "LR_HIGH_MIN_GAIN_AFTER",
         "LR_HIGH_PACE",
+        "LR_HIGH_JITTER",
     ),
 )
 def lr_too_high(ctx: Context) -> Finding | None:
@@ -356,8 +360,12 @@ def lr_too_high(ctx: Context) -> Finding | None:
     gain_high, gain_after = at_start - at_end, at_end - best_after
     if rel(gain_after, at_end) < LR_HIGH_MIN_GAIN_AFTER:
         return None
-    if gain_high > LR_HIGH_MAX_SHARE * gain_after and _pace_ratio(c, max(start, c.bsteps[0]), end) < LR_HIGH_PACE:
-        return None
+    if gain_high > LR_HIGH_MAX_SHARE * gain_after:
+        pace = _pace_ratio(c, max(start, c.bsteps[0]), end)
+        if pace < LR_HIGH_PACE and not (
+            pace > 1.0 and _jitter_ratio(c, max(start, c.bsteps[0]), end) >= LR_HIGH_JITTER
+        ):
+            return None
     sign = 1.0 if c.direction == "min" else -1.0
     return Finding(
         "lr_too_high",
@@ -378,6 +386,25 @@ def lr_too_high(ctx: Context) -> Finding | None:
         min(0.9, 0.5 + 0.4 * (1 - max(gain_high, 0.0) / max(gain_after, 1e-12))),
         (c.tag, lr.tag),
     )
+
+
+def _jitter_ratio(c: Curve, start: float, end: float) -> float:
+    """Point noise relative to the level over the second half of [start, end], against the same after `end`;
+    0 when either stretch has fewer than 5 points (too few to tell noise from shape)."""
+    during = c.bvalues[(c.bsteps >= (start + end) / 2) & (c.bsteps <= end)]
+    after = c.bvalues[c.bsteps > end]
+    if during.size < 5 or after.size < 5:
+        return 0.0
+    return _relative_noise(during) / max(_relative_noise(after), 1e-12)
+
+
+def _relative_noise(v: np.ndarray) -> float:
+    """Point noise over the level (what a log scale measures, and defined for a loss logged as 0.0000), never
+    below the logging resolution's own: Hugging Face rounds the loss to 4 decimals, and a memorised run's loss
+    reading 0.0001 at every step has no measurable noise, not a perfectly calm one."""
+    steps = np.diff(np.unique(v))
+    resolution = float(steps.min()) / math.sqrt(12.0) if steps.size else 0.0
+    return max(noise_level(v), resolution) / max(abs(float(np.median(v))), 1e-12)
 
 
 def _pace_ratio(c: Curve, start: float, end: float) -> float:

@@ -62,7 +62,7 @@ def test_runs_are_a_usable_corpus_slice(listing: dict, name: str) -> None:
     names = [r[1] for r in runs]
     intents = [r[2] for r in runs]
     assert info["name"] == name
-    assert 15 <= len(runs) <= 24
+    assert 15 <= len(runs) <= 26
     assert len(set(names)) == len(names)
     assert {r[0] for r in runs} == {name}
     assert set(intents) <= INTENTS, set(intents) - INTENTS

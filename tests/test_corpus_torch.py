@@ -125,6 +125,37 @@ def test_lightning_mid_epoch_validation(tmp_path: Path) -> None:
     assert facts.eval_every_steps == 2 < spe
 
 
+def test_lightning_val_check_interval_float_is_a_share_of_the_epoch() -> None:
+    """Lightning's val_check_batch: int(batches x f), at least 1; an int is a batch count; nonsense is refused."""
+    from benchmarks.corpus.programs.lightning_style_gru import val_check_batches
+
+    assert [val_check_batches(f, 63) for f in (1.0, 0.5, 0.25, 0.01)] == [63, 31, 15, 1]
+    assert val_check_batches(7, 63) == 7
+    for bad in (0.0, 1.5, 64, True, "0.5"):
+        with pytest.raises(ValueError):
+            val_check_batches(bad, 63)  # type: ignore[arg-type]
+
+
+def test_lightning_half_epoch_validation_and_warmup_cosine(tmp_path: Path) -> None:
+    """val_check_interval 0.5 validates twice per epoch at Lightning's steps; the warm-up LR rises, then decays."""
+    pytest.importorskip("torch")
+    _, facts, curves = _train("lightning_style_gru", tmp_path, run="healthy_warmup_cosine_quarter_val",
+                              n_train=224, val_check_interval=0.5, warmup_steps=4, log_every_n_steps=1)
+    p = "lightning_logs/version_0/"
+    spe = facts.steps_per_epoch
+    assert spe == 7 and facts.eval_every_steps == 3 and facts.schedule == "warmup_cosine"
+    # val_check_batch = int(7 x 0.5) = 3: after batch indices 2 and 5, never the epoch's last (6)
+    assert curves[p + "val_loss"][0].tolist() == [2, 5, 9, 12]
+    assert curves[p + "val_acc"][0].tolist() == [2, 5, 9, 12]
+    assert curves[p + "train_loss_epoch"][0].tolist() == [6, 13]
+    steps, lr = curves[p + "lr-Adam"]
+    assert steps.tolist() == list(range(2 * spe))  # step-interval scheduler, logged at every logged batch start
+    peak = int(np.argmax(lr))
+    assert lr[0] == 0.0 and peak == 4 and lr[peak] == pytest.approx(facts.lr_peak)
+    assert np.all(np.diff(lr[: peak + 1]) > 0) and np.all(np.diff(lr[peak:]) < 0)
+    assert lr[-1] < 0.05 * facts.lr_peak  # the cosine ends near 0 at the run's last step
+
+
 def test_training_is_deterministic(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     _, _, first = _train("torch_ranking", tmp_path / "a")

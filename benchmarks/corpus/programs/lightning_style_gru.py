@@ -12,9 +12,22 @@ have a shape of their own, reproduced here without installing Lightning
   ``train_loss_epoch`` (batch-size-weighted epoch mean) at the epoch's last step;
   ``train_acc`` is ``on_epoch`` only; ``val_loss`` / ``val_acc`` at the step of the batch
   after which validation ran; every ``self.log`` write adds ``epoch`` (current epoch);
+- ``Trainer(val_check_interval=...)`` (parameter ``val_check_interval``, default 1.0: once per
+  epoch, after its last batch): a float f < 1 gives ``val_check_batch = max(1, int(batches x f))``
+  and validation after every batch with ``(batch_idx + 1) % val_check_batch == 0``, logged at that
+  batch's global step; with 63 batches, 0.5 validates after batch indices 30 and 61 (steps
+  63e + 30 and 63e + 61), 0.25 after 14, 29, 44 and 59, and the epoch's last batch (62) triggers
+  none, as in Lightning. An int is a batch count. ``eval_every_steps`` in the facts is
+  ``val_check_batch``. EarlyStopping acts on every validation, as in Lightning; so does the
+  loop's ReduceLROnPlateau (Lightning steps an epoch-interval one once per epoch: the same at
+  the default interval);
 - ``LearningRateMonitor`` writes ``lr-Adam`` without ``epoch``: for a step-interval scheduler
   at batch start of the logged steps, for an epoch-interval one at epoch start (step =
   epoch x steps per epoch);
+- ``schedule="warmup_cosine"``: the usual ``configure_optimizers`` recipe, a ``LambdaLR`` with
+  ``interval="step"`` using ``transformers.get_cosine_schedule_with_warmup``'s factor: 0 at the first
+  step, linear to the peak ``lr`` over ``warmup_steps`` optimizer steps (default: one epoch), then
+  half a cosine to 0 at the last step of ``epochs``; ``warmup_steps`` joins hparams.yaml;
 - ``EarlyStopping(monitor="val_loss", check_finite=True)`` stops a run on a NaN val_loss.
 
 Data: sequences of 30 steps x 6 channels, 4 classes told apart by the frequency of a
@@ -22,38 +35,48 @@ sinusoid (random phase) buried in Gaussian noise; 2000 training / 500 validation
 
 Runs (intent: how it is produced):
 
-==============================  ===========================  ==================================================
-run                             intent                       how
-==============================  ===========================  ==================================================
-healthy_adam_constant           healthy                      Adam 2e-3, 20 epochs, default log_every_n_steps 50
-healthy_reduce_on_plateau       healthy                      ReduceLROnPlateau(val_loss, patience 2, x0.5), 30 epochs
-healthy_dropout                 healthy                      2-layer GRU dropout 0.3 + head dropout 0.5: val < train
-healthy_cosine_restarts         healthy                      CosineAnnealingWarmRestarts per step, T_0 = 8 epochs
-healthy_small_val               healthy                      48 validation sequences: val curves jump
-overfit_small_train             overfitting                  150 training sequences, hidden 128, 80 epochs
-lr_high_step_decay              lr_too_high                  Adam 0.05, StepLR x0.05 at epoch 15
-diverge_sgd_no_clip             divergence                   SGD momentum 0.9 lr 2.0, no gradient clipping
-nonfinite_channel_dropout       nonfinite                    channel-dropout augmentation, then per-sequence
-                                                             standardisation without epsilon: 0/0; EarlyStopping
-                                                             (check_finite) ends the run
-lr_small                        lr_too_small                 Adam 1e-5
-no_learning_batch_first_bug     no_learning                  nn.GRU without batch_first fed (B, T, C): the head
-                                                             sees only each sequence's last time step
-plateau_label_noise             plateau                      20% labels wrong everywhere: converges to the noise
-                                                             floor by epoch ~6 of 40
-val_plateau_memorise_noise      val_plateau                  40% wrong training labels, hidden 96: train keeps
-                                                             falling (memorising), val flat
-underfit_hidden2                underfitting                 hidden size 2
-still_learning_sgd              still_learning               SGD lr 0.05, 6 epochs
-unshuffled_sorted               unshuffled                   class-sorted data, shuffle=False, log_every_n_steps 5
-spikes_lr_kicks                 loss_spikes                  LambdaLR x30 for 3 single steps, log_every_n_steps 10
-data_problem_val_rate           data_problem                 validation recorded at 1.6x the sampling rate
-                                                             (every class's frequency shifted)
-lr_high_sgd_late_step           lr_too_high                  SGD momentum 0.9 lr 0.4, StepLR x0.1 at epoch 12
-noisy_label_noise_small_val     noisy                        30% wrong labels, batches of 8, 48 validation
-                                                             sequences, log_every_n_steps 5
-data_problem_val_rate_2_5       data_problem                 validation recorded at 2.5x the sampling rate
-==============================  ===========================  ==================================================
+=================================  ===========================  ==================================================
+run                                intent                       how
+=================================  ===========================  ==================================================
+healthy_adam_constant              healthy                      Adam 2e-3, 20 epochs, default log_every_n_steps 50
+healthy_reduce_on_plateau          healthy                      ReduceLROnPlateau(val_loss, patience 2, x0.5), 30 epochs
+healthy_dropout                    healthy                      2-layer GRU dropout 0.5 + head dropout 0.7: val < train
+healthy_cosine_restarts            healthy                      CosineAnnealingWarmRestarts per step, T_0 = 8 epochs
+healthy_small_val                  healthy                      48 validation sequences: val curves jump
+overfit_small_train                overfitting                  150 training sequences, hidden 128, 80 epochs
+lr_high_sgd_step_decay             lr_too_high                  SGD momentum 0.9 lr 0.3, StepLR x0.1 every 10 epochs
+diverge_sgd_no_clip                divergence                   SGD momentum 0.9 lr 2.0, no gradient clipping
+nonfinite_channel_dropout          nonfinite                    channel-dropout augmentation, then per-sequence
+                                                                standardisation without epsilon: 0/0; EarlyStopping
+                                                                (check_finite) ends the run
+lr_small                           lr_too_small                 Adam 1e-5
+no_learning_batch_first_bug        no_learning                  nn.GRU without batch_first fed (B, T, C): the head
+                                                                sees only each sequence's last time step
+plateau_label_noise_wd             plateau                      25% labels wrong everywhere, weight decay 3e-3, 30
+                                                                epochs: converges to the noise floor early
+val_plateau_label_noise            val_plateau                  20% labels wrong everywhere, weight decay 1e-3, 30
+                                                                epochs: train keeps falling, val flat
+underfit_hidden2                   underfitting                 hidden size 2
+still_learning_sgd                 still_learning               SGD lr 0.05, 6 epochs
+unshuffled_sorted                  unshuffled                   class-sorted data, shuffle=False, log_every_n_steps 5,
+                                                                12 epochs
+spikes_lr_kicks                    loss_spikes                  LambdaLR x100 for 3 single steps, log_every_n_steps 10
+data_problem_val_rate              data_problem                 validation recorded at 1.6x the sampling rate
+                                                                (every class's frequency shifted)
+lr_high_sgd_late_step              lr_too_high                  SGD momentum 0.9 lr 0.4, StepLR x0.1 at epoch 12
+noisy_label_noise_small_val        noisy                        30% wrong labels, batches of 8, 48 validation
+                                                                sequences, log_every_n_steps 5
+data_problem_val_rate_2_5          data_problem                 validation recorded at 2.5x the sampling rate
+healthy_val_half_epoch             healthy                      Adam 2e-3 as healthy_adam_constant, val_check_interval
+                                                                0.5: 2 validations per epoch
+healthy_warmup_cosine_quarter_val  healthy                      warmup_cosine to Adam 4e-3 (1 epoch = 63 steps of
+                                                                warm-up), val_check_interval 0.25: 4 per epoch
+overfit_val_half_epoch             overfitting                  256 training sequences, hidden 128, 60 epochs,
+                                                                val_check_interval 0.5
+lr_high_warmup_cosine              lr_too_high                  warmup_cosine to SGD momentum 0.9 lr 0.15: the loss
+                                                                bounces back up at the peak and settles only as the
+                                                                cosine lowers the LR; val_check_interval 0.5
+=================================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
 """
@@ -243,7 +266,7 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "batch_size": 32,
     "epochs": 20,
-    "schedule": "constant",  # constant | plateau | cosine_restarts | step | kicks
+    "schedule": "constant",  # constant | plateau | cosine_restarts | step | kicks | warmup_cosine
     "restart_epochs": 8,
     "step_size": 15,
     "gamma": 0.05,
@@ -258,6 +281,8 @@ DEFAULTS: dict[str, Any] = {
     "channel_dropout": 0.0,  # per sequence and channel; then per-sequence standardisation without epsilon
     "sorted": False,
     "val_rate": 1.0,  # validation sampling-rate factor
+    "val_check_interval": 1.0,  # Trainer(val_check_interval): float = share of an epoch, int = batches
+    "warmup_steps": None,  # schedule "warmup_cosine": linear warm-up steps; None = one epoch of steps
 }
 
 FREQS = np.array([1.0, 2.0, 3.0, 4.5])  # cycles per sequence, one per class
@@ -296,6 +321,14 @@ def runs() -> list[RunSpec]:
         _r("noisy_label_noise_small_val", "noisy", 23, label_noise=0.3, n_val=48, batch_size=8, lr=3e-3, epochs=10,
            log_every_n_steps=5),
         _r("data_problem_val_rate_2_5", "data_problem", 24, val_rate=2.5, epochs=15),
+        # Lightning conventions real runs use: mid-epoch validation, per-step warm-up + cosine
+        _r("healthy_val_half_epoch", "healthy", 25, val_check_interval=0.5, epochs=20),
+        _r("healthy_warmup_cosine_quarter_val", "healthy", 26, schedule="warmup_cosine", lr=4e-3,
+           val_check_interval=0.25, epochs=20, log_every_n_steps=10),
+        _r("overfit_val_half_epoch", "overfitting", 27, n_train=256, hidden=128, epochs=60, log_every_n_steps=5,
+           val_check_interval=0.5),
+        _r("lr_high_warmup_cosine", "lr_too_high", 28, optimizer="sgd", lr=0.15, schedule="warmup_cosine",
+           val_check_interval=0.5, epochs=20, log_every_n_steps=10),
     ]
 
 
@@ -340,6 +373,44 @@ class _Net:
         return GRUClassifier()
 
 
+def _warmup_steps(cfg: dict[str, Any], steps_per_epoch: int) -> int:
+    return steps_per_epoch if cfg["warmup_steps"] is None else int(cfg["warmup_steps"])
+
+
+def warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
+    """The LR factor of ``transformers.get_cosine_schedule_with_warmup``, the usual Lightning recipe for it.
+
+    Written out (transformers is not a dependency): 0 at step 0, linear to 1 at ``warmup``, then half a
+    cosine to 0 at ``total``. Used as a ``LambdaLR`` with ``interval="step"``.
+    """
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    return factor
+
+
+def val_check_batches(val_check_interval: float | int, steps_per_epoch: int) -> int:
+    """Lightning's ``trainer.val_check_batch``: an int is a batch count, a float a share of the epoch.
+
+    A float becomes ``max(1, int(batches x interval))`` and validation runs after every batch with
+    ``(batch_idx + 1) % val_check_batch == 0``, so with 63 batches and 0.5 it runs after batches 31 and 62
+    (1-based), not after the epoch's 63rd: Lightning's own behaviour, kept.
+    """
+    if isinstance(val_check_interval, bool) or not isinstance(val_check_interval, int | float):
+        raise ValueError(f"val_check_interval must be an int or a float, not {val_check_interval!r}")
+    if isinstance(val_check_interval, int):
+        if not 1 <= val_check_interval <= steps_per_epoch:  # Lightning raises the same for an int too large
+            raise ValueError(f"val_check_interval {val_check_interval} must be in [1, {steps_per_epoch}] batches")
+        return val_check_interval
+    if not 0.0 < val_check_interval <= 1.0:
+        raise ValueError(f"a float val_check_interval must be in (0, 1], not {val_check_interval}")
+    return max(1, int(steps_per_epoch * val_check_interval))
+
+
 def _scheduler(cfg: dict[str, Any], opt: Any, steps_per_epoch: int) -> tuple[Any, str, bool]:
     """(scheduler, Lightning interval, is ReduceLROnPlateau)."""
     from torch.optim import lr_scheduler
@@ -354,6 +425,9 @@ def _scheduler(cfg: dict[str, Any], opt: Any, steps_per_epoch: int) -> tuple[Any
     if kind == "kicks":
         kicks = set(cfg["kick_steps"])
         return lr_scheduler.LambdaLR(opt, lambda s: cfg["kick_factor"] if s in kicks else 1.0), "step", False
+    if kind == "warmup_cosine":
+        warmup = _warmup_steps(cfg, steps_per_epoch)
+        return lr_scheduler.LambdaLR(opt, warmup_cosine(warmup, cfg["epochs"] * steps_per_epoch)), "step", False
     return lr_scheduler.LambdaLR(opt, lambda e: 1.0), "epoch", False
 
 
@@ -388,6 +462,8 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     gen = torch.Generator().manual_seed(spec.seed)
     hparams = {k: cfg[k] for k in ("hidden", "layers", "gru_dropout", "head_dropout", "optimizer", "lr",
                                    "weight_decay", "batch_size", "schedule")}
+    if cfg["schedule"] == "warmup_cosine":  # a module hparam only where configure_optimizers reads it
+        hparams["warmup_steps"] = _warmup_steps(cfg, spe)
     logger = LightningStyle(run_dir, hparams, type(opt).__name__, cfg["log_every_n_steps"])
 
     def epoch_batches(epoch: int) -> Iterable[Batch]:
@@ -414,9 +490,10 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
         logits = model(xin)
         return float(F.cross_entropy(logits, yv)), float((logits.argmax(1) == yv).float().mean())
 
+    every = val_check_batches(cfg["val_check_interval"], spe)
     fit_cfg = FitConfig(max_epochs=cfg["epochs"], steps_per_epoch=spe, log_every_n_steps=cfg["log_every_n_steps"],
-                        gradient_clip_val=cfg["gradient_clip_val"], sched_interval=interval, plateau=plateau,
-                        early_stop_patience=cfg["early_stop_patience"])
+                        val_check_batches=every, gradient_clip_val=cfg["gradient_clip_val"], sched_interval=interval,
+                        plateau=plateau, early_stop_patience=cfg["early_stop_patience"])
     result = fit(model, opt, sched, logger, fit_cfg, epoch_batches, step_fn, validate)
     logger.close()
     prefix = logger.prefix(run_dir)
@@ -444,9 +521,10 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
         batch_size=bs,
         lr_peak=cfg["lr"],
         schedule={"constant": "constant", "plateau": "reduce_on_plateau", "cosine_restarts": "cosine_restarts",
-                  "step": "step_decay", "kicks": "constant_with_kicks"}[cfg["schedule"]],
+                  "step": "step_decay", "kicks": "constant_with_kicks",
+                  "warmup_cosine": "warmup_cosine"}[cfg["schedule"]],
         log_every_steps=cfg["log_every_n_steps"],
-        eval_every_steps=spe,
+        eval_every_steps=every,
         shuffled=not cfg["sorted"],
         injected=injected,
         seconds=round(time.time() - t0, 2),

@@ -527,6 +527,32 @@ def test_val_better_than_train_is_still_reported_beside_a_nan():
     assert {"nonfinite_loss", "val_better_than_train"} <= codes(rep)
 
 
+@pytest.mark.parametrize(
+    ("train", "val", "val_acc", "expected", "not_expected"),
+    [
+        # A run resumed at epoch 10 (a real Lightning log): validation was at its best when logging restarted and
+        # rises 0.166 -> 0.217 while training keeps improving; validation accuracy sits at 0.95: overfitting.
+        ((0.1, 0.02), (0.166, 0.217), 0.951, "overfitting", "data_problem"),
+        # The same shape with validation accuracy near chance (0.26 of 4 classes): other data.
+        ((1.4, 0.1), (1.4, 1.9), 0.26, "data_problem", "overfitting"),
+    ],
+    ids=["accuracy_learned", "accuracy_near_chance"],
+)
+def test_validation_that_only_rises_is_overfitting_when_its_accuracy_says_the_model_learned(
+    train, val, val_acc, expected, not_expected
+):
+    n = 21
+    rep = analyze_run(
+        run(
+            train_loss=decay(n, *train, 3),
+            valid_loss=np.linspace(*val, n),
+            train_acc=np.linspace(0.3, 0.99, n),
+            valid_acc=val_acc + 0.002 * np.sin(np.arange(n)),
+        )
+    )
+    assert expected in codes(rep) and not_expected not in codes(rep)
+
+
 def test_val_never_improves_while_train_does():
     n = 30
     rep = analyze_run(run(Loss__train=decay(n, 2, 0.2), Loss__val=np.linspace(2.3, 2.8, n)))

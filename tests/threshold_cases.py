@@ -255,6 +255,22 @@ def dp_val_never(x: float) -> RunData:
     return run(train_loss=np.linspace(1.0, 0.4, 12), val_loss=val)
 
 
+def val_rising_accuracy(x: float) -> RunData:
+    """Training gains 60%; validation loss only rises (+30%) from its first evaluation; validation accuracy climbs
+    to x (a model that learned, or one that did not, depending on x)."""
+    return run(
+        train_loss=np.linspace(1.0, 0.4, 12),
+        val_loss=np.linspace(1.0, 1.3, 12),
+        train_accuracy=np.linspace(0.3, 0.99, 12),
+        val_accuracy=np.linspace(0.3, x, 12),
+    )
+
+
+def dp_accuracy_learned(x: float) -> RunData:
+    """A validation loss that never improves is other data only while its accuracy stays below the bound."""
+    return val_rising_accuracy(x)
+
+
 # -- overfitting -----------------------------------------------------------------------------
 
 FALLING = np.linspace(2.0, 0.5, 12)
@@ -291,6 +307,12 @@ def of_train_falling(x: float) -> RunData:
         train_loss=knots(12, (0, 2.0), (4, 1.0), (11, 1.0 - x)),
         val_loss=knots(12, (0, 2.0), (4, 1.0), (11, 1.6)),
     )
+
+
+def of_accuracy_learned(x: float) -> RunData:
+    """The same run read by overfitting: a validation loss rising from the first evaluation is a turn when the
+    validation accuracy shows the model learned."""
+    return val_rising_accuracy(x)
 
 
 def of_val_never(x: float) -> RunData:
@@ -1036,11 +1058,13 @@ EDGES: tuple[Edge, ...] = (
     Edge("data_problem", "DATA_VAL_GAIN", dp_val_gain, "above"),
     Edge("data_problem", "DATA_TRAIN_GAIN", dp_train_gain, "above"),
     Edge("data_problem", "DATA_VAL_NEVER", dp_val_never, "below"),
+    Edge("data_problem", "DATA_ACCURACY_LEARNED", dp_accuracy_learned, "below"),
     Edge("overfitting", "OVERFIT_MIN_RISE_OF_BEST", of_rise, "above"),
     Edge("overfitting", "OVERFIT_MIN_RISE_SE", of_rise_se, "above"),
     Edge("overfitting", "OVERFIT_MIN_AFTER", of_after, "above", count_from),
     Edge("overfitting", "TRAIN_STILL_FALLING", of_train_falling, "above"),
     Edge("overfitting", "DATA_VAL_NEVER", of_val_never, "above"),
+    Edge("overfitting", "DATA_ACCURACY_LEARNED", of_accuracy_learned, "above"),
     Edge("val_plateau", "VAL_FLAT_TOLERANCE", vp_tolerance, "below"),
     Edge("val_plateau", "VAL_FLAT_SE", vp_flat_se, "below"),
     Edge("val_plateau", "VAL_FLAT_MAX_SE", vp_max_se, "below"),

@@ -57,6 +57,7 @@ def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
         "OVERFIT_MIN_AFTER",
         "TRAIN_STILL_FALLING",
         "DATA_VAL_NEVER",
+        "DATA_ACCURACY_LEARNED",
     ),
 )
 def overfitting(ctx: Context) -> Finding | None:
@@ -75,8 +76,8 @@ def overfitting(ctx: Context) -> Finding | None:
     b, best, first, last, rise = turn
     drop = first - best
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
-    if drop <= DATA_VAL_NEVER * scale:
-        return None  # validation never improved: not a turn (see data_problem)
+    if drop <= DATA_VAL_NEVER * scale and not _accuracy_learned(ctx.curves.get("val_metric")):
+        return None  # validation never improved: not a turn (see data_problem), unless its accuracy says it learned
     # The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
     # difference is uncertain by about one point's noise, however many evaluations follow.
     standard_error = noise_level(v.bvalues) * np.sqrt(1.0 + 1.0 / max(v.n - 1 - b, 1))
@@ -354,13 +355,17 @@ DATA_VAL_GAIN = 0.2
 DATA_TRAIN_GAIN = 0.3
 """Conversely: training improving by 30% while validation never beats its first value"""
 DATA_VAL_NEVER = 0.02
-"""...by more than 2%."""
+"""...by more than 2%,"""
+DATA_ACCURACY_LEARNED = 0.6
+"""...unless the validation accuracy reaches 60% at its best: a model right that often on the validation set is on
+the same task (well above a coin flip), so a validation loss that only rose from the first evaluation is
+overfitting from the start, or a resumed run, not different data."""
 
 
 @rule(
     "warning",
     unless=("nonfinite_loss", "divergence", "no_learning"),
-    thresholds=("DATA_TRAIN_FLAT", "DATA_VAL_GAIN", "DATA_TRAIN_GAIN", "DATA_VAL_NEVER"),
+    thresholds=("DATA_TRAIN_FLAT", "DATA_VAL_GAIN", "DATA_TRAIN_GAIN", "DATA_VAL_NEVER", "DATA_ACCURACY_LEARNED"),
 )
 def data_problem(ctx: Context) -> Finding | None:
     """Validation behaves as if it came from another distribution than training.
@@ -395,10 +400,20 @@ def data_problem(ctx: Context) -> Finding | None:
         return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
     # Overfitting also ends with validation worse than at the start, but it
     # improved first; a validation set that never improves at all is different data.
-    if t_gain > DATA_TRAIN_GAIN and v_gain < DATA_VAL_NEVER:
+    if t_gain > DATA_TRAIN_GAIN and v_gain < DATA_VAL_NEVER and not _accuracy_learned(ctx.curves.get("val_metric")):
         evidence["val_stuck"] = True
         return Finding("data_problem", int(v.steps[0]), end, evidence, 0.7, (v.tag, t.tag))
     return None
+
+
+def _accuracy_learned(m: Curve | None) -> bool:
+    """An accuracy-like validation metric (named so, in [0, 1], higher is better) whose best reaches
+    DATA_ACCURACY_LEARNED."""
+    if m is None or m.direction != "max" or "acc" not in m.tag.lower():
+        return False
+    if not np.all((m.values >= 0) & (m.values <= 1)):
+        return False
+    return float(np.max(m.values)) >= DATA_ACCURACY_LEARNED
 
 
 MISMATCH_MIN_METRIC_LOSS = 0.02

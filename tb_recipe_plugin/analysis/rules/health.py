@@ -248,7 +248,9 @@ def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: f
     saturated softmax leave a constant prediction, so the loss sits exactly
     at ln(C) and the accuracy at 1/C however good the model was before.
     """
-    tail = c.values[c.steps >= c.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (c.steps[-1] - c.steps[0])]
+    # The smoothed curve: a collapsed model's per-batch loss still scatters around ln(C) with each batch's label
+    # mix (2.30 +- 0.08 for 10 classes); staying there is what the smoothed tail shows.
+    tail = c.smooth[c.bsteps >= c.bsteps[-1] - NO_LEARN_COLLAPSE_TAIL * (c.bsteps[-1] - c.bsteps[0])]
     end = float(np.median(tail))
     classes = _chance_classes(ctx, end)
     if classes is None or tail.size < 2:

@@ -50,7 +50,8 @@ def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
 
 @rule(
     "warning",
-    unless=("divergence", "no_learning", "data_problem"),
+    unless=("divergence", "no_learning"),
+    after=("data_problem",),
     thresholds=(
         "OVERFIT_MIN_RISE_OF_BEST",
         "OVERFIT_MIN_RISE_SE",
@@ -76,8 +77,10 @@ def overfitting(ctx: Context) -> Finding | None:
     b, best, first, last, rise = turn
     drop = first - best
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
-    if drop <= DATA_VAL_NEVER * scale and not _accuracy_learned(ctx.curves.get("val_metric")):
-        return None  # validation never improved: not a turn (see data_problem), unless its accuracy says it learned
+    if drop <= DATA_VAL_NEVER * scale and not _accuracy_learned(ctx.curves.get("val_metric")) and not ctx.has(
+        "data_problem"
+    ):
+        return None  # validation never improved: not a turn, unless its accuracy says it learned
     # The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
     # difference is uncertain by about one point's noise, however many evaluations follow.
     standard_error = noise_level(v.bvalues) * np.sqrt(1.0 + 1.0 / max(v.n - 1 - b, 1))

@@ -496,6 +496,18 @@ def test_step_decay_without_warm_up_that_keeps_the_loss_improving_is_not_too_ear
     assert "lr_decay_too_early" not in codes(rep)
 
 
+def test_a_step_decay_read_on_the_training_loss_not_on_validation():
+    """A ViT-style run: x0.1 at half the run. Validation drops at the cut and then creeps up (overfitting), but
+    training keeps improving after the cut: the LR was not cut too early. The LR acts on the optimisation, which
+    the training loss shows."""
+    n = 100
+    lr = np.where(np.arange(n) < 50, 1e-3, 1e-4)
+    train = np.r_[np.linspace(2.0, 1.0, 50), np.linspace(0.8, 0.3, 50)]
+    val = np.r_[np.linspace(2.1, 1.3, 50), np.full(5, 1.1), np.linspace(1.1, 1.25, 45)]
+    rep = analyze_run(run(Loss__train=noisy(train, 0.002), Loss__val=noisy(val, 0.002, 1), learning_rate=lr))
+    assert "lr_decay_too_early" not in codes(rep)
+
+
 def test_constant_lr_is_not_decay_too_early():
     n = 60
     rep = analyze_run(run(Loss__train=decay(n, 2, 0.5, 10), learning_rate=np.full(n, 1e-3)))

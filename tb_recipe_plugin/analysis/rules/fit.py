@@ -235,7 +235,7 @@ def _levelled_off(c: Curve) -> bool:
 
 @rule(
     "warning",
-    unless=("no_learning", "divergence", "lr_decay_too_early"),
+    unless=("no_learning", "divergence"),
     thresholds=(
         "UNDERFIT_MAX_IMPROVEMENT",
         "UNDERFIT_MAX_GAP",

@@ -247,7 +247,7 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
     became too small: a schedule tuned for a longer run, or a decay whose
     default rate was never checked.
     """
-    lr, c = ctx.curves.get("lr"), ctx.primary_loss()
+    lr, c = ctx.curves.get("lr"), ctx.train_curve() or ctx.primary_loss()
     if lr is None or c is None or lr.steps.size < 4 or c.n < 6:
         return None
     p = int(np.argmax(lr.values))

@@ -65,6 +65,32 @@ def test_regression_and_lstm_step_schedules() -> None:
     assert [e for e, lr in enumerate(lrs) if lr != 2e-3] == [12, 24] and lrs[12] == pytest.approx(0.12)
 
 
+def test_regression_val_glitch_scales_only_a_few_validation_rows() -> None:
+    """The best_checkpoint_mismatch runs rely on a few validation rows far outside the training inputs.
+
+    Only those rows may change (raw features x glitch_factor, standardised with the
+    untouched training statistics); training rows and all targets stay as they were.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from benchmarks.corpus.programs import tf_loop_regression as reg
+
+    seed = 25
+    plain = {**reg.DEFAULTS, "n": 600}
+    glitched = {**plain, "val_glitch": 0.05, "glitch_factor": 3.0}
+    xt, yt, xv, yv = reg._split(plain, seed)
+    gxt, gyt, gxv, gyv = reg._split(glitched, seed)
+    assert np.array_equal(xt, gxt) and np.array_equal(yt, gyt) and np.array_equal(yv, gyv)
+    rows = np.flatnonzero(np.any(xv != gxv, axis=1))
+    assert len(rows) == round(0.05 * len(xv)) == 9
+
+    x, y = reg._load(plain, seed)
+    raw_train = train_test_split(x, y, test_size=plain["val_frac"], random_state=seed)[0]
+    mu, sd = raw_train.mean(0), raw_train.std(0) + 1e-8
+    np.testing.assert_allclose(gxv[rows] * sd + mu, 3.0 * (xv[rows] * sd + mu), rtol=1e-4, atol=1e-5)
+    assert np.all(np.abs(gxv[rows]).max(axis=1) > np.abs(xt).max())  # outside every training input
+
+
 def test_cnn_gratings_are_balanced_and_seeded() -> None:
     from benchmarks.corpus.programs.tf_loop_cnn import NUM_CLASSES, gratings
 

@@ -36,6 +36,13 @@ Runs (name: how it is made; the intent is the name's first word(s)):
   of a random split: validation asks the net to extrapolate.
 - noisy_friedman_batch2: 1,500 friedman rows with noise 3, batch size 2 (per-step logging), a 24-row validation set.
 - noisy_diabetes_sgd_small_val: diabetes, plain SGD 0.02 in batches of 4, logged every 25 steps, 30 validation rows.
+- mismatch_val_unit_glitch_sgd: ``val_glitch`` 0.03: 3% of the validation rows were recorded in other units (raw
+  features x ``glitch_factor`` 3, targets right). The net extrapolates there, further as its weights grow, so their
+  squared errors make the validation MSE (the loss) turn up after epoch ~2 while the MAE keeps falling to epoch 40.
+  SGD+momentum 3e-4 on friedman.
+- mismatch_val_unit_glitch_adam: the same with 2% glitched rows and Adam 1e-4: MSE best at epoch ~4, MAE at 40.
+- mismatch_diabetes_val_glitch: diabetes, 3% of the validation rows with raw features x 1.5, Adam 3e-4, 60 epochs:
+  MSE best at epoch ~9, MAE still improving at the end.
 """
 
 from __future__ import annotations
@@ -80,6 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "spike_steps": [],  # global steps whose batch targets are multiplied by spike_factor
     "spike_factor": 40.0,
     "val_by_feature": None,  # validation = the rows with the largest values of this feature (not a random split)
+    "val_glitch": 0.0,  # fraction of validation rows whose raw features are multiplied by glitch_factor
+    "glitch_factor": 3.0,
 }
 
 
@@ -134,6 +143,13 @@ def _runs() -> list[RunSpec]:
           lr=1e-3, epochs=8, batch=2, log_every=1),
         r("noisy_diabetes_sgd_small_val", "noisy", 24, data="diabetes", n_val=30, hidden=[32], optimizer="sgd",
           lr=0.02, epochs=60, batch=4, log_every=25),
+        # best_checkpoint_mismatch on a regression task (MSE loss vs MAE metric)
+        r("mismatch_val_unit_glitch_sgd", "best_checkpoint_mismatch", 25, data="friedman1", hidden=[64, 64],
+          optimizer="sgd", momentum=0.9, lr=3e-4, epochs=40, batch=32, log_every=10, val_glitch=0.03),
+        r("mismatch_val_unit_glitch_adam", "best_checkpoint_mismatch", 32, data="friedman1", hidden=[64, 64],
+          lr=1e-4, epochs=40, batch=32, log_every=10, val_glitch=0.02),
+        r("mismatch_diabetes_val_glitch", "best_checkpoint_mismatch", 28, data="diabetes", hidden=[32, 32],
+          lr=3e-4, epochs=60, batch=16, log_every=5, val_glitch=0.03, glitch_factor=1.5),
     ]
 
 
@@ -175,6 +191,8 @@ def _split(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
         xt, yt = xt[: p["n_train"]], yt[: p["n_train"]]
     if p["n_val"]:
         xv, yv = xv[: p["n_val"]], yv[: p["n_val"]]
+    if p["val_glitch"]:
+        xv = _glitch(xv, p["val_glitch"], p["glitch_factor"], seed)
     mu, sd = xt.mean(0), xt.std(0) + 1e-8
     xt, xv = (xt - mu) / sd, (xv - mu) / sd
     if p["target"] != "raw":
@@ -184,6 +202,19 @@ def _split(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
         idx = np.argsort(yt, kind="stable")
         xt, yt = xt[idx], yt[idx]
     return xt, yt.reshape(-1, 1), xv, yv.reshape(-1, 1)
+
+
+def _glitch(xv: np.ndarray, fraction: float, factor: float, seed: int) -> np.ndarray:
+    """A few validation rows recorded in other units (raw features x ``factor``), their targets left right.
+
+    They sit outside every training input, so the net extrapolates there, and ever
+    further as its weights grow: their squared errors dominate the validation MSE
+    and make it turn up early, while the MAE of the other rows keeps improving.
+    """
+    rows = np.random.default_rng(seed + 1).choice(len(xv), max(1, round(fraction * len(xv))), replace=False)
+    out = xv.copy()
+    out[rows] *= factor
+    return out
 
 
 # --------------------------------------------------------------------------- training
@@ -334,7 +365,7 @@ def _facts(p: dict[str, Any], spec: RunSpec, steps_per_epoch: int, xt: np.ndarra
 _FAULT_KEYS = (
     "n_train", "n_val", "target", "hidden", "dropout", "l2", "optimizer", "momentum", "clipnorm", "lr", "schedule",
     "milestones", "gamma", "epochs", "batch", "order", "trainable", "spike_steps",
-    "spike_factor", "val_by_feature", "noise",
+    "spike_factor", "val_by_feature", "noise", "val_glitch", "glitch_factor",
 )
 
 PROGRAM = Program(

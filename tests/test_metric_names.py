@@ -1,0 +1,43 @@
+"""Metric names beyond accuracy: a ranking, retrieval or image-quality run gets its validation metric recognised.
+
+Without a validation metric role, best_checkpoint_mismatch, underfitting's accuracy path and the metric vetoes of
+no_learning cannot see the run's metric at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tests.curves import codes, decay, run
+
+
+@pytest.mark.parametrize(
+    ("tag", "direction"),
+    [
+        ("valid__ndcg@10", "max"),
+        ("val_mrr", "max"),
+        ("eval__hit_rate", "max"),
+        ("val_auprc", "max"),
+        ("val__psnr", "max"),
+        ("val__ssim", "max"),
+        ("val_spearman", "max"),
+        ("val_smape", "min"),
+        ("val_brier", "min"),
+    ],
+)
+def test_the_validation_metric_is_recognised_with_its_direction(tag: str, direction: str) -> None:
+    n = 20
+    rep = analyze_run(run(train_loss=decay(n), val_loss=decay(n, 2.1, 0.3), **{tag: np.linspace(0.2, 0.6, n)}))
+    role = rep.roles["val_metric"]
+    assert role.tag == tag.replace("__", "/") and role.direction == direction
+
+
+def test_a_ranking_run_whose_loss_and_ndcg_disagree_on_the_best_checkpoint() -> None:
+    """Pairwise loss best at evaluation 8 and rising after; NDCG@10 still climbing to the last evaluation."""
+    n = 30
+    val = np.r_[np.linspace(1.0, 0.6, 9), np.linspace(0.6, 0.8, n - 9)]
+    ndcg = np.r_[np.linspace(0.5, 0.70, 9), np.linspace(0.70, 0.78, n - 9)]
+    rep = analyze_run(run(train_loss=decay(n, 1.0, 0.2, 4), valid__loss=val, valid__ndcg=ndcg))
+    assert "best_checkpoint_mismatch" in codes(rep)

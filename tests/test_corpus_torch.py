@@ -85,6 +85,43 @@ def test_tiny_run_writes_the_tags_its_facts_name(tmp_path: Path, name: str) -> N
     assert not (set(p.name for p in run_dir.rglob("*")) & {"facts.json", "label.json"})  # the driver writes those
 
 
+def test_tabular_auc_option_logs_roc_auc_and_says_so_in_the_facts(tmp_path: Path) -> None:
+    """val_metric="auc" swaps the accuracy tags for ROC-AUC ones; the facts must name them, "max" and chance 0.5.
+
+    The best_checkpoint_mismatch runs on AUC rely on this: a labeller reading facts that
+    still said accuracy (chance = majority share) would judge the AUC curve on the wrong scale.
+    """
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    _, facts, curves = _train("torch_mlp_tabular", tmp_path, val_metric="auc", val_label_noise=0.1)
+    assert {"AUC/train", "AUC/val"} <= set(curves) and not {"Accuracy/train", "Accuracy/val"} & set(curves)
+    assert facts.tags["val_metric"] == "AUC/val" and facts.tags["train_metric"] == "AUC/train"
+    assert (facts.metric, facts.metric_direction, facts.chance_metric) == ("auc", "max", 0.5)
+    assert facts.injected["val_label_noise"] == 0.1
+    steps, values = curves["AUC/val"]
+    assert steps.tolist() == [0, 1, 2]
+    assert np.all((values >= 0.0) & (values <= 1.0)) and len(set(values.tolist())) > 1  # a real AUC, not a constant
+    assert values[-1] > 0.7  # breast cancer ranks well even with 10% of validation labels flipped
+
+
+def test_tabular_auc_refuses_multiclass_and_val_label_noise_touches_only_validation(tmp_path: Path) -> None:
+    """AUC here is binary: wine (3 classes) is refused, not silently logged; validation noise leaves training rows."""
+    pytest.importorskip("torch")
+    from benchmarks.corpus.programs import torch_mlp_tabular as tab
+
+    with pytest.raises(ValueError, match="binary"):
+        tab.train(RunSpec(program=tab.NAME, name="x", intent="healthy", params={"data": "wine", "val_metric": "auc"},
+                          seed=1), tmp_path)
+    assert not list(tmp_path.iterdir())  # refused before the writer opens an event file
+    plain = {**tab.DEFAULTS}
+    noisy = {**plain, "val_label_noise": 0.1}
+    xt, yt, xv, yv = tab._load(plain, np.random.default_rng(5))
+    nxt, nyt, nxv, nyv = tab._load(noisy, np.random.default_rng(5))
+    assert np.array_equal(xt, nxt) and np.array_equal(yt, nyt) and np.array_equal(xv, nxv)
+    flipped = int((yv != nyv).sum())
+    assert 0.05 * len(yv) < flipped < 0.15 * len(yv)
+
+
 def test_hf_layout_and_tags(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     run_dir, facts, curves = _train("torch_cnn_hf_style", tmp_path)

@@ -6,6 +6,11 @@ Why it exists: the most common PyTorch script there is (the TensorBoard tutorial
 epoch, step = epoch index, event file directly in the run folder), on tiny tabular data
 where 20-300 epochs cost seconds. Curves are per-epoch only: no per-step loss, no LR tag.
 
+``val_metric="auc"`` (binary breast_cancer only) logs ``AUC/train`` and ``AUC/val``
+(sklearn's ``roc_auc_score`` of the class-1 probability) in place of the accuracy tags: the
+binary-classification script that selects checkpoints by ROC-AUC, where the epoch of the
+lowest validation loss need not be the epoch of the best AUC.
+
 Runs (intent: how it is produced):
 
 ==============================  ===========================  ==================================================
@@ -15,11 +20,11 @@ healthy_bc_adam                 healthy                      Adam 1e-3, dropout 
 healthy_wine_dropout            healthy                      dropout 0.5 -> val loss below train loss
 healthy_wine_tiny_val           healthy                      validation of 12 rows: accuracy jumps by 1/12
 healthy_bc_plateau_sched        healthy                      SGD + ReduceLROnPlateau(val loss), 150 epochs
-healthy_wine_stepdecay          healthy                      SGD momentum, StepLR x0.1 every 40 epochs
+healthy_bc_stepdecay            healthy                      6 columns, SGD momentum, StepLR x0.1 every 30 epochs
 overfit_bc_small_train          overfitting                  60 training rows, 2x512 MLP, no regularisation
 overfit_wine_label_noise        overfitting                  25% of training labels flipped, wide MLP
 lr_high_bc_sgd                  lr_too_high                  SGD momentum 0.9 lr 3.0, StepLR x0.01 at epoch 70
-diverge_wine_lr_ramp            divergence                   "warm-up" LambdaLR that never stops growing (x1.12/epoch)
+diverge_bc_lr_ramp              divergence                   "warm-up" LambdaLR that never stops growing (x1.15/epoch)
 nonfinite_bc_manual_bce         nonfinite                    hand-written BCE log(sigmoid): log(0) once saturated
 lr_small_wine                   lr_too_small                 Adam 3e-6 for 150 epochs
 no_learning_zero_grad_bug       no_learning                  optimizer.zero_grad() between backward() and step()
@@ -29,14 +34,19 @@ still_learning_bc_sgd           still_learning               plain SGD lr 2e-3 f
 val_better_bc_noise_aug         val_better_than_train        Gaussian input noise (sd 1.2) + dropout 0.5 (train only)
 data_problem_val_unscaled       data_problem                 validation rows not standardised (scaler on train only)
 spikes_bc_glitch_batches        loss_spikes                  4 one-off batches with features x40 (sensor glitch)
-noisy_wine_batch2               noisy                        batch size 2, SGD lr 0.05, validation of 18 rows
-mismatch_wine_overconfident     best_checkpoint_mismatch     no regularisation, Adam 3e-3: val loss turns up while
-                                                             val accuracy still climbs
+noisy_bc_batch2                 noisy                        4 columns, batch size 2, SGD lr 0.03, validation of 16 rows
+val_plateau_bc_5cols            val_plateau                  5 columns, 40% validation, 2x256 MLP, Adam 3e-4
 noisy_bc_label_noise_batch2     noisy                        4 columns, 20% labels flipped, batch size 2, SGD
                                                              lr 0.1, validation of 12 rows
 data_problem_wine_val_unscaled  data_problem                 wine, validation rows not standardised
 val_plateau_wine_dropout        val_plateau                  wine, 8 columns, 2x128 MLP, dropout 0.5, Adam 5e-4,
                                                              120 epochs
+mismatch_bc_auc_val_label_noise best_checkpoint_mismatch     val ROC-AUC, 10% of validation labels flipped, Adam
+                                                             3e-4, 200 epochs: val loss best at ~10, AUC at 199
+mismatch_bc_auc_3cols           best_checkpoint_mismatch     val ROC-AUC, 3 columns, 10% of validation labels
+                                                             flipped, Adam 1e-3, 200 epochs
+mismatch_bc_auc_small_train     best_checkpoint_mismatch     val ROC-AUC, 120 training rows, 10% of validation
+                                                             labels flipped, Adam 1e-3, 200 epochs
 ==============================  ===========================  ==================================================
 
 Every run's ``params`` may be overridden (e.g. ``epochs``) to scale it down for a test.
@@ -75,11 +85,13 @@ DEFAULTS: dict[str, Any] = {
     "ramp": 1.0,  # LR multiplier per epoch for schedule "ramp"
     "loss": "ce",  # ce | manual_bce (one sigmoid output, log written by hand)
     "label_noise": 0.0,
+    "val_label_noise": 0.0,  # share of validation labels flipped (annotation errors in the held-back rows)
     "input_noise": 0.0,
     "zero_grad_bug": False,
     "val_unscaled": False,
     "glitch_epochs": [],  # one batch of each listed epoch gets features x glitch_scale
     "glitch_scale": 40.0,
+    "val_metric": "accuracy",  # or "auc": ROC-AUC of the positive class (binary data only), tags AUC/train, AUC/val
 }
 
 
@@ -128,6 +140,14 @@ def runs() -> list[RunSpec]:
            batch_size=16),
         _r("val_plateau_wine_dropout", "val_plateau", 27, **wine, features=8, dropout=0.5, hidden=[128, 128],
            lr=5e-4, epochs=120, batch_size=16),
+        # validation ROC-AUC instead of accuracy: a few mislabelled validation rows grow confidently wrong, so the
+        # log-loss turns up within ~10 epochs while the ranking of the rest keeps improving to the last epoch
+        _r("mismatch_bc_auc_val_label_noise", "best_checkpoint_mismatch", 108, val_metric="auc", val_label_noise=0.1,
+           lr=3e-4, epochs=200),
+        _r("mismatch_bc_auc_3cols", "best_checkpoint_mismatch", 62, val_metric="auc", val_label_noise=0.1, features=3,
+           epochs=200),
+        _r("mismatch_bc_auc_small_train", "best_checkpoint_mismatch", 111, val_metric="auc", val_label_noise=0.1,
+           n_train=120, epochs=200),
     ]
 
 
@@ -153,6 +173,11 @@ def _load(cfg: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np
         flip = rng.random(len(y_tr)) < cfg["label_noise"]
         k = int(y.max()) + 1
         y_tr[flip] = (y_tr[flip] + rng.integers(1, k, flip.sum())) % k
+    if cfg["val_label_noise"]:  # drawn last: the runs without it keep their random stream
+        y_va = y_va.copy()
+        flip = rng.random(len(y_va)) < cfg["val_label_noise"]
+        k = int(y.max()) + 1
+        y_va[flip] = (y_va[flip] + rng.integers(1, k, flip.sum())) % k
     return x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va
 
 
@@ -185,6 +210,30 @@ def _loss_and_correct(cfg: dict[str, Any], out: Any, y: Any) -> tuple[Any, int]:
     return F.cross_entropy(out, y), int((out.argmax(1) == y).sum())
 
 
+def _positive_score(cfg: dict[str, Any], out: Any) -> np.ndarray:
+    """The model's probability of class 1, the score ROC-AUC ranks (a softmax column, or the single sigmoid)."""
+    import torch
+
+    probs = torch.sigmoid(out[:, 0]) if cfg["loss"] == "manual_bce" else torch.softmax(out, dim=1)[:, 1]
+    return probs.detach().numpy().astype(np.float64)
+
+
+def _auc(y: np.ndarray, scores: list[np.ndarray]) -> float:
+    """ROC-AUC of the epoch's scores; NaN when a non-finite score leaves nothing to rank (sklearn would raise)."""
+    from sklearn.metrics import roc_auc_score
+
+    s = np.concatenate(scores)
+    return float(roc_auc_score(y, s)) if np.isfinite(s).all() else float("nan")
+
+
+def _check_metric(cfg: dict[str, Any], n_classes: int) -> None:
+    """ROC-AUC here is the binary one: refuse a multi-class table rather than log a silently different number."""
+    if cfg["val_metric"] not in ("accuracy", "auc"):
+        raise ValueError(f"val_metric must be 'accuracy' or 'auc', not {cfg['val_metric']!r}")
+    if cfg["val_metric"] == "auc" and n_classes != 2:
+        raise ValueError(f"val_metric='auc' needs binary data; {cfg['data']} has {n_classes} classes")
+
+
 def _scheduler(cfg: dict[str, Any], opt: Any) -> Any:
     from torch.optim import lr_scheduler
 
@@ -210,6 +259,8 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     rng = np.random.default_rng(spec.seed)
     x_tr, y_tr, x_va, y_va = _load(cfg, rng)
     n_classes = int(max(y_tr.max(), y_va.max())) + 1
+    _check_metric(cfg, n_classes)
+    auc = cfg["val_metric"] == "auc"
     model = _model(cfg, x_tr.shape[1], 1 if cfg["loss"] == "manual_bce" else n_classes)
     if cfg["optimizer"] == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
@@ -227,6 +278,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
         model.train()
         perm = torch.randperm(len(yt))
         total, correct = 0.0, 0
+        train_scores: list[np.ndarray] = []
         for b in range(steps_per_epoch):
             idx = perm[b * bs : (b + 1) * bs]
             xb = xt[idx]
@@ -234,7 +286,10 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
                 xb = xb + cfg["input_noise"] * torch.randn_like(xb)
             if epoch in glitches and b == steps_per_epoch // 2:
                 xb = cfg["glitch_scale"] * torch.randn_like(xb)  # one batch of sensor garbage, this epoch only
-            loss, right = _loss_and_correct(cfg, model(xb), yt[idx])
+            out = model(xb)
+            loss, right = _loss_and_correct(cfg, out, yt[idx])
+            if auc:
+                train_scores.append(_positive_score(cfg, out))
             if cfg["zero_grad_bug"]:
                 loss.backward()
                 opt.zero_grad()  # the bug: gradients wiped before the step
@@ -247,33 +302,41 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
             correct += right
         model.eval()
         with torch.no_grad():
-            val_loss, val_right = _loss_and_correct(cfg, model(xv), yv)
+            val_out = model(xv)
+            val_loss, val_right = _loss_and_correct(cfg, val_out, yv)
         val_loss = float(val_loss)
         writer.add_scalar("Loss/train", total / len(yt), epoch)
-        writer.add_scalar("Accuracy/train", correct / len(yt), epoch)
+        if auc:
+            writer.add_scalar("AUC/train", _auc(y_tr[perm.numpy()], train_scores), epoch)
+        else:
+            writer.add_scalar("Accuracy/train", correct / len(yt), epoch)
         writer.add_scalar("Loss/val", val_loss, epoch)
-        writer.add_scalar("Accuracy/val", val_right / len(yv), epoch)
+        if auc:
+            writer.add_scalar("AUC/val", _auc(y_va, [_positive_score(cfg, val_out)]), epoch)
+        else:
+            writer.add_scalar("Accuracy/val", val_right / len(yv), epoch)
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             sched.step(val_loss)
         elif sched is not None:
             sched.step()
     writer.close()
     majority = float(np.bincount(y_va).max() / len(y_va))
-    injected = {k: cfg[k] for k in ("label_noise", "input_noise", "zero_grad_bug", "val_unscaled", "glitch_epochs",
-                                    "n_train", "val_rows") if cfg[k]}
+    metric_tag = "AUC" if auc else "Accuracy"
+    injected = {k: cfg[k] for k in ("label_noise", "val_label_noise", "input_noise", "zero_grad_bug", "val_unscaled",
+                                    "glitch_epochs", "n_train", "val_rows") if cfg[k]}
     if cfg["loss"] == "manual_bce":
         injected["loss"] = "hand-written BCE: log(sigmoid) without clamping"
     if cfg["schedule"] == "ramp":
         injected["lr_ramp_per_epoch"] = cfg["ramp"]
     return Facts(
-        tags={"train_loss": "Loss/train", "val_loss": "Loss/val", "train_metric": "Accuracy/train",
-              "val_metric": "Accuracy/val"},
+        tags={"train_loss": "Loss/train", "val_loss": "Loss/val", "train_metric": f"{metric_tag}/train",
+              "val_metric": f"{metric_tag}/val"},
         steps={"train_loss": "epoch", "val_loss": "epoch", "train_metric": "epoch", "val_metric": "epoch"},
         task="classification",
-        metric="accuracy",
+        metric="auc" if auc else "accuracy",
         metric_direction="max",
         num_classes=n_classes,
-        chance_metric=majority,
+        chance_metric=0.5 if auc else majority,  # a constant score ranks no better than a coin
         epochs=cfg["epochs"],
         steps_per_epoch=steps_per_epoch,
         batch_size=bs,

@@ -342,6 +342,15 @@ def test_lr_too_small_straight_line(scale, n):
     assert "lr_too_small" in codes(rep)
 
 
+def test_a_fast_first_drop_then_a_slow_creep_is_not_lr_too_small():
+    """0.64 -> 0.22 in the first 5 of 200 epochs, then a straight creep to 0.16: the smoothing window (20 epochs)
+    swallows the drop, and the creep alone is a line. The curve bent; the LR is not too small."""
+    n = 200
+    loss = np.r_[np.linspace(0.64, 0.22, 5), np.linspace(0.22, 0.16, n - 5)]
+    rep = analyze_run(run(Loss__train=noisy(loss, 0.002), Loss__val=noisy(loss * 1.1 + 0.05, 0.002, 1)))
+    assert "lr_too_small" not in codes(rep)
+
+
 def test_bending_curve_is_not_lr_too_small():
     assert "lr_too_small" not in codes(analyze_run(run(train_loss=decay(50, 2.3, 0.2, 5))))
 

@@ -192,7 +192,10 @@ def lr_too_small(ctx: Context) -> Finding | None:
     c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss")
     if c is None or c.n < LINEAR_MIN_POINTS:
         return None
-    x, y = c.bsteps, c.smooth
+    # The smoothed curve, but starting from the first evaluation itself: its smoothing window (a tenth of the
+    # run) would swallow a fast first drop and leave only the slow creep after it, which is a line.
+    x, y = c.bsteps, c.smooth.copy()
+    y[0] = c.bvalues[0]
     slope, _, r2 = linear_fit(x, y)
     if slope >= 0 or r2 < LINEAR_MIN_R2:
         return None

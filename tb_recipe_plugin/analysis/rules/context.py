@@ -28,6 +28,10 @@ class Context:
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
 
+    def tags_of(self, code: str) -> set[str]:
+        """The tags that findings of `code` so far are about (a batch loss already explained as periodic...)."""
+        return {t for f in self.findings if f.code == code for t in f.tags}
+
     def primary_loss(self) -> Curve | None:
         """The curve that best says how training is going: validation if logged."""
         return self.curves.get("val_loss") or self.curves.get("train_loss")

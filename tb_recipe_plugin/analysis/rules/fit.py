@@ -77,8 +77,10 @@ def overfitting(ctx: Context) -> Finding | None:
     b, best, first, last, rise = turn
     drop = first - best
     scale = abs(best) if v.direction == "min" else max(abs(best), 1e-12)
-    if drop <= DATA_VAL_NEVER * scale and not _accuracy_learned(ctx.curves.get("val_metric")) and not ctx.has(
-        "data_problem"
+    if (
+        drop <= DATA_VAL_NEVER * scale
+        and not _accuracy_learned(ctx.curves.get("val_metric"))
+        and not ctx.has("data_problem")
     ):
         return None  # validation never improved: not a turn, unless its accuracy says it learned
     # The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
@@ -290,11 +292,18 @@ UNDERFIT_MAX_ACCURACY_GAP = 0.05
 """...with validation accuracy at most 5 points below it (or above it)."""
 
 
+def _in_unit_interval(c: Curve) -> bool:
+    return bool(np.all((c.values >= 0) & (c.values <= 1)))
+
+
+def _is_accuracy(c: Curve | None) -> bool:
+    """An accuracy-like metric: named so, higher is better, values in [0, 1]."""
+    return c is not None and c.direction == "max" and "acc" in c.tag.lower() and _in_unit_interval(c)
+
+
 def _accuracy_plateau(ctx: Context) -> dict | None:
     tm, vm = ctx.curves.get("train_metric"), ctx.curves.get("val_metric")
-    if tm is None or vm is None or tm.direction != "max" or "acc" not in tm.tag.lower():
-        return None
-    if not (np.all((tm.values >= 0) & (tm.values <= 1)) and np.all((vm.values >= 0) & (vm.values <= 1))):
+    if tm is None or vm is None or not _is_accuracy(tm) or not _in_unit_interval(vm):
         return None
     train_acc, val_acc = float(np.median(tm.values[-3:])), float(np.median(vm.values[-3:]))
     # signed: validation *above* training (dropout, augmentation) does not make a weak model less weak
@@ -412,11 +421,7 @@ def data_problem(ctx: Context) -> Finding | None:
 def _accuracy_learned(m: Curve | None) -> bool:
     """An accuracy-like validation metric (named so, in [0, 1], higher is better) whose best reaches
     DATA_ACCURACY_LEARNED."""
-    if m is None or m.direction != "max" or "acc" not in m.tag.lower():
-        return False
-    if not np.all((m.values >= 0) & (m.values <= 1)):
-        return False
-    return float(np.max(m.values)) >= DATA_ACCURACY_LEARNED
+    return m is not None and _is_accuracy(m) and float(np.max(m.values)) >= DATA_ACCURACY_LEARNED
 
 
 MISMATCH_MIN_METRIC_LOSS = 0.02

@@ -50,7 +50,7 @@ def noisy_loss(ctx: Context) -> Finding | None:
     """
     worst: tuple[float, Curve, float, float, float] | None = None
     # a batch loss that repeats with the epoch swings by design of the data order: periodic_loss says why
-    periodic = {t for f in ctx.findings if f.code == "periodic_loss" for t in f.tags}
+    periodic = ctx.tags_of("periodic_loss")
     for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
         c = ctx.curves.get(role)
         if c is None or c.n < NOISY_MIN_POINTS or (role == "batch_loss" and ctx.batch_running_mean):

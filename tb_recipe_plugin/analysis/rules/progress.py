@@ -272,10 +272,10 @@ def lr_decay_too_early(ctx: Context) -> Finding | None:
         return float(np.interp(step, c.steps, c.values))
 
     o_before = rel(at(d_step - window) - at(d_step), at(d_step - window))
-    # After the cut, from one window on: the optimizer's momentum and the evaluation lag carry a last bit of
-    # progress past the step where the LR fell; what matters is the rest of the run.
-    # A tenth of the run (the shortest before-window): the before-window itself reaches back to the LR's peak,
-    # which without warm-up is the start of the run, and would carry "after" past the end.
+    # After the cut, from a tenth of the run on: the optimizer's momentum and the evaluation lag carry a last bit
+    # of progress past the step where the LR fell; what matters is the rest of the run. (Not the before-window:
+    # it reaches back to the LR's peak, which without warm-up is the first step, and would carry "after" past
+    # the end.)
     settled = min(d_step + max((end - start) // 10, 1), end)
     o_after = rel(at(settled) - _lowest_from(c, settled), at(settled))
     if c.direction == "max":
@@ -312,7 +312,7 @@ LR_HIGH_MAX_SHARE = 0.25
 LR_HIGH_MIN_GAIN_AFTER = 0.2
 """...and after which it still fell by at least 20% of its level;"""
 LR_HIGH_PACE = 2.0
-"""...or, instead of the quarter, fell at least 3x faster per step once the LR was below half its peak than
+"""...or, instead of the quarter, fell at least 2x faster per step once the LR was below half its peak than
 while it was above (log scale for a positive loss: the same speed-up at any loss level);"""
 LR_HIGH_JITTER = 3.0
 """...or fell faster at all after (training normally decelerates) while it bounced at least 3x as much from point
@@ -352,10 +352,11 @@ def lr_too_high(ctx: Context) -> Finding | None:
     start, end = int(lr.steps[high[0]]), int(lr.steps[high[-1]])
     if end >= c.bsteps[-1] or end <= c.bsteps[0]:
         return None  # the LR never came down within the logged loss
-    if end - max(start, c.bsteps[0]) < LR_HIGH_MIN_SPAN * (c.bsteps[-1] - c.bsteps[0]):
+    first = max(start, float(c.bsteps[0]))  # the high stretch within the logged loss
+    if end - first < LR_HIGH_MIN_SPAN * (c.bsteps[-1] - c.bsteps[0]):
         return None
     o = c.oriented()
-    at_start, at_end = (float(np.interp(s, c.bsteps, o)) for s in (max(start, c.bsteps[0]), end))
+    at_start, at_end = (float(np.interp(s, c.bsteps, o)) for s in (first, end))
     after = o[c.bsteps > end]
     if not after.size:
         return None
@@ -364,10 +365,8 @@ def lr_too_high(ctx: Context) -> Finding | None:
     if rel(gain_after, at_end) < LR_HIGH_MIN_GAIN_AFTER:
         return None
     if gain_high > LR_HIGH_MAX_SHARE * gain_after:
-        pace = _pace_ratio(c, max(start, c.bsteps[0]), end)
-        if pace < LR_HIGH_PACE and not (
-            pace > 1.0 and _jitter_ratio(c, max(start, c.bsteps[0]), end) >= LR_HIGH_JITTER
-        ):
+        pace = _pace_ratio(c, first, end)
+        if pace < LR_HIGH_PACE and not (pace > 1.0 and _jitter_ratio(c, first, end) >= LR_HIGH_JITTER):
             return None
     sign = 1.0 if c.direction == "min" else -1.0
     return Finding(

@@ -182,7 +182,7 @@ def _scan(c: Curve, factor: float) -> Spikes | None:
 def _loss_curves(ctx: Context) -> list[tuple[Curve, float]]:
     """The loss curves a practitioner would scan for spikes, with the factor for their level."""
     out: list[tuple[Curve, float]] = []
-    periodic = {t for f in ctx.findings if f.code == "periodic_loss" for t in f.tags}
+    periodic = ctx.tags_of("periodic_loss")
     batch = None if ctx.batch_running_mean else ctx.curves.get("batch_loss")
     if batch is not None and batch.tag not in periodic:  # jumps recurring every epoch are the periodic pattern
         out.append((batch, SPIKE_FACTOR))

@@ -127,10 +127,12 @@ VAL_FLAT_MIN_TAIL = 0.3
 VAL_MIN_EARLY_GAIN = 0.1
 """...after validation improved by at least 10% before that tail (one that never did is a data or learning
 problem, not a plateau),"""
-TRAIN_GAIN_IN_TAIL = 0.05
-"""...while training loss improves by at least 5% over the same stretch (a training loss still falling 5% in the
-last 30% of the run is not flat; lowered from 10% on the dev corpus of issue 8, where 5-10% stretches read as
-"training still improves" while plateau called them flat),"""
+TRAIN_GAIN_IN_TAIL = 0.035
+"""...while training loss improves by at least 3.5% over the same stretch (a training loss still falling that much
+in the last 30% of the run is not flat). Was 10%, then 5%: on the dev corpus of issue 8 a 2-5% fall is where a
+reader hesitates between "still improving" and "flat", and two smoothed end points measure it to within about a
+point, so a threshold at the edge of "clearly falls" turned every such run into a miss (dev val_plateau F1
+0.79 -> 0.82, plateau unchanged). `plateau` uses the same line from the other side,"""
 VAL_VS_TRAIN = 0.5
 """...and at least twice as fast (relative) as validation does (was three times: on the dev corpus of issue 8,
 validation curves within their flatness test that still drifted down at half training's pace read as plateaus

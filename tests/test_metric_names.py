@@ -41,3 +41,17 @@ def test_a_ranking_run_whose_loss_and_ndcg_disagree_on_the_best_checkpoint() -> 
     ndcg = np.r_[np.linspace(0.5, 0.70, 9), np.linspace(0.70, 0.78, n - 9)]
     rep = analyze_run(run(train_loss=decay(n, 1.0, 0.2, 4), valid__loss=val, valid__ndcg=ndcg))
     assert "best_checkpoint_mismatch" in codes(rep)
+
+
+def test_a_rank_statistic_named_after_an_accuracy_is_lower_is_better_and_not_the_headline() -> None:
+    """SimCLR logs `val_acc_mean_pos` (mean position of the positive pair, falling as it learns) beside
+    `val_acc_top1`: the top-1 accuracy is the validation metric, the mean position is read as lower-is-better."""
+    n = 20
+    series = {"val_acc_mean_pos": np.linspace(27.0, 1.5, n), "val_acc_top1": np.linspace(0.4, 0.93, n)}
+    rep = analyze_run(run(train_loss=decay(n), val_loss=decay(n, 2.1, 0.3), **series))
+    assert rep.roles["val_metric"].tag == "val_acc_top1"
+    alone = analyze_run(
+        run(train_loss=decay(n), val_loss=decay(n, 2.1, 0.3), val_acc_mean_pos=series["val_acc_mean_pos"])
+    )
+    assert alone.roles["val_metric"].direction == "min"
+    assert "best_checkpoint_mismatch" not in codes(alone)  # its best is the last evaluation, as the loss's

@@ -209,9 +209,18 @@ def tail_trend(c: Curve, fraction: float) -> tuple[float, float]:
     validation curve of 20 evaluations is judged against its own noise.
     Returns (0, inf) when the tail has fewer than 3 points.
     """
+    return _trend_from(c, tail_start_index(c.bsteps, fraction))
+
+
+def trend_since(c: Curve, step: float) -> tuple[float, float]:
+    """`tail_trend` from a given step on: one curve measured over the stretch another curve's tail covers."""
+    return _trend_from(c, int(np.searchsorted(c.bsteps, step, side="left")))
+
+
+def _trend_from(c: Curve, start: int) -> tuple[float, float]:
     from scipy.stats import theilslopes  # imported here: the plugin's entry point must stay light
 
-    i = min(tail_start_index(c.bsteps, fraction), c.n - 3)
+    i = min(start, c.n - 3)
     if i < 0:
         return 0.0, math.inf
     x, y = c.bsteps[i:], c.bvalues[i:]

@@ -74,6 +74,10 @@ METRICS: dict[str, str] = {
     "distance": "min",
 }
 METRIC_PRIORITY = list(METRICS)
+# Words that turn a metric into a rank statistic, lower is better: SimCLR's `acc_mean_pos` (the mean position of
+# the positive pair) is named after an accuracy but falls as the model learns. It is a secondary number beside
+# the top-k accuracy logged with it, so it is also preferred last.
+RANK_WORDS = {"pos", "position", "rank"}
 # Tags that are bookkeeping, not training signals.
 IGNORE_WORDS = {
     "time",
@@ -106,6 +110,7 @@ IGNORE_WORDS = {
 }
 # Heads of multi-part detection losses: prefer the box loss as the primary.
 PART_PREFERENCE = {"total": 2.0, "box": 1.0, "bbox": 1.0, "obj": 0.5, "cls": 0.2}
+
 
 @dataclass
 class _Candidate:
@@ -168,6 +173,8 @@ def _classify(tag: str, series: Series) -> list[_Candidate]:
     if metric is not None:
         direction = METRICS[metric]
         score = base - METRIC_PRIORITY.index(metric) * 0.02 + (0.5 if level == "epoch" else 0.0)
+        if wset & RANK_WORDS:
+            direction, score = "min", score - 0.5
         role = "train_metric" if is_train else "val_metric"
         if not is_train and not is_val:
             score -= 0.5  # unsplit metrics (`metrics/mAP_0.5`) are usually held-out ones

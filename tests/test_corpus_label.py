@@ -410,6 +410,22 @@ def test_running_mean_inversion_is_exact():
     assert lab.running_mean_offset(two_a_epoch, SPE)[0] is None  # too few points to tell
 
 
+def test_a_barely_moving_raw_loss_is_not_taken_for_a_running_mean(tmp_path):
+    """At lr 1e-6 a raw per-step loss never drops by 1/position, so the numbers fit both readings; only Keras'
+    ``batch_`` tags are inverted (a raw loss inverted turns its noise into swings 30x larger and fakes learning)."""
+    n = 12 * SPE
+    flat = 0.8 * np.exp(0.003 * np.random.default_rng(3).standard_normal(n))
+    steps = np.arange(1, n + 1)
+    c = lab.Curve("train/loss", steps, steps / SPE, flat, float(SPE))
+    assert lab.running_mean_offset(c, SPE)[0] is not None  # the numeric test alone cannot tell
+    for tag, inverted in (("train/loss", False), ("batch_loss", True)):
+        f = facts({"train_loss": tag, "batch_loss": tag}, axes={"train_loss": "step", "batch_loss": "step"})
+        out = label_of(tmp_path, {tag: (steps, flat)}, f, name=tag.replace("/", "_"))
+        assert out["observed"]["_run"]["running_mean_inverted"] is inverted, tag
+        if not inverted:
+            assert "no_learning" in out["expected"]  # read as it is: a loss that never moved
+
+
 def test_loss_spikes_versus_noise(tmp_path):
     b = raw_batches(0.0, seed=19)
     spiky = b.copy()

@@ -45,6 +45,11 @@ drops by more than 1/position between two late points (a third of the time for
 ordinary batch noise). A positive batch-level loss whose inversion is positive
 at >= 99.5% of 15+ such points (step counter 1- or 0-based, whichever fits) is
 inverted exactly before anything is judged on it; otherwise it is taken as is.
+The test has no power on a loss that barely moves (a raw loss at lr 1e-6 never
+drops by 1/position either), so only a tag in Keras' ``batch_`` convention is
+inverted: the writer's convention decides what the numbers cannot, as it does
+for a reader (a raw per-step loss inverted as a running mean turns 1% noise
+into 30% swings).
 
 Criteria, one paragraph per code (yes / no levels; grey in between)
 -------------------------------------------------------------------
@@ -597,6 +602,12 @@ def invert_running_mean(c: Curve, spe: int, offset: int) -> Curve:
     return Curve(c.tag + " (running mean inverted)", c.steps, c.x, x, c.density, c.nonfinite, c.first_nonfinite_x)
 
 
+def _keras_batch_tag(tag: str) -> bool:
+    """Keras' TensorBoard callback names its per-batch series ``batch_<metric>``: the writer whose running means
+    this module inverts."""
+    return tag.rsplit("/", 1)[-1].startswith("batch_")
+
+
 def build_run(curves: Curves, facts: Facts) -> Run:
     spe = int(facts.steps_per_epoch or 0)
     run = Run(facts, {}, {})
@@ -622,7 +633,7 @@ def build_run(curves: Curves, facts: Facts) -> Run:
         s, v = run.callback["learning_rate"]
         run.curves["cb_lr"] = _curve("tb_recipe/learning_rate", s, v, "step", spe)
     b = run.curves.get("batch")
-    if b is not None and b.batch_level and spe:
+    if b is not None and b.batch_level and spe and _keras_batch_tag(b.tag):
         offset, _ = running_mean_offset(b, spe)
         if offset is not None:
             run.curves["batch"] = invert_running_mean(b, spe, offset)

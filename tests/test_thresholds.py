@@ -112,6 +112,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("noisy_loss", "NOISY_RATIO"): 0.25,
     ("noisy_loss", "NOISY_BATCH_LEVEL"): 0.2,
     ("noisy_loss", "NOISY_MIN_POINTS"): 8,
+    ("noisy_loss", "NOISY_BATCH_TAIL"): 0.3,
     ("noisy_loss", "NOISY_LEVEL_FLOOR"): 0.2,
     ("periodic_loss", "PERIODIC_MIN_AUTOCORR"): 0.3,
     ("periodic_loss", "PERIODIC_MIN_CYCLES"): 3,

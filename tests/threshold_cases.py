@@ -777,6 +777,19 @@ def nz_batch_level(x: float) -> RunData:
     return flat_with_noise(x, tag="train_loss_step")
 
 
+def nz_batch_tail(x: float) -> RunData:
+    """400 per-step points with the same swing (0.22) everywhere: level 1.3 first, then 1.0 over the last x/2 of
+    the curve. The examined tail (NOISY_BATCH_TAIL of the points) sits at level 1.0 when more than half of it
+    does, i.e. when x > NOISY_BATCH_TAIL: a swing of 22% of its level, above NOISY_BATCH_LEVEL; at level 1.3 it is
+    17%, below it."""
+    n = 400
+    low = int(round(n * x / 2))
+    level = np.r_[np.full(n - low, 1.3), np.ones(low)]
+    wiggle = np.resize([1.0, -1.0], n)
+    a = 0.22 / noise_level(1.0 + wiggle)
+    return run_xy(train_loss_step=(np.arange(n), level + a * wiggle))
+
+
 def nz_floor(x: float) -> RunData:
     """Noise at NOISY_RATIO x x of the level: noisy exactly when the floor is below x."""
     return flat_with_noise(value("noisy_loss", "NOISY_RATIO") * x)
@@ -1111,6 +1124,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("noisy_loss", "NOISY_RATIO", nz_ratio, "above"),
     Edge("noisy_loss", "NOISY_BATCH_LEVEL", nz_batch_level, "above"),
     Edge("noisy_loss", "NOISY_MIN_POINTS", nz_points, "above", count_from),
+    Edge("noisy_loss", "NOISY_BATCH_TAIL", nz_batch_tail, "above"),
     Edge("noisy_loss", "NOISY_LEVEL_FLOOR", nz_floor, "above"),
     Edge("periodic_loss", "PERIODIC_MIN_AUTOCORR", pd_autocorr, "above"),
     Edge(

@@ -20,6 +20,10 @@ NOISY_BATCH_LEVEL = 0.2
 """A per-batch loss must also swing by at least 20% of its level: one batch's loss routinely moves 10-20% from the
 next (sampling), so only larger swings hide its trend from a reader (this replaced a separate, higher ratio of
 60% for batch-level curves, which let per-batch noise of half the level pass on a curve with a large early drop)."""
+NOISY_BATCH_TAIL = 0.3
+"""...measured on the raw points of the last 30% of the curve, against their own level: bin medians of a long curve
+hide most of its batch-to-batch swing (a 10k-point curve read as 400 medians shows a fifth of it), and a level taken
+over the whole run, early descent included, understates the swing where the loss has settled."""
 NOISY_MIN_POINTS = 8
 NOISY_LEVEL_FLOOR = 0.2
 """On a flat curve the trend is ~0; measure the wiggle against 20% of its level instead."""
@@ -35,11 +39,27 @@ def _noise_ratio(c: Curve) -> tuple[float, float, float, float]:
     return noise / reference, noise, trend, level
 
 
+_TAIL_MAX_POINTS = 20_000  # a cost cap, not a threshold: the swing of 20k consecutive points is already exact
+
+
+def _tail_swing(c: Curve) -> float:
+    """Point-to-point noise of a per-batch curve's raw tail as a fraction of that tail's level."""
+    take = min(_TAIL_MAX_POINTS, max(NOISY_MIN_POINTS, int(np.ceil(NOISY_BATCH_TAIL * c.values.size))))
+    raw = c.values[-take:]
+    return noise_level(raw) / max(abs(float(np.median(raw))), 1e-12)
+
+
 @rule(
     "warning",
     unless=("nonfinite_loss", "divergence", "no_learning"),
     after=("periodic_loss",),
-    thresholds=("NOISY_RATIO", "NOISY_BATCH_LEVEL", "NOISY_MIN_POINTS", "NOISY_LEVEL_FLOOR"),
+    thresholds=(
+        "NOISY_RATIO",
+        "NOISY_BATCH_LEVEL",
+        "NOISY_BATCH_TAIL",
+        "NOISY_MIN_POINTS",
+        "NOISY_LEVEL_FLOOR",
+    ),
 )
 def noisy_loss(ctx: Context) -> Finding | None:
     """Fluctuation that is large relative to the trend.
@@ -59,7 +79,7 @@ def noisy_loss(ctx: Context) -> Finding | None:
             continue
         ratio, noise, trend, level = _noise_ratio(c)
         per_batch = c.level == "batch" or role == "batch_loss"
-        if per_batch and noise < NOISY_BATCH_LEVEL * level:
+        if per_batch and _tail_swing(c) < NOISY_BATCH_LEVEL:
             continue
         score = ratio / NOISY_RATIO
         if score > 1 and (worst is None or score > worst[0]):

@@ -55,3 +55,16 @@ def test_a_rank_statistic_named_after_an_accuracy_is_lower_is_better_and_not_the
     )
     assert alone.roles["val_metric"].direction == "min"
     assert "best_checkpoint_mismatch" not in codes(alone)  # its best is the last evaluation, as the loss's
+
+
+def test_an_unsplit_metric_logged_with_the_training_loss_is_a_training_metric() -> None:
+    """An RBM logs `loss` and `quant_error` at the same 60 steps and validates nothing: quant_error levelling off
+    while the loss still falls is not "validation plateaus". Beside a validation loss (YOLO's `metrics/mAP_0.5`
+    next to `val/box_loss`), an unsplit metric stays the validation metric."""
+    n, steps = 60, np.arange(50, 3050, 50)
+    quant = np.r_[np.linspace(0.7, 0.3, 20), np.full(n - 20, 0.3)]
+    rep = analyze_run(run(steps=steps, loss=decay(n, 30.0, 4.0, 3.0), quant_error=quant))
+    assert rep.roles["train_metric"].tag == "quant_error" and "val_metric" not in rep.roles
+    assert "val_plateau" not in codes(rep)
+    yolo = analyze_run(run(train__box_loss=decay(30), val__box_loss=decay(30, 2.1), metrics__mAP50=quant[:30]))
+    assert yolo.roles["val_metric"].tag == "metrics/mAP50"

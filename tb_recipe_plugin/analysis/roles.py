@@ -226,6 +226,20 @@ def _overlaps(a: Series, b: Series) -> bool:
     return (hi - lo) >= 0.3 * span
 
 
+def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role]) -> None:
+    """An unsplit metric logged at exactly the training loss's steps, in a run with no validation loss, is
+    computed in the training loop (an RBM's `quant_error` beside its `loss`, every 50 steps): it becomes the
+    training metric, not a validation curve that "plateaus while training improves"."""
+    vm, tl = roles.get("val_metric"), roles.get("train_loss")
+    if vm is None or tl is None or "val_loss" in roles or "train_metric" in roles:
+        return
+    if set(tokens(vm.tag)) & (VAL_WORDS | TRAIN_WORDS):
+        return
+    a, b = series[vm.tag].steps, series[tl.tag].steps
+    if a.size >= 3 and a.size == b.size and np.array_equal(a, b):
+        roles["train_metric"] = roles.pop("val_metric")
+
+
 def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None) -> dict[str, Role]:
     """Pick one tag per role. Overrides win; unknown override tags raise KeyError."""
     roles: dict[str, Role] = {}
@@ -260,6 +274,7 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         best = next(iter(ranked), None)
         if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
+    _training_side_metric(series, roles)
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:
         vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)

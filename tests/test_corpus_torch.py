@@ -27,6 +27,7 @@ PROGRAMS = {
     "torch_cnn_hf_style": "dev",
     "lightning_style_gru": "dev",
     "tbx_segmentation": "dev",
+    "torch_recsys_mf": "dev",
     "torch_ranking": "heldout",
     "lightning_style_transformer": "heldout",
 }
@@ -40,6 +41,8 @@ TINY = {
     "lightning_style_gru": ("healthy_adam_constant", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                       "log_every_n_steps": 2}),
     "tbx_segmentation": ("healthy_adam_bce", {"n_train": 32, "n_val": 8, "epochs": 2, "image_every": 1}),
+    "torch_recsys_mf": ("healthy_adam_constant", {"n_users": 60, "n_items": 50, "pos_per_user": 6, "epochs": 2,
+                                                  "batch_size": 64, "log_every": 2}),
     "torch_ranking": ("healthy_pairwise_onecycle", {"n_train": 16, "n_val": 8, "epochs": 2}),
     "lightning_style_transformer": ("healthy_cosine_warmup", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                               "val_check_interval": 2, "log_every_n_steps": 2,

@@ -23,6 +23,7 @@ SPLIT: dict[str, Split] = {
     "torch_cnn_hf_style": "dev",
     "lightning_style_gru": "dev",
     "tbx_segmentation": "dev",
+    "torch_recsys_mf": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -68,3 +68,13 @@ def test_an_unsplit_metric_logged_with_the_training_loss_is_a_training_metric() 
     assert "val_plateau" not in codes(rep)
     yolo = analyze_run(run(train__box_loss=decay(30), val__box_loss=decay(30, 2.1), metrics__mAP50=quant[:30]))
     assert yolo.roles["val_metric"].tag == "metrics/mAP50"
+
+
+@pytest.mark.parametrize("name", ["bce", "ce", "logloss", "hinge", "kl", "bpr", "infonce"])
+def test_a_loss_named_by_its_function_is_a_loss(name: str) -> None:
+    """`train/bce` and `val/bce` (a recommender's script) are its losses: without them no rule has a curve."""
+    n = 30
+    val = np.r_[np.linspace(1.0, 0.5, 10), np.linspace(0.5, 0.9, n - 10)]
+    rep = analyze_run(run(**{f"train__{name}": decay(n, 1.0, 0.05, 4), f"val__{name}": val}))
+    assert rep.roles["train_loss"].tag == f"train/{name}" and rep.roles["val_loss"].tag == f"val/{name}"
+    assert "overfitting" in codes(rep)

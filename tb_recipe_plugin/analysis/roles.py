@@ -27,7 +27,29 @@ ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "bat
 
 TRAIN_WORDS = {"train", "training", "trn"}
 VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", "holdout"}
-LOSS_WORDS = {"loss", "nll", "xent", "crossentropy", "cost", "objective", "elbo"}
+# A loss is often named by its function alone (`train/bce`, `val/ce`, `kl`): those names are losses too. `mse` and
+# `mae` are not here: Keras and most scripts log them as metrics beside a `loss`.
+LOSS_WORDS = {
+    "loss",
+    "nll",
+    "xent",
+    "crossentropy",
+    "cost",
+    "objective",
+    "elbo",
+    "bce",
+    "ce",
+    "logloss",
+    "hinge",
+    "huber",
+    "focal",
+    "kl",
+    "kld",
+    "bpr",
+    "triplet",
+    "infonce",
+    "ntxent",
+}
 BATCH_WORDS = {"batch", "step", "iter", "iteration", "iterations", "it"}
 EPOCH_WORDS = {"epoch"}
 LR_WORDS = {"lr", "learningrate"}

@@ -33,6 +33,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("divergence", "DIV_EXPLODE_RATIO"): 10.0,
     ("no_learning", "NO_LEARN_MAX_IMPROVEMENT"): 0.05,
     ("no_learning", "NO_LEARN_MIN_POINTS"): 5,
+    ("no_learning", "NO_LEARN_TRAIN_BESIDE_FLAT_VAL"): 0.2,
     ("no_learning", "CHANCE_TOLERANCE"): 0.03,
     ("no_learning", "METRIC_MIN_GAIN"): 0.05,
     ("no_learning", "METRIC_ABOVE_CHANCE"): 0.1,

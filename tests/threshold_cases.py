@@ -192,6 +192,11 @@ def nl_improvement(x: float) -> RunData:
     return run(train_loss=np.linspace(1.0, 1.0 - x, 10))
 
 
+def nl_train_beside_flat_val(x: float) -> RunData:
+    """Training falls by x (beyond NO_LEARN_MAX_IMPROVEMENT) while validation stays flat."""
+    return run(train_loss=np.linspace(1.0, 1.0 - x, 10), val_loss=np.resize([1.0, 0.999], 10))
+
+
 def nl_points(x: float) -> RunData:
     """A flat loss of x points."""
     return run(train_loss=np.resize([1.0, 0.99], int(x)))
@@ -1062,6 +1067,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("no_learning", "NO_LEARN_COLLAPSE_TAIL", nl_collapse_tail, "above"),
     Edge("no_learning", "NO_LEARN_MAX_IMPROVEMENT", nl_improvement, "below"),
     Edge("no_learning", "NO_LEARN_MIN_POINTS", nl_points, "above", count_from),
+    Edge("no_learning", "NO_LEARN_TRAIN_BESIDE_FLAT_VAL", nl_train_beside_flat_val, "below"),
     Edge("no_learning", "CHANCE_TOLERANCE", nl_chance, "below"),
     Edge("no_learning", "METRIC_MIN_GAIN", nl_metric_gain, "below"),
     Edge("no_learning", "METRIC_ABOVE_CHANCE", nl_above_chance, "below"),

@@ -150,6 +150,9 @@ def divergence(ctx: Context) -> Finding | None:
 
 NO_LEARN_MAX_IMPROVEMENT = 0.05
 """Less than 5% below the starting loss over the whole run counts as not learning."""
+NO_LEARN_TRAIN_BESIDE_FLAT_VAL = 0.2
+"""...or by at most 20% while the validation loss improves by less than NO_LEARN_MAX_IMPROVEMENT (30% with a flat
+validation loss is `data_problem`'s ground)."""
 NO_LEARN_MIN_POINTS = 5
 CHANCE_TOLERANCE = 0.03
 """A loss within 3% of ln(C) for an integer C is the loss of a uniform guess."""
@@ -186,6 +189,7 @@ def _chance_classes(ctx: Context, typical: float) -> int | None:
     unless=("nonfinite_loss",),
     thresholds=(
         "NO_LEARN_MAX_IMPROVEMENT",
+        "NO_LEARN_TRAIN_BESIDE_FLAT_VAL",
         "NO_LEARN_MIN_POINTS",
         "CHANCE_TOLERANCE",
         "METRIC_MIN_GAIN",
@@ -208,13 +212,19 @@ def no_learning(ctx: Context) -> Finding | None:
     improvement = rel(first - best, first)
     if first <= 0:
         return None
-    if improvement > NO_LEARN_MAX_IMPROVEMENT:
-        return _collapsed(ctx, c, first, best, improvement)
     vl = ctx.curves.get("val_loss")
+    val_gain = None
     if vl is not None and vl is not c and vl.n >= 3:
         v0 = float(np.median(vl.values[: max(1, min(3, vl.values.size // 5))]))
-        if rel(v0 - float(np.min(vl.smooth)), v0) > 4 * NO_LEARN_MAX_IMPROVEMENT:
-            return None  # validation learns: a data problem, not a dead model
+        val_gain = rel(v0 - float(np.min(vl.smooth)), v0)
+    if improvement > NO_LEARN_MAX_IMPROVEMENT:
+        # A noisy training loss that moves a little beside a validation loss that does not move at all has learned
+        # nothing: its "improvement" is the first point's noise or memorised batches.
+        flat_val = val_gain is not None and val_gain < NO_LEARN_MAX_IMPROVEMENT
+        if not (flat_val and improvement <= NO_LEARN_TRAIN_BESIDE_FLAT_VAL):
+            return _collapsed(ctx, c, first, best, improvement)
+    if val_gain is not None and val_gain > 4 * NO_LEARN_MAX_IMPROVEMENT:
+        return None  # validation learns: a data problem, not a dead model
     classes = _chance_classes(ctx, float(np.median(c.values)))
     vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
     if vm is not None and vm.n >= 3:

@@ -102,6 +102,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("lr_decay_too_early", "LR_MIN_AFTER"): 0.25,
     ("lr_decay_too_early", "LR_GAIN_BEFORE"): 0.05,
     ("lr_decay_too_early", "LR_MAX_GAIN_AFTER"): 0.05,
+    ("lr_decay_too_early", "LR_PACE_AFTER"): 0.1,
     ("underfitting", "UNDERFIT_MAX_IMPROVEMENT"): 0.3,
     ("underfitting", "UNDERFIT_MAX_GAP"): 0.1,
     ("underfitting", "UNDERFIT_FLAT_TOLERANCE"): 0.03,

@@ -599,9 +599,18 @@ def lrd_gain_before(x: float) -> RunData:
 
 
 def lrd_max_gain_after(x: float) -> RunData:
-    """The loss halves before the LR cut (index 4), holds for the window after it that the rule lets settle (as
-    long as the stretch before the cut: 4 points), and gains x over the rest."""
-    return run(train_loss=knots(N, (0, 2.0), (4, 1.0), (8, 1.0), (13, 1.0 - x)), lr=lr_cut())
+    """The loss gains 10% before the LR cut (index 4), holds for the window after it that the rule lets settle, and
+    gains x over the rest: slow enough against the 10% before that LR_PACE_AFTER does not decide."""
+    return run(train_loss=knots(N, (0, 1.0), (4, 0.9), (8, 0.9), (13, 0.9 * (1.0 - x))), lr=lr_cut())
+
+
+def lrd_pace_after(x: float) -> RunData:
+    """11 points over 1000 steps, LR cut x0.01 at step 100: the loss halves before the cut (a pace of 5 per run),
+    settles until step 200, then falls by 4x over the remaining 80%: a pace of x times the one before, and far
+    more than LR_MAX_GAIN_AFTER in total, so only the pace decides."""
+    steps = np.arange(0, 1001, 100)
+    loss = np.interp(steps, [0, 100, 200, 1000], [2.0, 1.0, 1.0, 1.0 - 4 * x])
+    return run_xy(train_loss=(steps, loss), lr=(steps, np.where(steps < 100, 1.0, 0.01)))
 
 
 # -- no_learning: collapse -------------------------------------------------------------------
@@ -1112,6 +1121,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("lr_decay_too_early", "LR_MIN_AFTER", lrd_min_after, "above"),
     Edge("lr_decay_too_early", "LR_GAIN_BEFORE", lrd_gain_before, "above"),
     Edge("lr_decay_too_early", "LR_MAX_GAIN_AFTER", lrd_max_gain_after, "below"),
+    Edge("lr_decay_too_early", "LR_PACE_AFTER", lrd_pace_after, "below"),
     Edge("lr_too_high", "LR_HIGH_MAX_SHARE", lrh_share, "below"),
     Edge("lr_too_high", "LR_HIGH_MIN_GAIN_AFTER", lrh_gain_after, "above"),
     Edge("lr_too_high", "LR_HIGH_MIN_RANGE", lrh_range, "above"),

@@ -190,7 +190,8 @@ def _epoch_length(ctx: Context, c: Curve) -> float | None:
         if tag.rsplit("/", 1)[-1] == "epoch" and len(s) > 2 and (gap := epoch_counter_gap(s)) is not None:
             return gap
     t = ctx.curves.get("train_loss")
-    if t is not None and t is not c and t.steps.size > 2:
+    # an epoch-level training loss: not the batch curve itself under another role (a dense `train/bce` is both)
+    if t is not None and t.tag != c.tag and t.level == "epoch" and t.steps.size > 2:
         d = float(np.median(np.diff(t.steps)))
         if d > 4 and t.steps[-1] <= c.steps[-1] * 1.5:
             return d
@@ -216,6 +217,7 @@ def _repeats(y: np.ndarray, lag: int, ac: float, require_double: bool) -> bool:
     """
     if lag < PERIODIC_MIN_POINTS or ac < PERIODIC_MIN_AUTOCORR or lag * PERIODIC_MIN_CYCLES > y.size:
         return False
+
     if require_double or 2 * lag * PERIODIC_MIN_CYCLES <= y.size:
         return _autocorr(y, 2 * lag) >= PERIODIC_MIN_AUTOCORR / 2
     return True

@@ -836,6 +836,16 @@ def pd_autocorr(x: float) -> RunData:
     return batch_run(np.exp(base + sigma * z), 20)
 
 
+def pd_min_z(x: float) -> RunData:
+    """60 per-step points, a saw-tooth every 10-step epoch, noise tuned so that the autocorrelation at the epoch is
+    x / sqrt(50 pairs): 0.42 at the constant, above PERIODIC_MIN_AUTOCORR, so only the significance decides."""
+    z = np.random.default_rng(11).standard_normal(60)
+    base = 0.3 * np.resize(np.linspace(1.0, 0.0, 10), 60)
+    target = x / np.sqrt(50.0)
+    sigma = bisect(lambda s: noise._autocorr(base + s * z, 10), target, 0.0, 2.0, decreasing=True)
+    return batch_run(np.exp(base + sigma * z), 10)
+
+
 def pd_cycles(x: float) -> RunData:
     """x cycles of a clean saw-tooth with a 25-step epoch (2 cycles: the 50 points the rule needs at least)."""
     return batch_run(1.0 + 0.3 * np.resize(np.linspace(1.0, 0.0, 25), int(x) * 25), 25)
@@ -1143,6 +1153,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("noisy_loss", "NOISY_BATCH_TAIL", nz_batch_tail, "above"),
     Edge("noisy_loss", "NOISY_LEVEL_FLOOR", nz_floor, "above"),
     Edge("periodic_loss", "PERIODIC_MIN_AUTOCORR", pd_autocorr, "above"),
+    Edge("periodic_loss", "PERIODIC_MIN_Z", pd_min_z, "above"),
     Edge(
         "periodic_loss",
         "PERIODIC_MIN_CYCLES",

@@ -99,6 +99,9 @@ def noisy_loss(ctx: Context) -> Finding | None:
 
 PERIODIC_MIN_AUTOCORR = 0.3
 """Autocorrelation of the detrended batch loss at the period,"""
+PERIODIC_MIN_Z = 3.0
+"""...and at least 3 standard errors of a white-noise autocorrelation (1 / sqrt(pairs)): on 70 pairs 0.3 is 2.5 of
+them, a chance correlation a short curve throws up (dev: a 80-point Keras batch loss at 0.30),"""
 PERIODIC_MIN_CYCLES = 3
 """...seen over at least three cycles,"""
 PERIODIC_MIN_POINTS = 4
@@ -217,6 +220,8 @@ def _repeats(y: np.ndarray, lag: int, ac: float, require_double: bool) -> bool:
     """
     if lag < PERIODIC_MIN_POINTS or ac < PERIODIC_MIN_AUTOCORR or lag * PERIODIC_MIN_CYCLES > y.size:
         return False
+    if ac * np.sqrt(y.size - lag) < PERIODIC_MIN_Z:
+        return False  # within chance for this few pairs
 
     if require_double or 2 * lag * PERIODIC_MIN_CYCLES <= y.size:
         return _autocorr(y, 2 * lag) >= PERIODIC_MIN_AUTOCORR / 2
@@ -256,6 +261,7 @@ def _blind_search(y: np.ndarray) -> tuple[int, float] | None:
     unless=("nonfinite_loss", "divergence"),
     thresholds=(
         "PERIODIC_MIN_AUTOCORR",
+        "PERIODIC_MIN_Z",
         "PERIODIC_MIN_CYCLES",
         "PERIODIC_MIN_POINTS",
         "PERIODIC_MAX_POINTS",

@@ -351,6 +351,17 @@ def test_a_fast_first_drop_then_a_slow_creep_is_not_lr_too_small():
     assert "lr_too_small" not in codes(rep)
 
 
+def test_a_per_batch_training_loss_leaves_the_line_to_validation():
+    """A recommender logs its BCE every 10 steps (batch-to-batch noise of 8%) and validates every 70: validation
+    falls in a straight line 0.50 -> 0.46 over 30 epochs, which the noisy per-step curve cannot show."""
+    steps = np.arange(10, 2101, 10)
+    train = noisy(np.linspace(0.50, 0.46, steps.size), 0.08, 3)
+    rd = run_xy(train__bce=(steps, train), val__bce=(np.arange(70, 2101, 70), np.linspace(0.50, 0.46, 30)))
+    rep = analyze_run(rd)
+    assert rep.roles["train_loss"].level == "batch"
+    assert "lr_too_small" in codes(rep)
+
+
 def test_bending_curve_is_not_lr_too_small():
     assert "lr_too_small" not in codes(analyze_run(run(train_loss=decay(50, 2.3, 0.2, 5))))
 

@@ -207,6 +207,9 @@ def lr_too_small(ctx: Context) -> Finding | None:
     """Loss that decreases in a straight line: healthy curves fall fast and then
     bend; a line that never bends means each step moves the weights too little."""
     c = ctx.curves.get("train_loss") or ctx.curves.get("val_loss")
+    v = ctx.curves.get("val_loss")
+    if c is not None and c.level == "batch" and v is not None and v.n >= LINEAR_MIN_POINTS:
+        c = v  # a per-batch training loss scatters too much for any line to explain it: validation shows the line
     if c is None or c.n < LINEAR_MIN_POINTS:
         return None
     # The smoothed curve, but starting from the first evaluation itself: its smoothing window (a tenth of the

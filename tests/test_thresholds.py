@@ -74,7 +74,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("val_plateau", "VAL_FLAT_MIN_TAIL"): 0.3,
     ("val_plateau", "TRAIN_GAIN_IN_TAIL"): 0.035,
     ("val_plateau", "VAL_VS_TRAIN"): 0.5,
-    ("best_checkpoint_mismatch", "MISMATCH_MIN_METRIC_LOSS"): 0.02,
+    ("best_checkpoint_mismatch", "MISMATCH_MIN_METRIC_LOSS"): 0.05,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_RELATIVE"): 0.005,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_DISTANCE"): 0.1,
     ("best_checkpoint_mismatch", "MISMATCH_MIN_NOISE"): 2.0,

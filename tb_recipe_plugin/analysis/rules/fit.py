@@ -12,6 +12,7 @@ from tb_recipe_plugin.analysis.curves import (
     rolling_median,
     tail_start_index,
     tail_trend,
+    trend_since,
 )
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
@@ -193,8 +194,10 @@ def val_plateau(ctx: Context) -> Finding | None:
     if early < VAL_MIN_EARLY_GAIN:
         return None
     tail_steps = v.bsteps[s:]
+    # Training's fall over the same stretch, read two ways: two smoothed end points miss most of a noisy per-step
+    # curve's fall, a Theil-Sen trend reads a quantised one (HF logs 4 decimals) as flat; either showing it counts.
     t_start, t_end = interp_to(t, tail_steps[[0, -1]])
-    train_gain = rel(float(t_start - t_end), float(t_start))
+    train_gain = max(rel(float(t_start - t_end), float(t_start)), -trend_since(t, float(tail_steps[0]))[0])
     if train_gain < TRAIN_GAIN_IN_TAIL or -change > VAL_VS_TRAIN * train_gain:
         return None
     vals = v.smooth[s:]

@@ -28,6 +28,7 @@ PROGRAMS = {
     "lightning_style_gru": "dev",
     "tbx_segmentation": "dev",
     "torch_recsys_mf": "dev",
+    "torch_lm_fairseq_style": "dev",
     "torch_ranking": "heldout",
     "lightning_style_transformer": "heldout",
 }
@@ -43,6 +44,8 @@ TINY = {
     "tbx_segmentation": ("healthy_adam_bce", {"n_train": 32, "n_val": 8, "epochs": 2, "image_every": 1}),
     "torch_recsys_mf": ("healthy_adam_constant", {"n_users": 60, "n_items": 50, "pos_per_user": 6, "epochs": 2,
                                                   "batch_size": 64, "log_every": 2}),
+    "torch_lm_fairseq_style": ("healthy_inverse_sqrt", {"n_train": 64, "n_valid": 16, "max_epoch": 2,
+                                                        "log_interval": 2, "warmup_updates": 4}),
     "torch_ranking": ("healthy_pairwise_onecycle", {"n_train": 16, "n_val": 8, "epochs": 2}),
     "lightning_style_transformer": ("healthy_cosine_warmup", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                               "val_check_interval": 2, "log_every_n_steps": 2,
@@ -194,6 +197,42 @@ def test_lightning_half_epoch_validation_and_warmup_cosine(tmp_path: Path) -> No
     assert lr[0] == 0.0 and peak == 4 and lr[peak] == pytest.approx(facts.lr_peak)
     assert np.all(np.diff(lr[: peak + 1]) > 0) and np.all(np.diff(lr[peak:]) < 0)
     assert lr[-1] < 0.05 * facts.lr_peak  # the cosine ends near 0 at the run's last step
+
+
+def test_fairseq_layout_steps_and_base_2_losses(tmp_path: Path) -> None:
+    """One writer per split in train_inner/, train/ and valid/, step = updates, losses in bits with ppl = 2 ** loss."""
+    pytest.importorskip("torch")
+    run_dir, facts, curves = _train("torch_lm_fairseq_style", tmp_path, validate_interval_updates=3)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["train", "train_inner", "valid"]
+    spe = facts.steps_per_epoch
+    assert spe == 4 and facts.log_every_steps == 2 and facts.eval_every_steps == 3
+    for tag in ("loss", "ppl", "lr", "gnorm", "wps", "ups", "wpb", "bsz", "train_wall", "wall"):
+        assert curves[f"train_inner/{tag}"][0].tolist() == [2, 4, 6, 8], tag
+        assert curves[f"train/{tag}"][0].tolist() == [spe, 2 * spe], tag
+    assert "train_inner/clip" not in curves and "train_inner/loss_scale" not in curves  # clipping and fp16 are off
+    assert curves["valid/loss"][0].tolist() == [3, 4, 6, 8]  # every 3 updates and at each epoch's end
+    for split in ("train_inner", "train", "valid"):
+        loss, ppl = curves[f"{split}/loss"][1], curves[f"{split}/ppl"][1]
+        assert np.allclose(ppl, 2.0**loss, rtol=1e-5)
+    assert abs(curves["train_inner/loss"][1][0] - math.log2(40)) < 0.3  # bits: a uniform guess is log2(V)
+    assert np.all(curves["train_inner/bsz"][1] == 16) and np.all(curves["train_inner/wpb"][1] == 16 * 32)
+    acc = curves["valid/accuracy"][1]
+    assert np.all((acc >= 0) & (acc <= 1))
+    assert 0 < facts.chance_metric < 0.3 and facts.num_classes == 40
+    best = curves["valid/best_loss"][1]
+    assert np.allclose(best, np.minimum.accumulate(curves["valid/loss"][1]))
+
+
+def test_fairseq_fp16_without_overflow_check_turns_nan(tmp_path: Path) -> None:
+    """The nonfinite injection must show: a loss scale that keeps doubling overflows the half-precision gradients."""
+    pytest.importorskip("torch")
+    _, facts, curves = _train("torch_lm_fairseq_style", tmp_path, run="nonfinite_fp16_no_overflow_check",
+                              max_epoch=12, fp16_scale_window=2)
+    loss = curves["train_inner/loss"][1]
+    assert math.isfinite(loss[0]) and np.isnan(loss[-1])
+    scale = curves["train_inner/loss_scale"][1]
+    assert scale[0] == 128.0 * 2 and np.all(np.diff(scale) > 0)  # never halved: no overflow check
+    assert "overflow check off" in facts.injected["fp16"]
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

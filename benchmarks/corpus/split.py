@@ -24,6 +24,7 @@ SPLIT: dict[str, Split] = {
     "lightning_style_gru": "dev",
     "tbx_segmentation": "dev",
     "torch_recsys_mf": "dev",
+    "torch_lm_fairseq_style": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -84,7 +84,18 @@ def test_keras_split_folders_merge_into_their_parent(tmp_path):
     assert data.errors == []
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "val", "eval", "test"])
+def test_fairseq_split_folders_merge_into_their_parent(tmp_path):
+    """fairseq writes `loss` per update in train_inner/, per epoch in train/ and per validation in valid/."""
+    run = tmp_path / "checkpoints" / "tb"
+    event_file(run / "train_inner", 1000, [tensor_event("loss", s, 5.0 - s / 100) for s in range(10, 110, 10)])
+    event_file(run / "train", 1001, [tensor_event("loss", s, 4.5 - s / 100) for s in (50, 100)])
+    event_file(run / "valid", 1002, [tensor_event("loss", s, 4.6 - s / 100) for s in (50, 100)])
+    (data,) = iter_runs(str(tmp_path))
+    assert data.name == "checkpoints/tb"
+    assert sorted(data.series) == ["train/loss", "train_inner/loss", "valid/loss"]
+
+
+@pytest.mark.parametrize("split", ["train", "train_inner", "validation", "valid", "val", "eval", "test"])
 def test_lone_split_folder_under_logdir_is_the_root_run(tmp_path, split):
     loss_file(tmp_path / split)
     (run,) = iter_runs(str(tmp_path))

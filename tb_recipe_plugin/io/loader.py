@@ -31,7 +31,9 @@ from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.io.event_reader import ScalarCollector, read_event_stream
 
 EVENT_FILE_MARKER = "tfevents"
-SPLIT_FOLDERS = frozenset({"train", "validation", "val", "eval", "test"})
+# Keras' `train/` and `validation/`, and the `train_inner/` (per update), `train/` (per epoch) and `valid/` writers
+# of fairseq, among other split-per-folder layouts.
+SPLIT_FOLDERS = frozenset({"train", "train_inner", "validation", "valid", "val", "eval", "test"})
 ROOT_RUN = "."
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")

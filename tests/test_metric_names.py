@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tb_recipe_plugin.analysis.analyzer import analyze_run
-from tests.curves import codes, decay, run
+from tests.curves import codes, decay, noisy, run, run_xy
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,20 @@ def test_a_loss_named_by_its_function_is_a_loss(name: str) -> None:
     rep = analyze_run(run(**{f"train__{name}": decay(n, 1.0, 0.05, 4), f"val__{name}": val}))
     assert rep.roles["train_loss"].tag == f"train/{name}" and rep.roles["val_loss"].tag == f"val/{name}"
     assert "overfitting" in codes(rep)
+
+
+def test_the_denser_of_two_training_losses_is_the_per_batch_one() -> None:
+    """fairseq's `train_inner/loss` (every 10 updates) beside `train/loss` (per epoch): no word says "batch", the
+    density does; spikes in the per-update curve are then seen."""
+    inner_steps, epoch_steps = np.arange(10, 2010, 10), np.arange(200, 2001, 200)
+    inner = noisy(np.linspace(5.0, 2.0, inner_steps.size), 0.02, 4)
+    inner[120] *= 5  # one corrupted batch
+    rd = run_xy(
+        train_inner__loss=(inner_steps, inner),
+        train__loss=(epoch_steps, np.linspace(4.5, 2.0, epoch_steps.size)),
+        valid__loss=(epoch_steps, np.linspace(4.6, 2.2, epoch_steps.size)),
+    )
+    rep = analyze_run(rd)
+    assert rep.roles["train_loss"].tag == "train/loss"
+    assert rep.roles["batch_loss"].tag == "train_inner/loss" and rep.roles["batch_loss"].level == "batch"
+    assert "loss_spikes" in codes(rep)

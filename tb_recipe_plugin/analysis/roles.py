@@ -248,6 +248,24 @@ def _overlaps(a: Series, b: Series) -> bool:
     return (hi - lo) >= 0.3 * span
 
 
+DENSER = 2
+"""A second training loss with at least twice the points of the chosen one, over the same stretch, is its per-batch
+companion (fairseq's `train_inner/loss` every N updates beside `train/loss` per epoch)."""
+
+
+def _denser_training_loss(series: Mapping[str, Series], roles: dict[str, Role], cands: list[_Candidate]) -> None:
+    """Batch level from the data when the names do not say it: the denser of two training losses."""
+    chosen = roles.get("train_loss")
+    if chosen is None:
+        return
+    anchor = series[chosen.tag]
+    for c in sorted(cands, key=lambda c: (-c.score, c.tag)):
+        other = series[c.tag]
+        if c.tag != chosen.tag and len(other) >= DENSER * len(anchor) and _overlaps(other, anchor):
+            roles["batch_loss"] = Role(tag=c.tag, level="batch", direction=c.direction)
+            return
+
+
 def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role]) -> None:
     """An unsplit metric logged at exactly the training loss's steps, in a run with no validation loss, is
     computed in the training loop (an RBM's `quant_error` beside its `loss`, every 50 steps): it becomes the
@@ -296,6 +314,8 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         best = next(iter(ranked), None)
         if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
+    if "batch_loss" not in roles and "batch_loss" not in overrides:
+        _denser_training_loss(series, roles, candidates["train_loss"])
     _training_side_metric(series, roles)
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:

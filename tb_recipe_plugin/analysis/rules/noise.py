@@ -42,11 +42,12 @@ def _noise_ratio(c: Curve) -> tuple[float, float, float, float]:
 _TAIL_MAX_POINTS = 20_000  # a cost cap, not a threshold: the swing of 20k consecutive points is already exact
 
 
-def _tail_swing(c: Curve) -> float:
-    """Point-to-point noise of a per-batch curve's raw tail as a fraction of that tail's level."""
+def _tail_swing(c: Curve) -> tuple[float, float]:
+    """Point-to-point noise of a per-batch curve's raw tail: (absolute, as a fraction of that tail's level)."""
     take = min(_TAIL_MAX_POINTS, max(NOISY_MIN_POINTS, int(np.ceil(NOISY_BATCH_TAIL * c.values.size))))
     raw = c.values[-take:]
-    return noise_level(raw) / max(abs(float(np.median(raw))), 1e-12)
+    noise = noise_level(raw)
+    return noise, noise / max(abs(float(np.median(raw))), 1e-12)
 
 
 @rule(
@@ -79,8 +80,13 @@ def noisy_loss(ctx: Context) -> Finding | None:
             continue
         ratio, noise, trend, level = _noise_ratio(c)
         per_batch = c.level == "batch" or role == "batch_loss"
-        if per_batch and _tail_swing(c) < NOISY_BATCH_LEVEL:
-            continue
+        if per_batch:
+            raw_noise, swing = _tail_swing(c)
+            if swing < NOISY_BATCH_LEVEL:
+                continue
+            # against the visible movement too: bin medians of a long curve shrink its swing
+            noise = max(noise, raw_noise)
+            ratio = noise / max(trend, NOISY_LEVEL_FLOOR * level, 1e-12)
         score = ratio / NOISY_RATIO
         if score > 1 and (worst is None or score > worst[0]):
             worst = (score, c, ratio, noise, trend)

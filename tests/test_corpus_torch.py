@@ -29,6 +29,7 @@ PROGRAMS = {
     "tbx_segmentation": "dev",
     "torch_recsys_mf": "dev",
     "torch_lm_fairseq_style": "dev",
+    "torch_detectron_style": "dev",
     "torch_ranking": "heldout",
     "lightning_style_transformer": "heldout",
 }
@@ -46,6 +47,8 @@ TINY = {
                                                   "batch_size": 64, "log_every": 2}),
     "torch_lm_fairseq_style": ("healthy_inverse_sqrt", {"n_train": 64, "n_valid": 16, "max_epoch": 2,
                                                         "log_interval": 2, "warmup_updates": 4}),
+    "torch_detectron_style": ("healthy_multistep_1x", {"n_train": 64, "n_val": 16, "max_iter": 40, "log_period": 5,
+                                                       "eval_period": 10, "steps": [30], "warmup_iters": 5}),
     "torch_ranking": ("healthy_pairwise_onecycle", {"n_train": 16, "n_val": 8, "epochs": 2}),
     "lightning_style_transformer": ("healthy_cosine_warmup", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                               "val_check_interval": 2, "log_every_n_steps": 2,
@@ -233,6 +236,35 @@ def test_fairseq_fp16_without_overflow_check_turns_nan(tmp_path: Path) -> None:
     scale = curves["train_inner/loss_scale"][1]
     assert scale[0] == 128.0 * 2 and np.all(np.diff(scale) > 0)  # never halved: no overflow check
     assert "overflow check off" in facts.injected["fp16"]
+
+
+def test_detectron_layout_iteration_steps_and_percent_ap(tmp_path: Path) -> None:
+    """One event file in the run folder; steps are 0-based iterations (19, 39, ...); AP is in percent, COCO-like."""
+    pytest.importorskip("torch")
+    from benchmarks.corpus.programs.torch_detectron_style import CLASSES, coco_ap
+
+    run_dir, facts, curves = _train("torch_detectron_style", tmp_path)
+    assert [p.name for p in run_dir.iterdir() if p.is_dir()] == [] and len(list(run_dir.glob("*tfevents*"))) == 1
+    assert facts.steps_per_epoch == 4 and facts.epochs == 10 and facts.log_every_steps == 5
+    assert facts.eval_every_steps == 10 and facts.schedule == "warmup_step_decay" and facts.task == "detection"
+    for tag in ("total_loss", "loss_cls", "loss_box_reg", "fast_rcnn/cls_accuracy", "lr", "time", "data_time",
+                "eta_seconds"):
+        assert curves[tag][0].tolist() == list(range(4, 40, 5)), tag  # (iter + 1) % log_period == 0, step = iter
+    for tag in ("bbox/AP", "bbox/AP50", "bbox/AP75", "validation_loss", *(f"bbox/AP-{c}" for c in CLASSES)):
+        assert curves[tag][0].tolist() == [9, 19, 29, 39], tag
+    assert abs(curves["loss_cls"][1][0] - math.log(3)) < 0.05  # Detectron2's head init: a uniform class first
+    lr = curves["lr"][1]
+    assert lr[0] < lr[1] == pytest.approx(0.02) and lr[-1] == pytest.approx(0.002)  # warm-up, then x0.1 at 30
+    assert curves["eta_seconds"][1][-1] == 0.0
+    ap, ap50, ap75 = (curves[f"bbox/{k}"][1] for k in ("AP", "AP50", "AP75"))
+    assert np.all((ap >= 0) & (ap <= 100)) and np.all(ap50 >= ap75)
+    assert 0 < facts.chance_metric < 5 and facts.metric == "AP" and facts.num_classes == 3
+    gt_cls = np.array([0, 1, 2, 0])
+    gt_box = np.array([[0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.9, 0.9], [0.2, 0.3, 0.6, 0.7], [0.0, 0.0, 0.3, 0.3]])
+    perfect = coco_ap(np.eye(3)[gt_cls], gt_box, gt_cls, gt_box)
+    assert perfect["AP"] == pytest.approx(100.0) and perfect["AP75"] == pytest.approx(100.0)
+    shifted = coco_ap(np.eye(3)[gt_cls], gt_box + 0.05, gt_cls, gt_box)  # IoU ~0.5-0.6: AP50 only
+    assert shifted["AP50"] == pytest.approx(100.0) and shifted["AP75"] == 0.0 and 0 < shifted["AP"] < 30
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

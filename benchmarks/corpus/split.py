@@ -25,6 +25,7 @@ SPLIT: dict[str, Split] = {
     "tbx_segmentation": "dev",
     "torch_recsys_mf": "dev",
     "torch_lm_fairseq_style": "dev",
+    "torch_detectron_style": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

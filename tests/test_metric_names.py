@@ -95,3 +95,18 @@ def test_the_denser_of_two_training_losses_is_the_per_batch_one() -> None:
     assert rep.roles["train_loss"].tag == "train/loss"
     assert rep.roles["batch_loss"].tag == "train_inner/loss" and rep.roles["batch_loss"].level == "batch"
     assert "loss_spikes" in codes(rep)
+
+
+def test_detectron2_names_its_validation_metric_ap_and_logs_a_training_accuracy() -> None:
+    """Detectron2 writes `total_loss` and `fast_rcnn/cls_accuracy` every 20 iterations, `validation_loss` and
+    `bbox/AP` (percent) every pass: the accuracy logged with the training loss is the training metric, `bbox/AP`
+    the validation one."""
+    it, ev = np.arange(19, 1800, 20), np.arange(59, 1800, 60)
+    rd = run_xy(
+        total_loss=(it, decay(it.size, 1.7, 0.2, 4)),
+        **{"fast_rcnn/cls_accuracy": (it, np.linspace(0.4, 0.95, it.size))},
+        validation_loss=(ev, decay(ev.size, 1.7, 0.4, 4)),
+        **{"bbox/AP": (ev, np.linspace(0.2, 30.0, ev.size)), "bbox/AP50": (ev, np.linspace(1.0, 60.0, ev.size))},
+    )
+    rep = analyze_run(rd)
+    assert rep.roles["val_metric"].tag == "bbox/AP" and rep.roles["val_metric"].direction == "max"

@@ -62,6 +62,9 @@ METRICS: dict[str, str] = {
     "miou": "max",
     "map": "max",
     "map50": "max",
+    "ap": "max",
+    "ap50": "max",
+    "ap75": "max",
     "f1": "max",
     "fscore": "max",
     "auc": "max",
@@ -266,18 +269,32 @@ def _denser_training_loss(series: Mapping[str, Series], roles: dict[str, Role], 
             return
 
 
-def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role]) -> None:
-    """An unsplit metric logged at exactly the training loss's steps, in a run with no validation loss, is
-    computed in the training loop (an RBM's `quant_error` beside its `loss`, every 50 steps): it becomes the
-    training metric, not a validation curve that "plateaus while training improves"."""
-    vm, tl = roles.get("val_metric"), roles.get("train_loss")
-    if vm is None or tl is None or "val_loss" in roles or "train_metric" in roles:
+def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role], ranked: list[_Candidate]) -> None:
+    """An unsplit metric logged at exactly the training loss's steps, and not at the validation loss's, is computed
+    in the training loop (an RBM's `quant_error` beside its `loss` every 50 steps; Detectron2's
+    `fast_rcnn/cls_accuracy` beside `total_loss` every 20 iterations while `validation_loss` comes every pass): it
+    becomes the training metric, not a validation curve. YOLO's `metrics/mAP` is logged per epoch like its
+    `train/` losses but also like its `val/` losses, and stays the validation metric."""
+    tl, vl = roles.get("train_loss"), roles.get("val_loss")
+    if tl is None or "val_metric" not in roles:
         return
-    if set(tokens(vm.tag)) & (VAL_WORDS | TRAIN_WORDS):
+
+    def train_side(tag: str) -> bool:
+        if set(tokens(tag)) & (VAL_WORDS | TRAIN_WORDS):
+            return False
+        a = series[tag].steps
+        if a.size < 3 or not np.array_equal(a, series[tl.tag].steps):
+            return False
+        return vl is None or not np.array_equal(series[vl.tag].steps, a)
+
+    if not train_side(roles["val_metric"].tag):
         return
-    a, b = series[vm.tag].steps, series[tl.tag].steps
-    if a.size >= 3 and a.size == b.size and np.array_equal(a, b):
-        roles["train_metric"] = roles.pop("val_metric")
+    moved = roles.pop("val_metric")
+    roles.setdefault("train_metric", moved)
+    # the next validation metric candidate that is one (Detectron2's `bbox/AP` after its training accuracy)
+    nxt = next((c for c in ranked if c.tag != moved.tag and not train_side(c.tag)), None)
+    if nxt is not None:
+        roles["val_metric"] = Role(tag=nxt.tag, level=nxt.level, direction=nxt.direction)
 
 
 def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None) -> dict[str, Role]:
@@ -291,6 +308,7 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
             raise KeyError(f"role {role}: no series named {tag!r} in this run")
     evidence = EpochEvidence(series)  # read only if a candidate looks counted by epoch, then once for all of them
     candidates: dict[str, list[_Candidate]] = {r: [] for r in ROLE_NAMES}
+    val_ranked: list[_Candidate] = []
     for tag, s in series.items():
         for cand in _classify(tag, s):
             candidates[cand.role].append(cand)
@@ -306,17 +324,20 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         ranked = [c for c in ranked if c.score > -2]
         if role in ("val_loss", "val_metric", "train_metric") and "train_loss" in roles:
             anchor = series[roles["train_loss"].tag]
-            ranked = (
+            ranked = [
                 c
                 for c in ranked
                 if _overlaps(series[c.tag], anchor) or epoch_index_period(series[c.tag], anchor, evidence) is not None
-            )
+            ]
+        if role == "val_metric":
+            val_ranked = ranked
         best = next(iter(ranked), None)
         if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
     if "batch_loss" not in roles and "batch_loss" not in overrides:
         _denser_training_loss(series, roles, candidates["train_loss"])
-    _training_side_metric(series, roles)
+    if "val_metric" not in overrides and "train_metric" not in overrides:
+        _training_side_metric(series, roles, val_ranked)
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:
         vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)

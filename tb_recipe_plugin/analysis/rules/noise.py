@@ -72,7 +72,9 @@ def noisy_loss(ctx: Context) -> Finding | None:
     worst: tuple[float, Curve, float, float, float] | None = None
     # a batch loss that repeats with the epoch swings by design of the data order: periodic_loss says why
     periodic = ctx.tags_of("periodic_loss")
-    for role in ("val_loss", "val_metric", "train_loss", "batch_loss"):
+    # loss curves only: a metric such as a detector's AP jumps by whole points between evaluations early on and
+    # still reads clearly (dev: 4 Detectron2-style runs flagged on their AP alone, 1 true one lost)
+    for role in ("val_loss", "train_loss", "batch_loss"):
         c = ctx.curves.get(role)
         if c is None or c.n < NOISY_MIN_POINTS or (role == "batch_loss" and ctx.batch_running_mean):
             continue

@@ -1,4 +1,5 @@
-"""The Keras ``fit`` corpus programs: keras_mlp_digits, keras_cnn_shapes, keras_autoencoder, keras_transformer_text.
+"""The Keras ``fit`` corpus programs: keras_mlp_digits, keras_cnn_shapes, keras_autoencoder, keras_transformer_text,
+keras_legacy_single_folder.
 
 Listing runs must stay cheap (no TensorFlow import); every run list must be a
 usable slice of the corpus; every run's ``update_freq`` must divide its steps
@@ -21,7 +22,9 @@ from benchmarks.corpus.programs import load
 from tests.conftest import require_tensorflow
 
 REPO = Path(__file__).resolve().parent.parent
-PROGRAMS = ("keras_mlp_digits", "keras_cnn_shapes", "keras_autoencoder", "keras_transformer_text")
+PROGRAMS = (
+    "keras_mlp_digits", "keras_cnn_shapes", "keras_autoencoder", "keras_transformer_text", "keras_legacy_single_folder",
+)
 
 
 def _module(name: str) -> Any:
@@ -45,8 +48,9 @@ def test_every_run_keeps_its_epoch_summaries(name: str) -> None:
         p = module.run_params(spec, module.DEFAULTS)
         steps = p["n_train"] // p["batch_size"]
         assert steps >= 4, spec.name
-        if p["update_freq"] != "epoch":
-            assert steps % p["update_freq"] == 0, (spec.name, steps, p["update_freq"])
+        update_freq = p.get("update_freq", "epoch")  # the legacy layout logs every batch or none
+        if update_freq != "epoch":
+            assert steps % update_freq == 0, (spec.name, steps, update_freq)
 
 
 def test_unknown_params_are_refused() -> None:
@@ -119,3 +123,18 @@ def test_autoencoder_glitch_lands_at_the_declared_step(tmp_path: Path) -> None:
     assert [int(steps[np.argmax(per_batch)])] == facts["injected"]["glitch_steps"]
     assert per_batch.max() > 5 * np.median(per_batch)
     assert facts["metric"] == "mae" and facts["tags"]["val_metric"] == "validation/epoch_mae"
+
+
+def test_legacy_single_folder_writes_keras2_tags_and_raw_batch_values(tmp_path: Path) -> None:
+    """One folder, Keras 2 tag names, raw per-batch losses: the mislabelled batch is the worst at its declared step."""
+    facts, curves = _train_tiny(
+        "keras_legacy_single_folder",
+        "loss_spikes",
+        {"epochs": 4, "n_train": 256, "n_val": 64, "lr": 0.01, "spike_epochs": [3]},
+        tmp_path,
+    )
+    assert {"loss", "acc", "val_loss", "val_acc", "lr", "batch_loss", "batch_acc"} <= set(curves)
+    steps, per_batch = curves[facts["tags"]["batch_loss"]]
+    assert steps[0] == 0 and curves["loss"][0][0] == 0
+    assert [int(steps[np.argmax(per_batch)])] == facts["injected"]["bad_batch_steps"], per_batch.round(3).tolist()
+    assert per_batch.max() > 5 * np.median(per_batch)

@@ -26,6 +26,7 @@ SPLIT: dict[str, Split] = {
     "torch_recsys_mf": "dev",
     "torch_lm_fairseq_style": "dev",
     "torch_detectron_style": "dev",
+    "keras_legacy_single_folder": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -220,3 +220,17 @@ def test_many_epoch_counted_candidates_read_the_run_once(monkeypatch: pytest.Mon
     roles = assign_roles(series)
     assert "val_metric" not in roles  # a 0..49 axis that nothing confirms is not taken for epochs
     assert calls <= 3 * len(series)
+
+
+def test_keras_2_batch_loss_in_the_run_folder_is_raw() -> None:
+    """Keras 2 / TF 1.x wrote each batch's own loss as `batch_loss` in the run folder (no `train/` split folder):
+    it is not a running mean, so its spike is found where it is."""
+    period = 100
+    truth = losses(period * 8, seed=4)
+    truth[5 * period + 90] *= 200
+    batch = Series("batch_loss", np.arange(truth.size), truth)
+    epoch = Series("loss", np.arange(8), truth.reshape(8, period).mean(axis=1))
+    report = analyze_run(RunData("k", {batch.tag: batch, epoch.tag: epoch}))
+    assert report.roles["batch_loss"].tag == "batch_loss" and report.roles["batch_loss"].source == "logged"
+    spikes = [f for f in report.findings if f.code == "loss_spikes"]
+    assert spikes and spikes[0].evidence["max_step"] == 5 * period + 90

@@ -52,8 +52,16 @@ class Prepared:
 
 
 def is_keras_running_mean(tag: str) -> bool:
-    """Keras' own ``batch_*`` summaries (not the tb-recipe callback's raw per-batch loss)."""
-    return PREFIX not in tag and tag.rsplit("/", 1)[-1].startswith("batch_")
+    """Keras' own ``batch_*`` summaries since TF 2 (not the tb-recipe callback's raw per-batch loss).
+
+    Those are written in the run's ``train/`` split folder and hold running means within the epoch. Keras 2 and
+    TF 1.x wrote ``batch_loss`` into the run folder itself, with each batch's own value: a ``batch_*`` tag without
+    the split folder is raw, and analysed as it is.
+    """
+    if PREFIX in tag:
+        return False
+    head, _, last = tag.rpartition("/")
+    return last.startswith("batch_") and head.rsplit("/", 1)[-1] == "train"
 
 
 def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden: frozenset[str]) -> Prepared:

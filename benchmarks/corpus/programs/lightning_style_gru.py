@@ -92,6 +92,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "lightning_style_gru"
@@ -238,14 +239,6 @@ def fit(model: Any, opt: Any, sched: Any, logger: LightningStyle, cfg: FitConfig
     last_epoch = stopped_epoch if stopped_epoch is not None else cfg.max_epochs - 1
     logger.save_checkpoint(model, last_epoch, bts)
     return {"stopped_epoch": stopped_epoch, "global_steps": bts}
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
 
 
 # --------------------------------------------------------------------------- the program

@@ -59,7 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus.programs.lightning_style_gru import FitConfig, LightningStyle, fit, seed_everything
+from benchmarks.corpus.programs._torch import seed_everything
+from benchmarks.corpus.programs.lightning_style_gru import FitConfig, LightningStyle, fit
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "lightning_style_transformer"

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "tbx_segmentation"
@@ -244,9 +245,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)  # one warning per NaN scalar otherwise
     t0 = time.time()
     cfg = {**DEFAULTS, **spec.params}
-    torch.manual_seed(spec.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     x_tr, m_tr = _images(cfg["n_train"], cfg, rng)
     x_va, m_va = _images(cfg["n_val"], cfg, rng)

@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "torch_cnn_hf_style"
@@ -261,9 +262,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
 
     t0 = time.time()
     cfg = {**DEFAULTS, **spec.params}
-    torch.manual_seed(spec.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     gen = torch.Generator().manual_seed(spec.seed)
     x_tr, y_tr, x_ev, y_ev = _data(cfg, rng)

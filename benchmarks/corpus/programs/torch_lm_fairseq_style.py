@@ -99,6 +99,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "torch_lm_fairseq_style"
@@ -401,9 +402,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
 
     t_start = time.time()
     cfg = {**DEFAULTS, **spec.params}
-    torch.manual_seed(spec.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     d = _data(cfg, rng)
     model = _model(cfg)

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "torch_ranking"
@@ -218,9 +219,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
 
     t0 = time.time()
     cfg = {**DEFAULTS, **spec.params}
-    torch.manual_seed(spec.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     tr = _queries(cfg["n_train"], cfg, rng)
     va = _queries(cfg["n_val"], {**cfg, "domains": False}, rng, other=cfg["valid_other_judging"])

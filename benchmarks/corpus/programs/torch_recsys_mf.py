@@ -85,6 +85,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "torch_recsys_mf"
@@ -328,9 +329,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
 
     t0 = time.time()
     cfg = {**DEFAULTS, **spec.params}
-    torch.manual_seed(spec.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
+    seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     d = _data(cfg, rng)
     model = _model(cfg, 1.0 / (1 + cfg["neg_ratio"]))

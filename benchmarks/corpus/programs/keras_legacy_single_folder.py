@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus.programs.keras_mlp_digits import keras_session, run_params
+from benchmarks.corpus.programs.keras_mlp_digits import NAN_BATCH, digits_batches, keras_session, run_params
 from benchmarks.corpus.spec import Facts, Program, RunSpec
 
 NAME = "keras_legacy_single_folder"
@@ -83,7 +83,6 @@ VERSION = 1
 
 N_TRAIN = 1280
 TINY_VAL = 40
-NAN_BATCH = 3  # the batch of each epoch that carries the NaN pixel
 
 DEFAULTS: dict[str, Any] = {
     "epochs": 40,
@@ -189,41 +188,9 @@ def _digits(p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return x[:n_train] / 16.0, y[:n_train], x_val / 16.0, y_val
 
 
-def _batches(keras: Any, x: np.ndarray, y: np.ndarray, p: dict[str, Any], seed: int) -> Any:
-    """A PyDataset that reshuffles every epoch (unless class-sorted) and injects the run's data faults."""
-
-    class DigitsBatches(keras.utils.PyDataset):
-        """Batch i of the current epoch; the epoch starts in ``on_epoch_begin`` (``fit`` must get shuffle=False)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.epoch = -1
-            self.order = self._order()
-
-        def _order(self) -> np.ndarray:
-            if p["sort_by_class"]:
-                return np.argsort(y, kind="stable")
-            return self.rng.permutation(len(y))
-
-        def __len__(self) -> int:
-            return len(y) // p["batch_size"]
-
-        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-            idx = self.order[i * p["batch_size"] : (i + 1) * p["batch_size"]]
-            xb, yb = x[idx].copy(), y[idx]
-            if p["nan_from_epoch"] is not None and self.epoch >= p["nan_from_epoch"] and i == NAN_BATCH:
-                xb[0, 27] = np.nan
-            if self.epoch in p["spike_epochs"] and i == len(self) // 2:
-                yb = (yb + 1) % 10  # a mislabelled shard: every label off by one
-            return xb, yb
-
-        def on_epoch_begin(self) -> None:
-            self.epoch += 1
-            if self.epoch > 0:
-                self.order = self._order()
-
-    return DigitsBatches()
+def _mislabel(xb: np.ndarray, yb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mislabelled shard: every label of one batch off by one."""
+    return xb, (yb + 1) % 10
 
 
 def _legacy_tensorboard(keras: Any, run_dir: Path, batch_logging: bool, p_batch: int) -> Any:
@@ -333,7 +300,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     y = np.where(noisy, rng.integers(0, 10, len(y)), y).astype("int32")
     if p["shuffle_labels"]:
         y = rng.permutation(y).astype("int32")
-    data = _batches(keras, x, y, p, spec.seed)
+    data = digits_batches(keras, x, y, p, spec.seed, corrupt=_mislabel)
     steps = len(data)
     if p["optimizer"] == "sgd":
         opt = keras.optimizers.SGD(learning_rate=p["lr"], momentum=p["momentum"])

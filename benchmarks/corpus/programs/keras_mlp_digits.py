@@ -59,6 +59,7 @@ The helpers above the digits code (`run_params`, `keras_session`,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -263,8 +264,21 @@ def _digits(p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return x[:n_train] / 16.0, y[:n_train], x_val / 16.0, y_val
 
 
-def _batches(keras: Any, x: np.ndarray, y: np.ndarray, p: dict[str, Any], seed: int) -> Any:
-    """A PyDataset that reshuffles every epoch, and injects the run's data faults at the epochs they start."""
+def _scale_pixels(xb: np.ndarray, yb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sensor glitch: one batch's pixels x40."""
+    return xb * 40.0, yb
+
+
+def digits_batches(
+    keras: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    p: dict[str, Any],
+    seed: int,
+    corrupt: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = _scale_pixels,
+) -> Any:
+    """A PyDataset that reshuffles every epoch (unless class-sorted), and injects the run's data faults at the epochs
+    they start: a NaN pixel in batch NAN_BATCH, and `corrupt` applied to the middle batch of each spike epoch."""
 
     class DigitsBatches(keras.utils.PyDataset):
         """Batch i of the current epoch; the epoch starts in ``on_epoch_begin``.
@@ -294,7 +308,7 @@ def _batches(keras: Any, x: np.ndarray, y: np.ndarray, p: dict[str, Any], seed: 
             if p["nan_from_epoch"] is not None and self.epoch >= p["nan_from_epoch"] and i == NAN_BATCH:
                 xb[0, 27] = np.nan
             if self.epoch in p["spike_epochs"] and i == len(self) // 2:
-                xb *= 40.0
+                xb, yb = corrupt(xb, yb)
             return xb, yb
 
         def on_epoch_begin(self) -> None:
@@ -367,7 +381,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     rng = np.random.default_rng(spec.seed + 1000)
     noisy = rng.random(len(y)) < p["label_noise"]
     y = np.where(noisy, rng.integers(0, 10, len(y)), y).astype("int32")
-    data = _batches(keras, x, y, p, spec.seed)
+    data = digits_batches(keras, x, y, p, spec.seed)
     steps = len(data)
     if p["optimizer"] == "sgd":
         opt = keras.optimizers.SGD(learning_rate=p["lr"], momentum=p["momentum"])

@@ -29,10 +29,11 @@ NOISY_LEVEL_FLOOR = 0.2
 """On a flat curve the trend is ~0; measure the wiggle against 20% of its level instead."""
 
 
-def _noise_ratio(c: Curve) -> tuple[float, float, float, float]:
+def _noise_ratio(c: Curve, at_least: float = 0.0) -> tuple[float, float, float, float]:
     """(noise / reference, noise, trend, level): point noise against the curve's visible movement, or against
-    NOISY_LEVEL_FLOOR of its level when it hardly moves."""
-    noise = noise_level(c.bvalues)
+    NOISY_LEVEL_FLOOR of its level when it hardly moves. `at_least` is a noise read elsewhere that the downsampled
+    curve's may not fall below (a per-batch curve's raw tail: bin medians of a long curve shrink its swing)."""
+    noise = max(noise_level(c.bvalues), at_least)
     trend = float(np.ptp(smooth(c.bvalues)))
     level = abs(float(np.median(c.bvalues)))
     reference = max(trend, NOISY_LEVEL_FLOOR * level, 1e-12)
@@ -80,15 +81,12 @@ def noisy_loss(ctx: Context) -> Finding | None:
             continue
         if c.tag in periodic:
             continue
-        ratio, noise, trend, level = _noise_ratio(c)
-        per_batch = c.level == "batch" or role == "batch_loss"
-        if per_batch:
+        raw_noise = 0.0
+        if c.level == "batch" or role == "batch_loss":
             raw_noise, swing = _tail_swing(c)
             if swing < NOISY_BATCH_LEVEL:
                 continue
-            # against the visible movement too: bin medians of a long curve shrink its swing
-            noise = max(noise, raw_noise)
-            ratio = noise / max(trend, NOISY_LEVEL_FLOOR * level, 1e-12)
+        ratio, noise, trend, level = _noise_ratio(c, at_least=raw_noise)
         score = ratio / NOISY_RATIO
         if score > 1 and (worst is None or score > worst[0]):
             worst = (score, c, ratio, noise, trend)
@@ -230,7 +228,6 @@ def _repeats(y: np.ndarray, lag: int, ac: float, require_double: bool) -> bool:
         return False
     if ac * np.sqrt(y.size - lag) < PERIODIC_MIN_Z:
         return False  # within chance for this few pairs
-
     if require_double or 2 * lag * PERIODIC_MIN_CYCLES <= y.size:
         return _autocorr(y, 2 * lag) >= PERIODIC_MIN_AUTOCORR / 2
     return True

@@ -24,9 +24,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -34,6 +35,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.corpus.split import SPLIT  # noqa: E402
+
+if TYPE_CHECKING:
+    from benchmarks.corpus.spec import Program, RunSpec
 
 DEFAULT_OUT = REPO / "benchmarks" / "_data" / "corpus2"
 MARKER = ".complete.json"
@@ -88,6 +92,15 @@ def train_program(name: str, out: Path, force: bool, only_runs: list[str] | None
         print(f"  {spec.run_id}: {facts.seconds:.1f}s", flush=True)
 
 
+def _complete_runs(out: Path, programs: Iterable[Program]) -> Iterator[tuple[RunSpec, Path]]:
+    """Every run of `programs` trained and labelled under its current spec (its marker's fingerprint matches)."""
+    for program in programs:
+        for spec in program.runs():
+            run_dir = out / spec.program / spec.name
+            if is_complete(run_dir, spec.fingerprint(program.version)):
+                yield spec, run_dir
+
+
 def relabel(out: Path, names: list[str], only_runs: list[str] | None) -> int:
     """Label complete runs again from their event files and ``facts.json``, without training.
 
@@ -99,21 +112,16 @@ def relabel(out: Path, names: list[str], only_runs: list[str] | None) -> int:
     from benchmarks.corpus.spec import Facts
 
     changed = 0
-    for name in names:
-        program = load(name)
-        for spec in program.runs():
-            run_dir = out / spec.program / spec.name
-            if (only_runs and spec.name not in only_runs) or not is_complete(
-                run_dir, spec.fingerprint(program.version)
-            ):
-                continue
-            facts = Facts(**json.loads((run_dir / "facts.json").read_text()))
-            old = (run_dir / "label.json").read_text()
-            new = json.dumps(label_run(run_dir, spec, facts), indent=1)
-            if new != old:
-                changed += 1
-                (run_dir / "label.json").write_text(new)
-                print(f"  relabelled {spec.run_id}", flush=True)
+    for spec, run_dir in _complete_runs(out, (load(name) for name in names)):
+        if only_runs and spec.name not in only_runs:
+            continue
+        facts = Facts(**json.loads((run_dir / "facts.json").read_text()))
+        old = (run_dir / "label.json").read_text()
+        new = json.dumps(label_run(run_dir, spec, facts), indent=1)
+        if new != old:
+            changed += 1
+            (run_dir / "label.json").write_text(new)
+            print(f"  relabelled {spec.run_id}", flush=True)
     return changed
 
 
@@ -122,21 +130,11 @@ def collect(out: Path) -> list[dict[str, Any]]:
     from benchmarks.corpus.programs import all_programs
 
     labels = []
-    for program in all_programs():
-        for spec in program.runs():
-            run_dir = out / spec.program / spec.name
-            if not is_complete(run_dir, spec.fingerprint(program.version)):
-                continue
-            label = json.loads((run_dir / "label.json").read_text())
-            labels.append(
-                {
-                    "run": spec.run_id,
-                    "program": spec.program,
-                    "split": SPLIT[spec.program],
-                    "intent": spec.intent,
-                    **label,
-                }
-            )
+    for spec, run_dir in _complete_runs(out, all_programs()):
+        label = json.loads((run_dir / "label.json").read_text())
+        labels.append(
+            {"run": spec.run_id, "program": spec.program, "split": SPLIT[spec.program], "intent": spec.intent, **label}
+        )
     (out / LABELS).write_text(json.dumps(labels, indent=1) + "\n")
     return labels
 

@@ -257,12 +257,13 @@ companion (fairseq's `train_inner/loss` every N updates beside `train/loss` per 
 
 
 def _denser_training_loss(series: Mapping[str, Series], roles: dict[str, Role], cands: list[_Candidate]) -> None:
-    """Batch level from the data when the names do not say it: the denser of two training losses."""
+    """Batch level from the data when the names do not say it: the denser of two training losses (`cands` best
+    first)."""
     chosen = roles.get("train_loss")
     if chosen is None:
         return
     anchor = series[chosen.tag]
-    for c in sorted(cands, key=lambda c: (-c.score, c.tag)):
+    for c in cands:
         other = series[c.tag]
         if c.tag != chosen.tag and len(other) >= DENSER * len(anchor) and _overlaps(other, anchor):
             roles["batch_loss"] = Role(tag=c.tag, level="batch", direction=c.direction)
@@ -308,10 +309,12 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
             raise KeyError(f"role {role}: no series named {tag!r} in this run")
     evidence = EpochEvidence(series)  # read only if a candidate looks counted by epoch, then once for all of them
     candidates: dict[str, list[_Candidate]] = {r: [] for r in ROLE_NAMES}
-    val_ranked: list[_Candidate] = []
     for tag, s in series.items():
         for cand in _classify(tag, s):
             candidates[cand.role].append(cand)
+    for cands in candidates.values():
+        cands.sort(key=lambda c: (-c.score, c.tag))  # best first
+    ranked_by: dict[str, list[_Candidate]] = {}
     for role in ROLE_NAMES:
         if role in overrides:
             tag = overrides[role]
@@ -320,8 +323,7 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
             level = "batch" if role == "batch_loss" else "epoch"
             roles[role] = Role(tag=tag, level=level, direction=direction)
             continue
-        ranked = sorted(candidates[role], key=lambda c: (-c.score, c.tag))
-        ranked = [c for c in ranked if c.score > -2]
+        ranked = [c for c in candidates[role] if c.score > -2]
         if role in ("val_loss", "val_metric", "train_metric") and "train_loss" in roles:
             anchor = series[roles["train_loss"].tag]
             ranked = [
@@ -329,15 +331,14 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
                 for c in ranked
                 if _overlaps(series[c.tag], anchor) or epoch_index_period(series[c.tag], anchor, evidence) is not None
             ]
-        if role == "val_metric":
-            val_ranked = ranked
+        ranked_by[role] = ranked
         best = next(iter(ranked), None)
         if best is not None:
             roles[role] = Role(tag=best.tag, level=best.level, direction=best.direction)
     if "batch_loss" not in roles and "batch_loss" not in overrides:
         _denser_training_loss(series, roles, candidates["train_loss"])
     if "val_metric" not in overrides and "train_metric" not in overrides:
-        _training_side_metric(series, roles, val_ranked)
+        _training_side_metric(series, roles, ranked_by.get("val_metric", []))
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:
         vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)

@@ -48,3 +48,16 @@ def test_a_collapse_read_from_a_per_batch_loss_that_scatters_around_ln_c() -> No
     report = analyze_run(run(train_loss=loss, val_accuracy=np.interp(np.arange(70), np.arange(0, 70, 7), acc)))
     (f,) = [f for f in report.findings if f.code == "no_learning"]
     assert f.evidence["classes"] == 10
+
+
+def test_a_last_point_scattering_off_ln_c_still_dates_the_collapse() -> None:
+    """The smoothed tail sits at ln(C) while the raw last point is off it (a per-batch loss): the collapse is dated
+    on the smoothed curve instead of indexing past the end of an empty run of raw points (found by the property
+    test)."""
+    loss = collapsed()
+    loss[-1] = math.log(4) * 1.2
+    acc = np.r_[np.linspace(0.4, 0.9, 25), np.full(15, 0.25)]
+    report = analyze_run(run(train_loss=loss, val_accuracy=acc))
+    assert report.analysis_errors == []
+    (f,) = [f for f in report.findings if f.code == "no_learning"]
+    assert 25 <= f.evidence["collapsed_step"] <= 27

@@ -273,11 +273,23 @@ def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: f
         recent = vm.values[vm.steps >= vm.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (vm.steps[-1] - vm.steps[0])]
         if float(np.median(recent)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
             return None
-    at_chance = np.abs(c.values - ln_c) <= CHANCE_TOLERANCE * ln_c
-    since = int(c.steps[len(at_chance) - int(np.argmin(at_chance[::-1]))]) if not at_chance.all() else int(c.steps[0])
+    # Where it got there: the first of the raw points at ln(C) that end the curve; when the raw last point scatters
+    # off it (a per-batch loss), the same on the smoothed curve the test above read, which ends at ln(C).
+    tol = CHANCE_TOLERANCE * ln_c
+    since = _start_of_final_run(np.abs(c.values - ln_c) <= tol, c.steps)
+    if since is None:
+        since = _start_of_final_run(np.abs(c.smooth - ln_c) <= tol, c.bsteps)
+    since = int(c.steps[0]) if since is None else since
     evidence = _progress_evidence(c, first, best, improvement)
     evidence.update(collapsed_step=since, classes=classes, typical_value=end, ln_classes=ln_c)
     return Finding("no_learning", since, int(c.steps[-1]), evidence, 0.9, (c.tag,))
+
+
+def _start_of_final_run(mask: np.ndarray, steps: np.ndarray) -> int | None:
+    """Step of the first point of the run of True that ends `mask`; None when its last point is False."""
+    if not mask.size or not mask[-1]:
+        return None
+    return int(steps[mask.size - int(np.argmin(mask[::-1]))]) if not mask.all() else int(steps[0])
 
 
 def _progress_evidence(c: Curve, first: float, best: float, improvement: float) -> dict:

@@ -118,6 +118,21 @@ def test_flat_loss_without_chance_value_is_still_no_learning():
     assert "classes" not in f.evidence
 
 
+@pytest.mark.parametrize("loss", [3.0, 4.0, 5.3])
+def test_a_large_flat_loss_names_no_class_count(loss):
+    """Above ~12 classes every loss is within CHANCE_TOLERANCE of some ln(C): naming one would be a guess."""
+    rep = analyze_run(run(train_loss=noisy(np.full(30, loss), 0.002)))
+    assert "classes" not in finding(rep, "no_learning").evidence
+
+
+def test_guessed_class_count_is_the_nearest_guessable_one():
+    from tb_recipe_plugin.analysis.rules.health import uniform_guess_classes
+
+    assert uniform_guess_classes(math.log(10) * 1.02) == 10
+    assert uniform_guess_classes(math.log(1000) * 0.98) == 1000
+    assert uniform_guess_classes(math.log(55)) is None
+
+
 def test_improving_metric_vetoes_no_learning():
     loss = noisy(np.full(30, 0.9), 0.002)
     acc = np.linspace(0.5, 0.9, 30)

@@ -165,12 +165,19 @@ NO_LEARN_COLLAPSE_TAIL = 0.2
 (and an accuracy, if logged, back at chance) learns nothing any more, whatever it reached before."""
 
 
+GUESSABLE_CLASSES = (*range(2, 13), 100, 1000)
+"""Class counts a loss alone may name: a few classes, and the round counts of common benchmarks (CIFAR-100,
+ImageNet). Above ~12 classes ln(C) and ln(C + 1) lie closer together than CHANCE_TOLERANCE, so every loss between
+2.5 and 12 is "at ln(C)" for some C: a regression loss of 4.0 would read as a uniform guess over 55 classes. A class
+count the callback recorded is used whatever its size."""
+
+
 def uniform_guess_classes(loss: float) -> int | None:
-    """C such that loss ~= ln(C), i.e. the model predicts 1/C for every class."""
+    """C such that loss ~= ln(C), i.e. the model predicts 1/C for every class (C among GUESSABLE_CLASSES)."""
     if not (0.5 < loss < 12):
         return None
-    c = round(math.exp(loss))
-    if c >= 2 and abs(loss - math.log(c)) <= CHANCE_TOLERANCE * math.log(c):
+    c = min(GUESSABLE_CLASSES, key=lambda k: abs(loss - math.log(k)))
+    if abs(loss - math.log(c)) <= CHANCE_TOLERANCE * math.log(c):
         return c
     return None
 

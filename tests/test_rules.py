@@ -146,6 +146,34 @@ def test_learning_run_is_not_no_learning():
 # -- overfitting -----------------------------------------------------------------
 
 
+def _rise_at_2_5_se(start: float) -> np.ndarray:
+    """14 evaluations from `start` down to 1.0 at index 9, then +50%: a rise of 2.5 standard errors."""
+    from tests.threshold_cases import N, bisect, knots, noise_level
+
+    trend = knots(N, (0, start), (9, 1.0), (13, 1.5))
+    pattern = np.zeros(N)
+    pattern[1:9] = np.resize([1.0, -1.0], 8)
+    a = bisect(lambda a: 0.5 / (noise_level(trend + a * pattern) * np.sqrt(1.25)), 2.5, 1e-4, 0.2, decreasing=True)
+    return trend + a * pattern
+
+
+def test_a_weak_rise_is_overfitting_only_when_the_metric_turns_with_it():
+    train = np.linspace(2.0, 0.5, 14)
+    turning = np.interp(np.arange(14), [0, 9, 13], [0.5, 0.9, 0.8])
+    still_rising = np.linspace(0.5, 0.9, 14)
+    loss = _rise_at_2_5_se(3.0)
+    assert "overfitting" in codes(analyze_run(run(train_loss=train, val_loss=loss, val_accuracy=turning)))
+    assert "overfitting" not in codes(analyze_run(run(train_loss=train, val_loss=loss, val_accuracy=still_rising)))
+    assert "overfitting" not in codes(analyze_run(run(train_loss=train, val_loss=loss)))
+
+
+def test_a_weak_rise_needs_validation_to_have_improved_more_than_it_gave_back():
+    """From 1.3 down to 1.0 and back up to 1.5: a noisy curve that hardly learned, not a turn."""
+    turning = np.interp(np.arange(14), [0, 9, 13], [0.5, 0.9, 0.8])
+    rd = run(train_loss=np.linspace(2.0, 0.5, 14), val_loss=_rise_at_2_5_se(1.3), val_accuracy=turning)
+    assert "overfitting" not in codes(analyze_run(rd))
+
+
 def _u_shape(n, turn, scale=1.0, rise=0.6):
     t = np.arange(n)
     val = decay(n, 2.0, 0.5, rate=4) + rise * np.clip((t - turn) / (n - turn), 0, None)

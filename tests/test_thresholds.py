@@ -64,6 +64,8 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("overfitting", "OVERFIT_MIN_RISE_OF_BEST"): 0.1,
     ("overfitting", "OVERFIT_MIN_RISE_SE"): 3.0,
     ("overfitting", "OVERFIT_MIN_AFTER"): 3,
+    ("overfitting", "OVERFIT_CONFIRMED_RISE_SE"): 2.0,
+    ("overfitting", "OVERFIT_SAME_TURN"): 0.1,
     ("overfitting", "TRAIN_STILL_FALLING"): 0.02,
     ("overfitting", "DATA_VAL_NEVER"): 0.02,
     ("overfitting", "DATA_ACCURACY_LEARNED"): 0.6,

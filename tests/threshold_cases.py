@@ -300,6 +300,39 @@ def of_rise_se(x: float) -> RunData:
     return run(train_loss=np.linspace(2.0, 0.5, N), val_loss=trend + a * pattern)
 
 
+def _of_loss_at(se: float) -> np.ndarray:
+    """of_rise_se's validation loss (best at index 9, +50% after it) at `se` standard errors."""
+    trend = knots(N, (0, 3.0), (9, 1.0), (13, 1.5))
+    pattern = np.zeros(N)
+    pattern[1:9] = np.resize([1.0, -1.0], 8)
+
+    def standard_errors(a: float) -> float:
+        return 0.5 / (noise_level(trend + a * pattern) * np.sqrt(1 + 1 / 4))
+
+    return trend + bisect(standard_errors, se, 1e-4, 0.2, decreasing=True) * pattern
+
+
+OF_ACCURACY_TURN = knots(N, (0, 0.5), (9, 0.9), (13, 0.8))
+"""A noiseless validation accuracy that turns at index 9 with the loss: confirms any rise."""
+
+
+def of_confirmed_rise_se(x: float) -> RunData:
+    """A validation loss rising x standard errors (2-3: below OVERFIT_MIN_RISE_SE) beside an accuracy that turns at
+    the same evaluation."""
+    return run(train_loss=np.linspace(2.0, 0.5, N), val_loss=_of_loss_at(x), val_accuracy=OF_ACCURACY_TURN)
+
+
+def of_same_turn(x: float) -> RunData:
+    """The loss at 2.5 standard errors turns at step 90 of 0-130; the accuracy turns x of that span later."""
+    steps = np.arange(N) * 10
+    shift = int(round(x * 130))
+    return run_xy(
+        train_loss=(steps, np.linspace(2.0, 0.5, N)),
+        val_loss=(steps, _of_loss_at(2.5)),
+        val_accuracy=(steps + shift, OF_ACCURACY_TURN),
+    )
+
+
 def of_after(x: float) -> RunData:
     """50 evaluations; the best is followed by x of them, along which validation doubles."""
     best = 49 - int(x)
@@ -1101,6 +1134,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("overfitting", "OVERFIT_MIN_RISE_OF_BEST", of_rise, "above"),
     Edge("overfitting", "OVERFIT_MIN_RISE_SE", of_rise_se, "above"),
     Edge("overfitting", "OVERFIT_MIN_AFTER", of_after, "above", count_from),
+    Edge("overfitting", "OVERFIT_CONFIRMED_RISE_SE", of_confirmed_rise_se, "above"),
+    Edge("overfitting", "OVERFIT_SAME_TURN", of_same_turn, "below"),
     Edge("overfitting", "TRAIN_STILL_FALLING", of_train_falling, "above"),
     Edge("overfitting", "DATA_VAL_NEVER", of_val_never, "above"),
     Edge("overfitting", "DATA_ACCURACY_LEARNED", of_accuracy_learned, "above"),

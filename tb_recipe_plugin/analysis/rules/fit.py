@@ -28,6 +28,13 @@ OVERFIT_MIN_AFTER = 3
 """The turn must be followed by at least 3 evaluations: a late regression that early stopping cut short (patience
 3-10 on a long run) is overfitting too; significance is the rise's job (was 15% of the evaluations, which on a
 100-epoch run hid a +40% regression over the last 5)."""
+OVERFIT_CONFIRMED_RISE_SE = 2.0
+"""A rise of 2-3 standard errors is overfitting too when the validation metric turns at the same evaluation and has
+come back by 2 of its own standard errors as well, after validation had improved more than it gave back: a late
+regression that early stopping cut short (+40% loss and -6 IoU points over the last 6 evaluations of a noisy
+segmentation run) shows in both curves, while a lone noisy loss rarely drags the metric with it."""
+OVERFIT_SAME_TURN = 0.1
+"""The two turns are the same when at most 10% of the run's evaluations apart."""
 TRAIN_STILL_FALLING = 0.02
 """Training loss must keep improving by 2% after the turn (else it is divergence or a plateau)."""
 
@@ -49,6 +56,28 @@ def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
     return b, best, first, last, last - best
 
 
+def _rise_error(c: Curve, b: int) -> float:
+    """Standard error of the rise from the raw best (index b) to the smoothed end.
+
+    The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
+    difference is uncertain by about one point's noise, however many evaluations follow.
+    """
+    return noise_level(c.bvalues) * float(np.sqrt(1.0 + 1.0 / max(c.n - 1 - b, 1)))
+
+
+def _metric_turns_too(ctx: Context, v: Curve, b: int) -> bool:
+    """The validation metric (beside a validation loss) turns at the same evaluation and comes back significantly."""
+    m = ctx.curves.get("val_metric")
+    if m is None or v is not ctx.curves.get("val_loss") or m.n < 5:
+        return False
+    turn = _turn(m)
+    if turn is None:
+        return False
+    bm, _, _, _, rise = turn
+    same = abs(float(m.bsteps[bm]) - float(v.bsteps[b])) <= OVERFIT_SAME_TURN * float(v.bsteps[-1] - v.bsteps[0])
+    return same and rise >= OVERFIT_CONFIRMED_RISE_SE * _rise_error(m, bm)
+
+
 @rule(
     "warning",
     unless=("divergence", "no_learning"),
@@ -57,6 +86,8 @@ def _turn(c: Curve) -> tuple[int, float, float, float, float] | None:
         "OVERFIT_MIN_RISE_OF_BEST",
         "OVERFIT_MIN_RISE_SE",
         "OVERFIT_MIN_AFTER",
+        "OVERFIT_CONFIRMED_RISE_SE",
+        "OVERFIT_SAME_TURN",
         "TRAIN_STILL_FALLING",
         "DATA_VAL_NEVER",
         "DATA_ACCURACY_LEARNED",
@@ -84,10 +115,11 @@ def overfitting(ctx: Context) -> Finding | None:
         and not ctx.has("data_problem")
     ):
         return None  # validation never improved: not a turn, unless its accuracy says it learned
-    # The best is one raw evaluation (the lowest of many: pulled down by noise), the end a smoothed level: the
-    # difference is uncertain by about one point's noise, however many evaluations follow.
-    standard_error = noise_level(v.bvalues) * np.sqrt(1.0 + 1.0 / max(v.n - 1 - b, 1))
-    if rise < OVERFIT_MIN_RISE_OF_BEST * scale or rise < OVERFIT_MIN_RISE_SE * standard_error:
+    if rise < OVERFIT_MIN_RISE_OF_BEST * scale:
+        return None
+    if rise < OVERFIT_MIN_RISE_SE * _rise_error(v, b) and not (
+        rise >= OVERFIT_CONFIRMED_RISE_SE * _rise_error(v, b) and drop >= rise and _metric_turns_too(ctx, v, b)
+    ):
         return None
     o = v.oriented()
     slope, _, _ = linear_fit(v.bsteps[b:], o[b:])

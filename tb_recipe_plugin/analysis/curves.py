@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +37,9 @@ class Curve:
     smooth: np.ndarray  # smoothed bvalues
     direction: str = "min"
     level: str = "epoch"
+    # (change, standard error) by first index: plateau, val_plateau, still_learning and underfitting ask for the
+    # same tails, and each Theil-Sen fit costs ~1 ms. Not an init field: dataclasses.replace starts an empty one.
+    trends: dict[int, tuple[float, float]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -218,11 +221,17 @@ def trend_since(c: Curve, step: float) -> tuple[float, float]:
 
 
 def _trend_from(c: Curve, start: int) -> tuple[float, float]:
-    from scipy.stats import theilslopes  # imported here: the plugin's entry point must stay light
-
     i = min(start, c.n - 3)
     if i < 0:
         return 0.0, math.inf
+    if i not in c.trends:
+        c.trends[i] = _fit_trend(c, i)
+    return c.trends[i]
+
+
+def _fit_trend(c: Curve, i: int) -> tuple[float, float]:
+    from scipy.stats import theilslopes  # imported here: the plugin's entry point must stay light
+
     x, y = c.bsteps[i:], c.bvalues[i:]
     if c.direction == "max":
         y = -y

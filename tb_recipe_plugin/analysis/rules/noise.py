@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tb_recipe_plugin.analysis.curves import Curve, noise_level, rolling_mean, smooth
+from tb_recipe_plugin.analysis.curves import Curve, noise_level, smooth
 from tb_recipe_plugin.analysis.levels import epoch_counter_gap
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context
@@ -169,15 +169,24 @@ def _autocorr(y: np.ndarray, lag: int) -> float:
     """
     if lag < 2 or y.size < lag * PERIODIC_MIN_CYCLES:
         return 0.0
-    # The moving average is biased where its window is cut short: half a lag at each end.
+    n = y.size
+    # The moving average is biased where its window is cut short: half a lag at each end is dropped. Inside, every
+    # window (width lag | 1) is whole, so one cumulative sum gives it: a blind search asks for every lag of a
+    # 4000-point curve, and a general rolling mean per lag was a third of the corpus's analysis time.
     edge = lag // 2 + 1
-    resid = (y - rolling_mean(y, lag | 1))[edge:-edge] if y.size > 2 * edge + 2 else y - y.mean()
+    if n > 2 * edge + 2:
+        half = (lag | 1) // 2
+        csum = np.concatenate(([0.0], np.cumsum(y, dtype=np.float64)))
+        lo, hi = edge, n - edge
+        resid = y[lo:hi] - (csum[lo + half + 1 : hi + half + 1] - csum[lo - half : hi - half]) / (2 * half + 1)
+    else:
+        resid = y - y.mean()
     if resid.size <= lag + 2:
         return 0.0
     a, b = resid[:-lag], resid[lag:]
     a, b = a - a.mean(), b - b.mean()
-    denom = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
-    return float(np.sum(a * b) / denom) if denom > 0 else 0.0
+    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / denom) if denom > 0 else 0.0
 
 
 def _refine(y: np.ndarray, lag: int, ac: float) -> tuple[int, float]:

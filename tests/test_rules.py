@@ -133,6 +133,30 @@ def test_guessed_class_count_is_the_nearest_guessable_one():
     assert uniform_guess_classes(math.log(55)) is None
 
 
+def test_a_percent_accuracy_at_chance_does_not_veto_no_learning():
+    """MMEngine logs top-1 in percent: 9 -> 11 for 10 classes is chance, not a 20% gain."""
+    loss = noisy(np.full(30, math.log(10)), 0.002)
+    top1 = noisy(np.linspace(9.0, 11.0, 30), 0.3)
+    assert "no_learning" in codes(analyze_run(run(loss=loss, accuracy__top1=top1)))
+    assert "no_learning" not in codes(analyze_run(run(loss=loss, accuracy__top1=top1 + 30.0)))
+
+
+def test_scores_are_read_as_fractions_of_perfect():
+    from tb_recipe_plugin.analysis.curves import make_curve
+    from tb_recipe_plugin.analysis.rules.context import as_fraction
+    from tb_recipe_plugin.analysis.series import Series
+
+    def curve(tag, values, direction="max"):
+        return make_curve(Series(tag, np.arange(len(values)), np.asarray(values, dtype=float)), direction)
+
+    assert as_fraction(curve("val_acc", [0.2, 0.9])).tolist() == [0.2, 0.9]
+    assert as_fraction(curve("accuracy/top1", [20.0, 90.0])).tolist() == [0.2, 0.9]
+    assert as_fraction(curve("bbox/AP", [1.5, 38.0])).tolist() == [0.015, 0.38]
+    assert as_fraction(curve("psnr", [20.0, 31.0])) is None  # not a percentage by name
+    assert as_fraction(curve("accuracy", [20.0, 120.0])) is None  # above 100: not a percentage
+    assert as_fraction(curve("mae", [0.3, 0.1], "min")) is None  # lower is better: not a score of perfect
+
+
 def test_improving_metric_vetoes_no_learning():
     loss = noisy(np.full(30, 0.9), 0.002)
     acc = np.linspace(0.5, 0.9, 30)

@@ -9,6 +9,7 @@ import numpy as np
 from tb_recipe_plugin.analysis.curves import Curve
 from tb_recipe_plugin.analysis.report import Finding, Role
 from tb_recipe_plugin.analysis.series import RunData
+from tb_recipe_plugin.analysis.tag_words import tokens
 from tb_recipe_plugin.internal_tags import Internals
 
 
@@ -52,3 +53,28 @@ def rel(change: float, reference: float) -> float:
 
 def pct(x: float) -> float:
     return round(100.0 * x, 1)
+
+
+PERCENT_WORDS = frozenset({
+    "acc", "accuracy", "top1", "top5", "ap", "ap50", "ap75", "map", "map50", "iou", "miou", "dice", "f1",
+    "precision", "recall", "auc",
+})  # fmt: skip
+"""Names of scores that writers log in percent as often as in fractions (MMEngine's ``accuracy/top1``, Detectron2's
+``bbox/AP``, YOLO's mAP in some forks)."""
+
+
+def as_fraction(c: Curve | None) -> np.ndarray | None:
+    """A higher-is-better bounded score as a fraction of perfect: its values when all lie in [0, 1], the values / 100
+    for a percentage (all in [0, 100], some above 1, named like an accuracy or an overlap score); else None.
+
+    Rules that compare a score with chance (1/C) or with a share of perfect read it through this, so 54.8 (% top-1)
+    and 0.548 mean the same; messages keep the run's own numbers.
+    """
+    if c is None or c.direction != "max" or not c.values.size:
+        return None
+    lo, hi = float(np.min(c.values)), float(np.max(c.values))
+    if lo >= 0 and hi <= 1:
+        return c.values
+    if lo >= 0 and hi <= 100 and PERCENT_WORDS.intersection(tokens(c.tag)):
+        return c.values / 100.0
+    return None

@@ -15,7 +15,7 @@ from tb_recipe_plugin.analysis.curves import (
     trend_since,
 )
 from tb_recipe_plugin.analysis.report import Finding
-from tb_recipe_plugin.analysis.rules.context import Context, interp_to, pct, rel
+from tb_recipe_plugin.analysis.rules.context import Context, as_fraction, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.registry import rule
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
@@ -329,20 +329,17 @@ UNDERFIT_MAX_ACCURACY_GAP = 0.05
 """...with validation accuracy at most 5 points below it (or above it)."""
 
 
-def _in_unit_interval(c: Curve) -> bool:
-    return bool(np.all((c.values >= 0) & (c.values <= 1)))
-
-
 def _is_accuracy(c: Curve | None) -> bool:
-    """An accuracy-like metric: named so, higher is better, values in [0, 1]."""
-    return c is not None and c.direction == "max" and "acc" in c.tag.lower() and _in_unit_interval(c)
+    """An accuracy-like metric: named so, higher is better, values in [0, 1] or in percent."""
+    return c is not None and "acc" in c.tag.lower() and as_fraction(c) is not None
 
 
 def _accuracy_plateau(ctx: Context) -> dict | None:
     tm, vm = ctx.curves.get("train_metric"), ctx.curves.get("val_metric")
-    if tm is None or vm is None or not _is_accuracy(tm) or not _in_unit_interval(vm):
+    tf, vf = as_fraction(tm), as_fraction(vm)
+    if tm is None or tf is None or vf is None or not _is_accuracy(tm):
         return None
-    train_acc, val_acc = float(np.median(tm.values[-3:])), float(np.median(vm.values[-3:]))
+    train_acc, val_acc = float(np.median(tf[-3:])), float(np.median(vf[-3:]))
     # signed: validation *above* training (dropout, augmentation) does not make a weak model less weak
     if train_acc >= UNDERFIT_MAX_TRAIN_ACCURACY or train_acc - val_acc > UNDERFIT_MAX_ACCURACY_GAP:
         return None
@@ -458,7 +455,8 @@ def data_problem(ctx: Context) -> Finding | None:
 def _accuracy_learned(m: Curve | None) -> bool:
     """An accuracy-like validation metric (named so, in [0, 1], higher is better) whose best reaches
     DATA_ACCURACY_LEARNED."""
-    return m is not None and _is_accuracy(m) and float(np.max(m.values)) >= DATA_ACCURACY_LEARNED
+    f = as_fraction(m)
+    return f is not None and _is_accuracy(m) and float(np.max(f)) >= DATA_ACCURACY_LEARNED
 
 
 MISMATCH_MIN_METRIC_LOSS = 0.05

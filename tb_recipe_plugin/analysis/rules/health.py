@@ -8,7 +8,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve
 from tb_recipe_plugin.analysis.report import Finding
-from tb_recipe_plugin.analysis.rules.context import Context, pct, rel
+from tb_recipe_plugin.analysis.rules.context import Context, as_fraction, pct, rel
 from tb_recipe_plugin.analysis.rules.internals import class_count, first_window_step, window_spans
 from tb_recipe_plugin.analysis.rules.registry import rule
 from tb_recipe_plugin.internal_tags import Window
@@ -237,11 +237,13 @@ def no_learning(ctx: Context) -> Finding | None:
     if vm is not None and vm.n >= 3:
         o = vm.oriented()
         gain = float(o[0] - np.min(o))
-        unit = bool(np.all(np.abs(vm.values) <= 1.0))
-        scale = 1.0 if unit else max(abs(float(vm.values[0])), 1e-12)
-        if classes is not None and unit and vm.direction == "max":
+        fraction = as_fraction(vm)
+        percent = fraction is not None and float(np.max(vm.values)) > 1.0
+        # the gain as a share of perfect for a bounded score (points / 100 for a percentage), relative otherwise
+        scale = 100.0 if percent else 1.0 if np.all(np.abs(vm.values) <= 1.0) else max(abs(float(vm.values[0])), 1e-12)
+        if classes is not None and fraction is not None:
             # Accuracy creeping up to chance level is not learning.
-            if float(np.max(vm.values)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
+            if float(np.max(fraction)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
                 return None
         elif gain / scale > METRIC_MIN_GAIN:
             return None
@@ -276,8 +278,9 @@ def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: f
     if np.any(np.abs(tail - ln_c) > CHANCE_TOLERANCE * ln_c) or best >= ln_c * (1 - CHANCE_TOLERANCE):
         return None  # not at ln(C) all along the tail, or never below it (that is the other path)
     vm = ctx.curves.get("val_metric") or ctx.curves.get("train_metric")
-    if vm is not None and vm.direction == "max" and np.all(np.abs(vm.values) <= 1.0):
-        recent = vm.values[vm.steps >= vm.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (vm.steps[-1] - vm.steps[0])]
+    fraction = as_fraction(vm)
+    if vm is not None and fraction is not None:
+        recent = fraction[vm.steps >= vm.steps[-1] - NO_LEARN_COLLAPSE_TAIL * (vm.steps[-1] - vm.steps[0])]
         if float(np.median(recent)) > 1.0 / classes + METRIC_ABOVE_CHANCE:
             return None
     # Where it got there: the first of the raw points at ln(C) that end the curve; when the raw last point scatters

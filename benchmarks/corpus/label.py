@@ -73,7 +73,8 @@ sliver of the drop is invisible on TensorBoard's linear axis.
 no_learning: learning evidence is L, the best relative improvement of any loss
 curve from its start to its smoothed minimum, and M, the best smoothed metric
 advance beyond chance as a fraction of the distance from chance to perfect
-(1 for bounded max-metrics, 0 for min-metrics), over train and validation
+(1 for bounded max-metrics, 100 for percentages: chance >= 1 and no value
+above 100; 0 for min-metrics), over train and validation
 metrics. Yes when L < 4% and M < 10% (or no metric), when the metric never
 leaves chance (M < 5%) while L < 25% (a loss falling to the class prior is not
 learning), or when the run *ends* stuck: every metric within 5% of chance and
@@ -92,12 +93,15 @@ and the smoothed training loss at the end is >= 2% below its value at the best
 epoch (still falling). No when the rise is < 5% or < 1.5 sigmas, or the best
 is among the last 2 evaluations. A validation metric that gave back >= 20% of
 its gain (>= 2.5 sigmas) lifts a grey loss verdict to yes; with no validation
-loss the metric alone decides (yes >= 15% of the gain, no < 5%). Why: +15% on
+loss the metric alone decides (yes >= 15% of the gain, no < 5%), and only once it
+had clearly improved (a gain of >= 2.5 sigmas; below, grey at most). Why: +15% on
 the best loss while training still improves is the textbook turn; under 5% is
 the wobble of any converged validation curve; a validation curve that never
 improved is a data question, not overfitting (grey at most).
 
-val_plateau: tail changes of the validation loss (dV) and the training loss
+val_plateau: tail changes of the validation loss (dV; without one, of the
+validation metric read as an error: 1 - accuracy, 100 - top-1, or a
+lower-is-better metric itself) and the training loss
 (dT), and how much validation improved before the tail. Yes when validation
 is flat while training falls by >= 5%, after validation improved >= 10%. No
 when validation still falls, training changes by less than -2%, validation
@@ -133,8 +137,9 @@ and the run does not end stuck at chance. No when either still falls, training
 rises, validation rises > 10%, or the curve improved < 5% before the tail
 (that is no_learning). Why: the same flatness test as val_plateau, on both.
 
-still_learning: the validation loss's tail change (training loss when there is
-no validation loss). Yes when it falls (<= -max(5%, 3 SE)) and training changes
+still_learning: the validation loss's tail change (the validation metric read
+as an error, as for val_plateau, when there is no validation loss; the training
+loss when there is no validation curve at all). Yes when it falls (<= -max(5%, 3 SE)) and training changes
 by -2% or less. No when it changes by more than -2%. When the LR ends below 5% of
 its peak, a yes becomes grey: a curve that falls while the schedule anneals to
 zero says little about training longer. Why: 5% in a third of the run is
@@ -276,7 +281,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -697,6 +702,19 @@ def divergence(run: Run) -> Verdict:
     return Verdict(GREY, obs, f"training loss ends {ratio:.2g}x its minimum")
 
 
+def metric_perfect(c: Curve, facts: Facts) -> float | None:
+    """The perfect value of a bounded higher-is-better metric: 1 for a fraction, 100 for a percentage (MMEngine's
+    top-1, Detectron2's AP), told apart by its chance level and its values; None when unknown."""
+    chance, top = facts.chance_metric, float(np.nanmax(c.y)) if c.n else math.nan
+    if chance is None or not math.isfinite(top):
+        return None
+    if chance < 1 and top <= 1.0001:
+        return 1.0
+    if 1 <= chance < 100 and top <= 100.0001:
+        return 100.0
+    return None
+
+
 def metric_advance(c: Curve | None, facts: Facts) -> float | None:
     """Best smoothed metric as a fraction of the way from chance to perfect."""
     if c is None or c.n == 0 or facts.chance_metric is None or facts.metric_direction is None:
@@ -704,7 +722,7 @@ def metric_advance(c: Curve | None, facts: Facts) -> float | None:
     chance = float(facts.chance_metric)
     s = rolling_median(c.y, 3) if c.n >= 7 else c.y
     if facts.metric_direction == "max":
-        perfect = 1.0 if chance < 1 and np.nanmax(c.y) <= 1.0001 else None
+        perfect = metric_perfect(c, facts)
         if perfect is None:
             return None
         return float((np.max(s) - chance) / (perfect - chance))
@@ -789,6 +807,7 @@ def _metric_regression(c: Curve | None, direction: str | None) -> dict[str, floa
     return {
         "metric_best": best,
         "metric_end": end,
+        "metric_gain_sigmas": g / sigma,
         "metric_lost_share": lost / g if g > 0 else 0.0,
         "metric_lost_sigmas": lost / sigma,
         "metric_after_best": c.n - 1 - i,
@@ -803,6 +822,9 @@ def overfitting(run: Run) -> Verdict:
         if not mreg or mreg["metric_after_best"] < 2:
             return Verdict(NO, mreg or {})
         share, sig = mreg["metric_lost_share"], mreg["metric_lost_sigmas"]
+        if mreg["metric_gain_sigmas"] < 2.5:
+            # a metric that never clearly improved has nothing to give back: a data question, not overfitting
+            return Verdict(NO if share < 0.05 or sig < 1.5 else GREY, mreg)
         if share >= 0.15 and sig >= 2.5:
             return Verdict(YES, mreg, f"validation metric gave back {share:.0%} of its gain")
         return Verdict(NO if share < 0.05 or sig < 1.5 else GREY, mreg)
@@ -830,19 +852,31 @@ def overfitting(run: Run) -> Verdict:
     return Verdict(GREY, obs, why)
 
 
-def _tails(run: Run) -> tuple[Tail | None, Tail | None]:
-    return tail(run.train), tail(run.get("val_loss"))
+def validation_as_loss(run: Run) -> Curve | None:
+    """The validation loss; without one, the validation metric read as an error (lower is better): the metric
+    itself for a lower-is-better one, the distance to perfect (1 - accuracy, 100 - top-1) for a bounded
+    higher-is-better one. A reader judges a validation that stopped improving on whichever curve there is."""
+    v = run.get("val_loss")
+    if v is not None and v.n >= 5:
+        return v
+    m, direction = run.get("val_metric"), run.facts.metric_direction
+    if m is None or direction is None:
+        return None
+    if direction == "min":
+        return m
+    perfect = metric_perfect(m, run.facts)
+    return None if perfect is None else replace(m, y=perfect - m.y)
 
 
 def val_plateau(run: Run) -> Verdict:
-    tt, tv = _tails(run)
-    if tt is None or tv is None:
+    v = validation_as_loss(run)
+    tt, tv = tail(run.train), tail(v)
+    if v is None or tt is None or tv is None:
         return Verdict(NO, {"tail_points": 0})
-    v = run.get("val_loss")
-    assert v is not None
     prior = _progress_before_tail(v)
     obs = {"val_tail_change": tv.change, "val_tail_se": tv.se, "train_tail_change": tt.change, "val_prior": prior}
-    why = f"val loss changes {tv.change:+.1%} over the last third while training changes {tt.change:+.1%}"
+    what = "val loss" if v is run.get("val_loss") else f"validation error ({v.tag})"
+    why = f"{what} changes {tv.change:+.1%} over the last third while training changes {tt.change:+.1%}"
     if tv.falls() or tt.change > -0.02 or tv.change > 0.15 or prior < 0.03:
         return Verdict(NO, obs)
     flat = tv.flat()
@@ -948,15 +982,16 @@ def _lr_end_share(run: Run) -> float | None:
 
 
 def still_learning(run: Run) -> Verdict:
-    tt, tv = _tails(run)
+    v = validation_as_loss(run)
+    tt, tv = tail(run.train), tail(v)
     main = tv or tt
     if main is None:
         return Verdict(NO, {"tail_points": 0})
     obs = {"tail_change": main.change, "tail_se": main.se, "train_tail_change": tt.change if tt else None}
     share = _lr_end_share(run)
     obs["lr_end_share"] = share
-    which = "val" if tv else "training"
-    why = f"{which} loss still falls {main.change:+.1%} over the last third"
+    which = "training loss" if tv is None else "val loss" if v is run.get("val_loss") else f"validation error ({v.tag})"
+    why = f"{which} still falls {main.change:+.1%} over the last third"
     if main.change > -0.02:
         return Verdict(NO, obs)
     if main.falls() and (tt is None or tt.change <= -0.02):

@@ -90,6 +90,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("still_learning", "STILL_MIN_TAIL_GAIN"): 0.02,
     ("still_learning", "STILL_MIN_TREND_NOISE"): 2.0,
     ("still_learning", "STILL_BEST_NEAR_END"): 0.1,
+    ("still_learning", "STILL_TRAIN_UNREADABLE_SE"): 1.0,
     ("lr_too_small", "LINEAR_MIN_R2"): 0.97,
     ("lr_too_small", "LINEAR_MIN_HALF_RATIO"): 0.6,
     ("lr_too_small", "LINEAR_MIN_POINTS"): 8,

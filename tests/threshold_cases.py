@@ -580,6 +580,16 @@ def sl_best_near_end(x: float) -> RunData:
     return run(train_loss=y)
 
 
+def sl_train_unreadable(x: float) -> RunData:
+    """Validation still falls in a clean line; training's noisy tail (SE 0.1) rises by x standard errors of its own
+    trend: within one, it cannot contradict validation."""
+    fraction = value("still_learning", "STILL_TAIL")
+    return run(
+        train_loss=noisy_tail(0.1 / noise_se(fraction), x, fraction),
+        val_loss=np.exp(-0.02 * np.arange(40)),
+    )
+
+
 def best_near_end(t: float) -> tuple[float, float]:
     """STILL_BEST_NEAR_END: evaluations after the best, max(1, int(t * 25)) allowed."""
     k = max(1, int(t * 25))
@@ -1160,6 +1170,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("still_learning", "STILL_MIN_TAIL_GAIN", sl_gain, "above"),
     Edge("still_learning", "STILL_MIN_TREND_NOISE", sl_trend_noise, "above"),
     Edge("still_learning", "STILL_BEST_NEAR_END", sl_best_near_end, "below", best_near_end),
+    Edge("still_learning", "STILL_TRAIN_UNREADABLE_SE", sl_train_unreadable, "below"),
     Edge("lr_too_small", "LINEAR_MIN_R2", lts_r2, "above", unexplained),
     Edge("lr_too_small", "LINEAR_MIN_HALF_RATIO", lts_half_ratio, "above"),
     Edge("lr_too_small", "LINEAR_MIN_POINTS", lts_points, "above", count_from),

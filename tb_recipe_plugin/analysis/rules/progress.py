@@ -129,6 +129,10 @@ STILL_MIN_TREND_NOISE = 2.0
 """...and that trend must be at least two standard errors (a trend that is not noise),"""
 STILL_BEST_NEAR_END = 0.1
 """...and be at its best within the last 10% of the evaluations."""
+STILL_TRAIN_UNREADABLE_SE = 1.0
+"""Training beside it must point the same way, unless its own trend is within 1 standard error of flat: which way
+it goes cannot be read then (a raw single-batch loss logged every 100 steps, as Estimators write it, scatters by
+30% around a trend of a few per cent), and it cannot contradict validation."""
 
 
 def _still_improving(c: Curve, significant: bool = True) -> bool:
@@ -146,6 +150,11 @@ def _still_improving(c: Curve, significant: bool = True) -> bool:
     return gain >= STILL_MIN_TAIL_GAIN
 
 
+def _trend_unreadable(c: Curve) -> bool:
+    change, se = tail_trend(c, STILL_TAIL)
+    return math.isfinite(se) and abs(change) < STILL_TRAIN_UNREADABLE_SE * se
+
+
 @rule(
     "info",
     unless=("no_learning", "divergence", "overfitting", "val_plateau", "plateau", "nonfinite_loss"),
@@ -154,6 +163,7 @@ def _still_improving(c: Curve, significant: bool = True) -> bool:
         "STILL_MIN_TAIL_GAIN",
         "STILL_MIN_TREND_NOISE",
         "STILL_BEST_NEAR_END",
+        "STILL_TRAIN_UNREADABLE_SE",
     ),
 )
 def still_learning(ctx: Context) -> Finding | None:
@@ -168,7 +178,7 @@ def still_learning(ctx: Context) -> Finding | None:
     t = ctx.curves.get("train_loss")
     val_note = ""
     if t is not None and t is not c:
-        if not _still_improving(t, significant=False):
+        if not _still_improving(t, significant=False) and not _trend_unreadable(t):
             return None
         val_note = t.tag
     return Finding(

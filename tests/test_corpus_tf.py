@@ -1,4 +1,4 @@
-"""The TensorFlow corpus programs: tf_loop_regression, tf_loop_cnn, keras_lstm_forecast.
+"""The TensorFlow corpus programs: tf_loop_regression, tf_loop_cnn, keras_lstm_forecast, tf_estimator_style.
 
 Listing runs must stay cheap (no TensorFlow import), every run list must be a
 usable slice of the corpus (unique names, known intents, enough healthy runs
@@ -19,7 +19,7 @@ import pytest
 from benchmarks.corpus.programs import load
 
 REPO = Path(__file__).resolve().parent.parent
-PROGRAMS = ("tf_loop_regression", "tf_loop_cnn", "keras_lstm_forecast")
+PROGRAMS = ("tf_loop_regression", "tf_loop_cnn", "keras_lstm_forecast", "tf_estimator_style")
 
 
 
@@ -116,6 +116,9 @@ TINY = {
     "tf_loop_cnn": ("healthy_onecycle_per_step", {"steps": 30, "n_train": 256, "n_eval": 64, "eval_every": 15}),
     "tf_loop_regression": ("loss_spikes_bad_batches", {"epochs": 2, "spike_steps": [3]}),
     "keras_lstm_forecast": ("loss_spikes_lr_kicks", {"epochs": 2, "length": 400, "kick_epochs": [1]}),
+    "tf_estimator_style": ("loss_spikes_corrupt_shard", {"max_steps": 60, "n_train": 400, "n_eval": 100,
+                                                         "save_summary_steps": 10, "log_step_count_steps": 10,
+                                                         "save_checkpoints_steps": 20, "corrupt_steps": [21]}),
 }
 
 

@@ -30,9 +30,13 @@ PROGRAMS = {
     "torch_recsys_mf": "dev",
     "torch_lm_fairseq_style": "dev",
     "torch_detectron_style": "dev",
+    "torch_mmengine_style": "dev",
+    "flax_clu_style": "dev",
     "torch_ranking": "heldout",
     "lightning_style_transformer": "heldout",
 }
+
+NO_VAL_LOSS = {"torch_mmengine_style"}  # MMEngine's ValLoop logs no validation loss unless the model returns one
 
 
 # One scaled-down run per program: (run name, params override). Small data and few steps, same code paths.
@@ -49,6 +53,10 @@ TINY = {
                                                         "log_interval": 2, "warmup_updates": 4}),
     "torch_detectron_style": ("healthy_multistep_1x", {"n_train": 64, "n_val": 16, "max_iter": 40, "log_period": 5,
                                                        "eval_period": 10, "steps": [30], "warmup_iters": 5}),
+    "torch_mmengine_style": ("healthy_multistep", {"n_train": 800, "n_val": 50, "val_batch_size": 20, "max_epochs": 2,
+                                                   "milestones": [1]}),
+    "flax_clu_style": ("healthy_warmup_cosine_adamw", {"n_train": 128, "n_eval": 32, "batch_size": 16,
+                                                       "num_epochs": 2, "log_every_steps": 4, "warmup_steps": 4}),
     "torch_ranking": ("healthy_pairwise_onecycle", {"n_train": 16, "n_val": 8, "epochs": 2}),
     "lightning_style_transformer": ("healthy_cosine_warmup", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                               "val_check_interval": 2, "log_every_n_steps": 2,
@@ -84,7 +92,7 @@ def test_tiny_run_writes_the_tags_its_facts_name(tmp_path: Path, name: str) -> N
     assert set(facts.tags) <= set(ROLES)
     assert set(facts.steps) == set(facts.tags)
     assert set(facts.steps.values()) <= {"epoch", "step"}
-    for role in ("train_loss", "val_loss", "val_metric"):
+    for role in ("train_loss", "val_metric") if name in NO_VAL_LOSS else ("train_loss", "val_loss", "val_metric"):
         assert role in facts.tags
     for role, tag in facts.tags.items():
         assert tag in curves, f"{role}: {tag} not in {sorted(curves)}"
@@ -265,6 +273,127 @@ def test_detectron_layout_iteration_steps_and_percent_ap(tmp_path: Path) -> None
     assert perfect["AP"] == pytest.approx(100.0) and perfect["AP75"] == pytest.approx(100.0)
     shifted = coco_ap(np.eye(3)[gt_cls], gt_box + 0.05, gt_cls, gt_box)  # IoU ~0.5-0.6: AP50 only
     assert shifted["AP50"] == pytest.approx(100.0) and shifted["AP75"] == 0.0 and 0 < shifted["AP"] < 30
+
+
+def test_mmengine_layout_inner_interval_steps_and_epoch_axis_metrics(tmp_path: Path) -> None:
+    """One event file in <run>/<timestamp>/vis_data/ beside LocalVisBackend's JSON; training tags every `interval`
+    batches *of the epoch* at step = global iteration (1-based, the epoch's last 5 batches never logged), the loss a
+    window mean, lr its current value; validation metrics in percent at step = epoch, their time in the training tags.
+    """
+    pytest.importorskip("torch")
+    run_dir, facts, curves = _train("torch_mmengine_style", tmp_path)
+    (log_dir,) = run_dir.iterdir()
+    assert len(log_dir.name) == 15 and log_dir.name[8] == "_"  # %Y%m%d_%H%M%S
+    vis = log_dir / "vis_data"
+    assert [p.parent for p in run_dir.rglob("*tfevents*")] == [vis]
+    assert {p.name for p in vis.iterdir() if "tfevents" not in p.name} == {"config.py", "scalars.json",
+                                                                           f"{log_dir.name}.json"}
+    p = f"{log_dir.name}/vis_data/"
+    assert facts.steps_per_epoch == 25 and facts.log_every_steps == 10 and facts.epochs == 2
+    assert facts.tags["val_metric"] == p + "accuracy/top1" and facts.steps["val_metric"] == "epoch"
+    assert "val_loss" not in facts.tags and facts.chance_metric == 10.0
+    train_steps = [10, 20, 35, 45]  # (batch_idx + 1) % 10 == 0 within each 25-batch epoch, ignore_last
+    for tag in ("loss", "lr", "iter", "epoch", "memory"):
+        assert curves[p + tag][0].tolist() == train_steps, tag
+    assert curves[p + "iter"][1].tolist() == train_steps and curves[p + "epoch"][1].tolist() == [1, 1, 2, 2]
+    assert np.allclose(curves[p + "lr"][1], [0.02, 0.02, 0.002, 0.002])  # current LR, x0.1 at epoch 1
+    assert abs(curves[p + "loss"][1][0] - math.log(10)) < 0.1  # the mean of the first 10 iterations: ~ln 10
+    for tag in ("accuracy/top1", "accuracy/top5"):
+        assert curves[p + tag][0].tolist() == [1, 2], tag  # step = epoch, not iteration
+    top1, top5 = curves[p + "accuracy/top1"][1], curves[p + "accuracy/top5"][1]
+    assert np.all(top5 >= top1) and np.all((top1 >= 0) & (top1 <= 100))
+    assert np.allclose(top1 * 50 / 100, np.round(top1 * 50 / 100), atol=1e-4)  # percent of 50 images
+    for tag in ("time", "data_time"):
+        assert curves[p + tag][0].tolist() == [1, 2, *train_steps], tag  # validation's time at its epoch steps
+    lines = [json.loads(x) for x in (vis / "scalars.json").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [10, 20, 1, 35, 45, 2]
+    assert list(lines[0]) == ["lr", "data_time", "loss", "time", "epoch", "iter", "memory", "step"]
+    assert list(lines[2]) == ["accuracy/top1", "accuracy/top5", "data_time", "time", "step"]
+    assert "config" in _text_tags(vis)
+
+
+def _text_tags(folder: Path) -> list[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return [t.split("/")[0] for t in acc.Tags().get("tensors", [])]
+
+
+def test_mmengine_schedules_in_closed_form() -> None:
+    """LinearLR by iteration reaches the base LR at its last warm-up iteration (total_iters = end - begin - 1); the
+    epoch-based cosine starts where the warm-up ends; ExponentialLR multiplies once per epoch."""
+    from benchmarks.corpus.programs.torch_mmengine_style import DEFAULTS, lr_at
+
+    cfg = {**DEFAULTS, "lr": 1.0, "warmup_epochs": 2, "scheduler": "cosine", "eta_min": 0.0, "max_epochs": 6}
+    spe = 5
+    assert lr_at(cfg, 0, spe) == pytest.approx(1e-3) and lr_at(cfg, 9, spe) == pytest.approx(1.0)
+    assert all(lr_at(cfg, i, spe) < lr_at(cfg, i + 1, spe) for i in range(9))
+    assert lr_at(cfg, 10, spe) == pytest.approx(1.0)  # cosine epoch 0 (begin = 2)
+    assert lr_at(cfg, 15, spe) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    exp = {**DEFAULTS, "lr": 1.0, "scheduler": "exponential", "gamma": 1.3}
+    assert [lr_at(exp, i, spe) for i in (0, 4, 5, 10)] == pytest.approx([1.0, 1.0, 1.3, 1.69])
+
+
+def test_flax_clu_layout_steps_and_tensor_summaries(tmp_path: Path) -> None:
+    """CLU's SummaryWriter: one v2 event file in the run folder, TF2 tensor summaries, imagenet's (step + 1) steps.
+
+    Training means over each log_every_steps window, the LR included (``train_learning_rate``), plus
+    ``steps_per_second``; ``eval_*`` once per epoch at the same step axis, in the same file.
+    """
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from benchmarks.corpus.programs.flax_clu_style import DEFAULTS, lr_at
+
+    run_dir, facts, curves = _train("flax_clu_style", tmp_path)
+    assert [p for p in run_dir.iterdir() if p.is_dir()] == []
+    (events,) = run_dir.glob("events.out.tfevents.*")
+    assert events.name.endswith(".v2")
+    acc = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert acc.Tags()["scalars"] == [] and "train_loss" in acc.Tags()["tensors"]  # tf.summary.scalar: tensors
+    assert facts.steps_per_epoch == 8 and facts.log_every_steps == 4 and facts.eval_every_steps == 8
+    for tag in ("train_loss", "train_accuracy", "train_learning_rate", "steps_per_second"):
+        assert curves[tag][0].tolist() == [4, 8, 12, 16], tag
+    for tag in ("eval_loss", "eval_accuracy"):
+        assert curves[tag][0].tolist() == [8, 16], tag
+    assert "steps_per_sec" not in curves and "uptime" not in curves  # imagenet has no ReportProgress hook
+    cfg = {**DEFAULTS, **TINY["flax_clu_style"][1]}
+    window = np.mean([lr_at(cfg, s, 16) for s in range(4)])
+    assert curves["train_learning_rate"][1][0] == pytest.approx(window, rel=1e-5)  # the window's mean LR
+    assert lr_at(cfg, 0, 16) == 0.0  # optax.linear_schedule from 0
+    assert abs(curves["train_loss"][1][0] - math.log(4)) < 0.3
+    assert facts.tags["lr"] == "train_learning_rate" and facts.tags["val_loss"] == "eval_loss"
+
+
+def test_flax_clu_wmt_loop_writes_train_with_eval_at_zero_based_steps(tmp_path: Path) -> None:
+    """wmt/lm1b: training means written only with the evaluation, at step % eval_every == 0 or the last step."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    _, facts, curves = _train("flax_clu_style", tmp_path, run="healthy_wmt_rsqrt_loop", eval_every_steps=5,
+                              progress_every_steps=6)
+    for tag in ("train_loss", "train_accuracy", "train_learning_rate", "eval_loss", "eval_accuracy"):
+        assert curves[tag][0].tolist() == [0, 5, 10, 15], tag  # 16 steps: 0, 5, 10 and the last (15)
+    assert curves["steps_per_sec"][0].tolist() == [6, 12] and curves["uptime"][0].tolist() == [6, 12]
+    assert "steps_per_second" not in curves
+    assert facts.log_every_steps == facts.eval_every_steps == 5 and facts.schedule == "inverse_sqrt"
+
+
+def test_flax_clu_half_precision_naive_loss_turns_nan_once_a_probability_underflows() -> None:
+    """The nonfinite injection: float16 softmax underflows at a logit gap of ~17, and 0 * log(0) is NaN."""
+    pytest.importorskip("torch")
+    import torch
+
+    from benchmarks.corpus.programs.flax_clu_style import DEFAULTS, _loss
+
+    cfg = {**DEFAULTS, "loss": "naive_half"}
+    y = torch.tensor([0, 1])
+    mild = torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 5.0, 0.0, 0.0]])
+    assert math.isfinite(float(_loss(cfg, mild, y)))
+    assert math.isnan(float(_loss(cfg, mild * 4, y)))  # a gap of 20
+    assert math.isfinite(float(_loss(DEFAULTS, mild * 4, y)))  # optax-style cross-entropy stays finite
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

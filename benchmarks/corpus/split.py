@@ -27,6 +27,9 @@ SPLIT: dict[str, Split] = {
     "torch_lm_fairseq_style": "dev",
     "torch_detectron_style": "dev",
     "keras_legacy_single_folder": "dev",
+    "torch_mmengine_style": "dev",
+    "tf_estimator_style": "dev",
+    "flax_clu_style": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 
 
-def tf_setup(seed: int) -> None:
-    """Seeded, deterministic, one intra-op thread (two programs share the two cores).
+def tf_single_thread() -> None:
+    """TensorFlow quiet and on one thread per op pool (two programs share the two cores).
 
-    Imports TensorFlow here, inside a run's training, so listing runs stays cheap.
+    Imports TensorFlow here, inside a run's training, so listing runs stays cheap. Enough for a program that only
+    writes summaries with TensorFlow (flax_clu_style trains with PyTorch).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
     import tensorflow as tf
 
     try:
@@ -20,5 +19,14 @@ def tf_setup(seed: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # TF already initialised by an earlier run in this process
         pass
+
+
+def tf_setup(seed: int) -> None:
+    """Seeded, deterministic, one intra-op thread: `tf_single_thread` plus Keras' seeds and op determinism."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    tf_single_thread()
+    import keras
+    import tensorflow as tf
+
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

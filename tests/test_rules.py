@@ -393,6 +393,30 @@ def test_high_accuracy_plateau_is_not_underfitting():
     assert "underfitting" not in codes(rep)
 
 
+def test_dropout_holding_training_accuracy_down_is_not_underfitting():
+    """Training accuracy levels off at 0.86 under dropout while validation reaches 0.92: the model is not weak."""
+    n = 40
+    acc = 0.86 - 0.4 * np.exp(-np.arange(n) / 3)
+    rep = analyze_run(
+        run(
+            Loss__train=decay(n, 1.0, 0.45, 8),
+            Loss__val=decay(n, 1.0, 0.35, 8),
+            Accuracy__train=acc,
+            Accuracy__val=acc + 0.06,
+        )
+    )
+    assert "underfitting" not in codes(rep)
+
+
+def test_an_even_slow_fall_is_lr_too_small_not_underfitting():
+    """8% in a straight line over the whole run: the tail is as flat as everything before it, which is a step size
+    problem, not a model that levelled off."""
+    t = np.linspace(1.38, 1.27, 40)
+    rep = analyze_run(run(Loss__train=t, Loss__val=t - 0.005))
+    assert "lr_too_small" in codes(rep)
+    assert "underfitting" not in codes(rep)
+
+
 def test_well_fitted_is_not_underfitting():
     rep = analyze_run(run(Loss__train=decay(40, 1.0, 0.05, 8), Loss__val=decay(40, 1.0, 0.06, 8)))
     assert "underfitting" not in codes(rep)

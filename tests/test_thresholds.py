@@ -120,7 +120,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("noisy_loss", "NOISY_BATCH_TAIL"): 0.3,
     ("noisy_loss", "NOISY_LEVEL_FLOOR"): 0.2,
     ("periodic_loss", "PERIODIC_MIN_AUTOCORR"): 0.3,
-    ("periodic_loss", "PERIODIC_MIN_Z"): 3.0,
+    ("periodic_loss", "PERIODIC_MIN_Z"): 5.0,
     ("periodic_loss", "PERIODIC_MIN_CYCLES"): 3,
     ("periodic_loss", "PERIODIC_MIN_POINTS"): 4,
     ("periodic_loss", "PERIODIC_MAX_POINTS"): 4000,

@@ -110,3 +110,18 @@ def test_detectron2_names_its_validation_metric_ap_and_logs_a_training_accuracy(
     )
     rep = analyze_run(rd)
     assert rep.roles["val_metric"].tag == "bbox/AP" and rep.roles["val_metric"].direction == "max"
+
+
+def test_an_estimators_unsplit_accuracy_is_the_training_twin_of_its_eval_accuracy() -> None:
+    """tf.estimator writes `loss` and `accuracy` into the model dir every 100 steps and `eval/loss`,
+    `eval/accuracy` at each evaluated checkpoint: the unsplit accuracy is the training metric."""
+    it, ev = np.arange(1, 5000, 100), np.arange(500, 5001, 500)
+    rd = run_xy(
+        loss=(it, decay(it.size, 1.6, 0.9, 4)),
+        accuracy=(it, np.linspace(0.3, 0.66, it.size)),
+        eval__loss=(ev, decay(ev.size, 1.1, 0.95, 4)),
+        eval__accuracy=(ev, np.linspace(0.6, 0.68, ev.size)),
+    )
+    rep = analyze_run(rd)
+    assert rep.roles["val_metric"].tag == "eval/accuracy"
+    assert rep.roles["train_metric"].tag == "accuracy"

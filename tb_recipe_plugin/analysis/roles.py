@@ -289,6 +289,11 @@ def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role], 
         return vl is None or not np.array_equal(series[vl.tag].steps, a)
 
     if not train_side(roles["val_metric"].tag):
+        # the validation metric is a validation curve; an unsplit one beside the training loss is its training twin
+        # (an Estimator's `accuracy` in the model dir beside `eval/accuracy`)
+        twin = next((c for c in ranked if c.tag != roles["val_metric"].tag and train_side(c.tag)), None)
+        if twin is not None and "train_metric" not in roles:
+            roles["train_metric"] = Role(tag=twin.tag, level=twin.level, direction=twin.direction)
         return
     moved = roles.pop("val_metric")
     roles.setdefault("train_metric", moved)

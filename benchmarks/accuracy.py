@@ -684,6 +684,12 @@ class SetResult:
             self.programs = {p: score(self.ours.predicted, labs, self.severity) for p, labs in by_program.items()}
         head_labels = self.split_labels.get(self.headline, []) if self.headline else []
         self.reliability = reliability(self.ours.findings, head_labels)
+        # dev's own table: confidences are set on dev, so that is where a miscalibrated rule may be looked at
+        self.dev_reliability = (
+            reliability(self.ours.findings, self.split_labels[DEV])
+            if self.headline == HELDOUT and self.split_labels.get(DEV)
+            else []
+        )
         self.peer_groups: dict[str, Scores] = {}
         if self.peer is not None:
             self.peer_groups = {k: score(self.peer.predicted, v) for k, v in self.split_labels.items()}
@@ -890,7 +896,7 @@ def format_programs(programs: Mapping[str, Scores]) -> list[str]:
 
 def format_reliability(bins: Sequence[ReliabilityBin], group: str) -> list[str]:
     lines = [
-        f"-- reliability of confidences ({'held-out' if group == HELDOUT else 'all runs'}): "
+        f"-- reliability of confidences ({ {HELDOUT: 'held-out', DEV: 'dev'}.get(group, 'all runs') }): "
         "share of judged findings that are right, against the bin's lower edge",
         f"   {'confidence':14s} {'findings':>8s} {'right':>5s} {'wrong':>5s} {'accept':>6s} {'right%':>6s}  verdict",
     ]
@@ -992,6 +998,8 @@ def format_set(result: SetResult, show_heldout_runs: bool = False) -> str:
             if result.programs:
                 lines += format_programs(result.programs)
             lines += format_reliability(result.reliability, name)
+        elif name == DEV and result.dev_reliability:
+            lines += format_reliability(result.dev_reliability, name)
     unknown = sorted(c for c in result.total.codes if c not in FINDINGS)
     if unknown:
         lines.append(f"   labels use codes the catalogue does not know: {', '.join(unknown)}")

@@ -242,6 +242,29 @@ def test_val_plateau_versus_plateau_versus_still_learning(tmp_path):
     assert {"plateau", "val_plateau"} <= set(out["forbidden"])
 
 
+def test_without_a_validation_loss_the_validation_metric_decides(tmp_path):
+    """MMEngine logs only a top-1 accuracy in percent for validation: flat at 94% while training keeps falling is a
+    validation plateau, still climbing is still learning; neither reads the training loss."""
+    train = decay(2.3, 0.0, 5)
+    flat_top1 = jitter(94.0 - 60.0 * np.exp(-15 * t01()), 0.001, 3)
+    series, roles = standard(train, val_metric=flat_top1)
+    f = facts(roles, chance_metric=10.0)
+    out = label_of(tmp_path, series, f, name="flat")
+    assert "val_plateau" in out["expected"] and "still_learning" in out["forbidden"]
+    climbing = 94.0 - 60.0 * np.exp(-2 * t01())
+    series, roles = standard(train, val_metric=climbing)
+    out = label_of(tmp_path, series, f, name="climbing")
+    assert "still_learning" in out["expected"] and "val_plateau" in out["forbidden"]
+
+
+def test_percent_scores_reach_perfect_at_100(tmp_path):
+    top1 = np.linspace(10.0, 55.0, EPOCHS)
+    c = lab.Curve("top1", np.arange(EPOCHS), np.arange(EPOCHS, dtype=float), top1, 1.0)
+    f = facts({"val_metric": "top1"}, chance_metric=10.0)
+    assert lab.metric_advance(c, f) == pytest.approx(0.5, abs=1e-9)
+    assert lab.metric_perfect(c, facts({"val_metric": "top1"}, chance_metric=0.1)) is None  # 55 is no fraction
+
+
 def test_noisy_validation_set_and_a_jagged_but_clear_curve(tmp_path):
     train = decay(2.3, 0.6, 4)
     noisy_val = jitter(decay(1.0, 0.8, 3), 0.3, 11)

@@ -234,3 +234,29 @@ def test_keras_2_batch_loss_in_the_run_folder_is_raw() -> None:
     assert report.roles["batch_loss"].tag == "batch_loss" and report.roles["batch_loss"].source == "logged"
     spikes = [f for f in report.findings if f.code == "loss_spikes"]
     assert spikes and spikes[0].evidence["max_step"] == 5 * period + 90
+
+
+def test_ignite_epoch_counted_training_loss_moves_onto_the_batch_loss_axis() -> None:
+    """Ignite's MNIST example: `training/batchloss` and `lr/group_0` every 10 of 63 iterations a pass, while the
+    evaluators write `training/loss`, `training/accuracy` and `validation/*` at the trainer's epoch 1..20. The
+    iteration axis is the run's; the epoch-counted training loss and validation move onto it, the LR stays."""
+    it = np.arange(10, 1261, 10)
+    ep = np.arange(1, 21)
+    series = {
+        s.tag: s
+        for s in (
+            Series("training/batchloss", it, 1.8 * np.exp(-it / 400) + 0.2),
+            Series("lr/group_0", it, np.where(it < 126, 0.02, 0.002)),
+            Series("training/loss", ep, 1.5 * np.exp(-ep / 6) + 0.2),
+            Series("training/accuracy", ep, np.linspace(0.4, 0.7, 20)),
+            Series("validation/loss", ep, 1.5 * np.exp(-ep / 6) + 0.25),
+            Series("validation/accuracy", ep, np.linspace(0.4, 0.65, 20)),
+        )
+    }
+    roles = assign_roles(series)
+    assert roles["batch_loss"].tag == "training/batchloss"  # `batchloss` reads as a batch loss
+    prepared = prepare(series, roles, frozenset())
+    assert prepared.roles["train_loss"].source == "epoch_index_on_step_axis"
+    # epoch i ends at step i * 63 - 1, counted from the first logged iteration (10)
+    assert prepared.derived["train_loss"].steps[-1] == prepared.derived["val_loss"].steps[-1] == 20 * 63 - 1 + 10
+    assert "lr" not in prepared.derived

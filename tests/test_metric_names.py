@@ -125,3 +125,13 @@ def test_an_estimators_unsplit_accuracy_is_the_training_twin_of_its_eval_accurac
     rep = analyze_run(rd)
     assert rep.roles["val_metric"].tag == "eval/accuracy"
     assert rep.roles["train_metric"].tag == "accuracy"
+
+
+@pytest.mark.parametrize(
+    ("tag", "words"),
+    [("training/batchloss", ["training", "batch", "loss"]), ("valloss", ["val", "loss"]), ("classloss", ["classloss"])],
+)
+def test_a_loss_written_run_together_with_its_kind_is_split(tag: str, words: list[str]) -> None:
+    from tb_recipe_plugin.analysis.tag_words import tokens
+
+    assert tokens(tag) == words

@@ -27,7 +27,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.analysis.tag_words import tokens
+from tb_recipe_plugin.analysis.tag_words import TRAIN_WORDS, VAL_WORDS, tokens
 from tb_recipe_plugin.internal_tags import PREFIX
 
 DENSE_RATIO = 4.0
@@ -83,9 +83,9 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
             out["batch_loss"] = Role(batch.tag, "batch", batch.direction, source="per_batch_from_running_mean")
     train = out.get("train_loss")
     if train is not None:
-        anchor = series[train.tag]
+        anchor, convert = _step_axis_anchor(series, out, derived)
         evidence = EpochEvidence(series)
-        for role in EPOCH_AXIS_ROLES:
+        for role in convert:
             info = out.get(role)
             if info is None or role in overridden or role in derived:
                 continue
@@ -103,6 +103,24 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
 
 
 EPOCH_AXIS_ROLES = ("val_loss", "val_metric", "train_metric", "lr")
+
+
+def _step_axis_anchor(
+    series: Mapping[str, Series], roles: Mapping[str, Role], derived: Mapping[str, Series]
+) -> tuple[Series, tuple[str, ...]]:
+    """The series whose step axis the others are put on, and the roles that may need moving onto it.
+
+    The training loss, normally. When it is itself counted by epoch (1, 2, 3...) beside a per-step batch loss
+    logged on the optimizer's step axis (Ignite: ``training/batchloss`` every 100 iterations, ``training/loss``
+    from an evaluator at the trainer's epoch), the batch loss is the axis, and the training loss moves too.
+    """
+    train, batch = series[roles["train_loss"].tag], roles.get("batch_loss")
+    if batch is None or batch.tag == train.tag or "batch_loss" in derived or not _counts_up(train):
+        return train, EPOCH_AXIS_ROLES
+    steps = series[batch.tag].steps
+    if len(steps) < 2 or steps[-1] < EPOCH_AXIS_MIN_RATIO * train.steps[-1]:
+        return train, EPOCH_AXIS_ROLES
+    return series[batch.tag], ("train_loss", *EPOCH_AXIS_ROLES)
 EPOCH_AXIS_MIN_RATIO = 4
 """A series counted 0, 1, 2... is an epoch index beside a training loss whose steps reach 4x further,"""
 EPOCH_AXIS_AGREEMENT = 0.1
@@ -139,15 +157,14 @@ def _counts_up(s: Series) -> bool:
     return len(s) >= 2 and s.steps[0] in (0, 1) and s.steps[-1] - s.steps[0] == len(s) - 1
 
 
-_EVAL_WORDS = frozenset({"val", "valid", "validation", "eval", "test"})
-_TRAIN_SIDE_WORDS = frozenset({"train", "lr", "learningrate", "epoch"})
+_TRAIN_SIDE_WORDS = TRAIN_WORDS | {"lr", "learningrate", "epoch"}
 _KEEP = 3
 """Tags kept per axis: enough to find one that is neither the series asked about nor the anchor."""
 
 
 def _train_side(tag: str) -> bool:
     words = set(tokens(tag))
-    return bool(words & _TRAIN_SIDE_WORDS) and not words & _EVAL_WORDS
+    return bool(words & _TRAIN_SIDE_WORDS) and not words & VAL_WORDS
 
 
 class EpochEvidence:
@@ -177,7 +194,7 @@ class EpochEvidence:
                 if len(train_side) < _KEEP and _train_side(tag):
                     train_side.append(tag)
             words = set(tokens(tag))
-            if words & _EVAL_WORDS:
+            if words & VAL_WORDS:
                 continue
             if tag.rsplit("/", 1)[-1] == "epoch":
                 gap = epoch_counter_gap(other)

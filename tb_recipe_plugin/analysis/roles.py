@@ -20,13 +20,11 @@ import numpy as np
 from tb_recipe_plugin.analysis.levels import EpochEvidence, epoch_index_period, is_keras_running_mean
 from tb_recipe_plugin.analysis.report import Role
 from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.analysis.tag_words import tokens
+from tb_recipe_plugin.analysis.tag_words import TRAIN_WORDS, VAL_WORDS, tokens
 from tb_recipe_plugin.internal_tags import BATCH_LOSS, LEARNING_RATE, PREFIX, internal_part
 
 ROLE_NAMES = ("train_loss", "val_loss", "train_metric", "val_metric", "lr", "batch_loss")
 
-TRAIN_WORDS = {"train", "training", "trn"}
-VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", "holdout"}
 # A loss is often named by its function alone (`train/bce`, `val/ce`, `kl`): those names are losses too. `mse` and
 # `mae` are not here: Keras and most scripts log them as metrics beside a `loss`.
 LOSS_WORDS = {

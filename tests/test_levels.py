@@ -260,3 +260,18 @@ def test_ignite_epoch_counted_training_loss_moves_onto_the_batch_loss_axis() -> 
     # epoch i ends at step i * 63 - 1, counted from the first logged iteration (10)
     assert prepared.derived["train_loss"].steps[-1] == prepared.derived["val_loss"].steps[-1] == 20 * 63 - 1 + 10
     assert "lr" not in prepared.derived
+
+
+def test_the_wall_clock_confirms_an_epoch_axis_that_nothing_else_does() -> None:
+    """Ignite without a training-set evaluator: `validation/*` at the trainer's epoch 1..20, nothing else counted by
+    epoch. Written once per epoch while training ran, its points land every 63 iterations on the batch loss's
+    clock; the same values written after training (a test-batch index) land at its end and stay unconfirmed."""
+    it = np.arange(10, 1261, 10)
+    batch = Series("training/batchloss", it, 1.8 * np.exp(-it / 400) + 0.2, wall_times=1000.0 + it * 0.01)
+    ep = np.arange(1, 21)
+    during = Series("validation/loss", ep, np.linspace(1.2, 0.5, 20), wall_times=1000.0 + ep * 63 * 0.01 + 0.001)
+    after = Series("validation/loss", ep, np.linspace(1.2, 0.5, 20), wall_times=1013.0 + ep * 0.01)
+    assert levels.wall_clock_period(during, batch) == pytest.approx(63, rel=0.02)
+    assert levels.epoch_index_period(during, batch, {"b": batch, "v": during}) == 63
+    assert levels.wall_clock_period(after, batch) is None
+    assert levels.epoch_index_period(after, batch, {"b": batch, "v": after}) is None

@@ -121,6 +121,8 @@ def _step_axis_anchor(
     if len(steps) < 2 or steps[-1] < EPOCH_AXIS_MIN_RATIO * train.steps[-1]:
         return train, EPOCH_AXIS_ROLES
     return series[batch.tag], ("train_loss", *EPOCH_AXIS_ROLES)
+
+
 EPOCH_AXIS_MIN_RATIO = 4
 """A series counted 0, 1, 2... is an epoch index beside a training loss whose steps reach 4x further,"""
 EPOCH_AXIS_AGREEMENT = 0.1
@@ -213,7 +215,30 @@ class EpochEvidence:
         every, train_side = self._axes.get((int(s.steps[0]), len(s)), ([], []))
         if any(t not in skip for t in (every if _train_side(s.tag) else train_side)):
             return True
-        return any(t not in skip and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period for t, gap in self._gaps)
+        if any(t not in skip and abs(gap - period) <= EPOCH_AXIS_AGREEMENT * period for t, gap in self._gaps):
+            return True
+        clock = wall_clock_period(s, anchor)
+        return clock is not None and abs(clock - period) <= EPOCH_AXIS_AGREEMENT * period
+
+
+def wall_clock_period(s: Series, anchor: Series) -> float | None:
+    """Steps per point of `s` read off the wall clock: each point placed at the anchor's step written at the same
+    moment, and the slope of those steps over the point index.
+
+    An evaluation written at the trainer's epoch (Ignite's evaluators, hand-written loops with no other epoch-counted
+    series) was written while training ran, once per epoch: its points land evenly along the anchor's steps. A
+    test-batch index is written after training, all at its last step. None when either side has no usable clock
+    (missing or going backwards, as after a restart) or the points do not spread over most of training.
+    """
+    if s.wall_times is None or anchor.wall_times is None or len(s) < 3 or len(anchor) < 2:
+        return None
+    if np.any(np.diff(anchor.wall_times) < 0):
+        return None
+    placed = np.interp(s.wall_times, anchor.wall_times, anchor.steps.astype(np.float64))
+    if placed[-1] - placed[0] < 0.5 * float(anchor.steps[-1] - anchor.steps[0]):
+        return None
+    slope = float(np.polyfit(np.arange(len(s), dtype=np.float64), placed, 1)[0])
+    return slope if slope > 0 else None
 
 
 def epoch_counter_gap(s: Series) -> float | None:

@@ -344,9 +344,9 @@ def test_underfitting_high_flat_small_gap():
 
 
 def test_underfitting_seen_in_a_low_accuracy_plateau():
-    """The loss fell a lot, but training accuracy levels off at 0.8 with validation level with it."""
+    """The loss fell a lot, but training accuracy levels off at 0.72 with validation level with it."""
     n = 40
-    acc = 0.8 - 0.4 * np.exp(-np.arange(n) / 3)
+    acc = 0.72 - 0.4 * np.exp(-np.arange(n) / 3)
     rep = analyze_run(
         run(
             Loss__train=decay(n, 1.0, 0.45, 8),
@@ -356,7 +356,7 @@ def test_underfitting_seen_in_a_low_accuracy_plateau():
         )
     )
     f = finding(rep, "underfitting")
-    assert f.evidence["train_accuracy"] < 0.9
+    assert f.evidence["train_accuracy"] < 0.75
     assert "plateau" in codes(rep)  # both descriptions hold: converged, and too weak
 
 

@@ -112,7 +112,7 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("underfitting", "UNDERFIT_FLAT_SE"): 2.0,
     ("underfitting", "UNDERFIT_FLAT_MAX_SE"): 0.1,
     ("underfitting", "UNDERFIT_MIN_TAIL"): 0.3,
-    ("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY"): 0.9,
+    ("underfitting", "UNDERFIT_MAX_TRAIN_ACCURACY"): 0.8,
     ("underfitting", "UNDERFIT_MAX_ACCURACY_GAP"): 0.05,
     ("noisy_loss", "NOISY_RATIO"): 0.25,
     ("noisy_loss", "NOISY_BATCH_LEVEL"): 0.2,

@@ -323,9 +323,12 @@ def underfitting(ctx: Context) -> Finding | None:
     )
 
 
-UNDERFIT_MAX_TRAIN_ACCURACY = 0.9
-"""A training accuracy that levels off below 90%, validation's too (dropout and augmentation hold only the training
-number down: 86% in training beside 92% on validation is a capable model)..."""
+UNDERFIT_MAX_TRAIN_ACCURACY = 0.8
+"""A training accuracy that levels off below 80%, validation's too (dropout and augmentation hold only the training
+number down: 86% in training beside 92% on validation is a capable model). "Well below what the task allows" is
+60-75% in the issue that asked for this path; at 90% (the first value) runs levelling off at 86-90% on 6 classes,
+healthy by their labels, were called underfitting, while every dev run labelled underfitting levelled off at 79% or
+less..."""
 UNDERFIT_MAX_ACCURACY_GAP = 0.05
 """...with validation accuracy at most 5 points below it (or above it)."""
 

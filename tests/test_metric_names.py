@@ -135,3 +135,23 @@ def test_a_loss_written_run_together_with_its_kind_is_split(tag: str, words: lis
     from tb_recipe_plugin.analysis.tag_words import tokens
 
     assert tokens(tag) == words
+
+
+def test_the_lr_of_the_weights_is_chosen_over_ultralytics_bias_group() -> None:
+    """Ultralytics warms its bias group (lr/pg0) down from 0.1 while the weight groups (pg1, pg2) warm up from 0;
+    all three then decay together. The bias group's warm-up must not read as the schedule."""
+    ep = np.arange(1, 41)
+    decay_part = 0.01 * (1 - 0.9 * (ep - 1) / 39)
+    warm = np.minimum(1.0, ep / 5)
+    weights = np.where(ep <= 5, 0.01 * warm, decay_part)
+    bias = np.where(ep <= 5, 0.1 - (0.1 - 0.01) * warm, decay_part)
+    loss = decay(ep.size, 7.0, 3.0, 8)
+    rep = analyze_run(
+        run(
+            **{"train/box_loss": loss, "val/box_loss": loss * 0.8, "lr/pg0": bias, "lr/pg1": weights, "lr/pg2": weights}
+        )
+    )
+    assert rep.roles["lr"].tag in ("lr/pg1", "lr/pg2")
+    assert "lr_decay_too_early" not in codes(rep)
+    two = analyze_run(run(**{"train/box_loss": loss, "lr/pg0": bias, "lr/pg1": weights}))
+    assert two.roles["lr"].tag == "lr/pg0"  # with two groups neither is the majority: the first stays

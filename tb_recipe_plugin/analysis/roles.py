@@ -301,6 +301,22 @@ def _training_side_metric(series: Mapping[str, Series], roles: dict[str, Role], 
         roles["val_metric"] = Role(tag=nxt.tag, level=nxt.level, direction=nxt.direction)
 
 
+def _typical_parameter_group(series: Mapping[str, Series], roles: dict[str, Role], ranked: list[_Candidate]) -> None:
+    """Of an optimizer's parameter-group LRs logged side by side (YOLO's ``lr/pg0``-``pg2``, Lightning's
+    ``lr-SGD/pg1``...), the one closest to the others: the schedule most of the weights follow. Ultralytics warms
+    its bias group down from 0.1 while the weight groups warm up from 0; the bias group, logged first, read as a
+    learning rate decayed in the first epochs."""
+    chosen = series[roles["lr"].tag]
+    group = [c for c in ranked if np.array_equal(series[c.tag].steps, chosen.steps)]
+    if len(group) < 3:
+        return  # with two groups neither is the majority
+    logs = [np.log(np.maximum(series[c.tag].values, 1e-30)) for c in group]
+    spread = [sum(float(np.mean(np.abs(a - b))) for b in logs) for a in logs]
+    best = group[int(np.argmin(spread))]
+    if spread[int(np.argmin(spread))] < spread[[c.tag for c in group].index(chosen.tag)]:
+        roles["lr"] = Role(tag=best.tag, level=best.level, direction=best.direction)
+
+
 def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None) -> dict[str, Role]:
     """Pick one tag per role. Overrides win; unknown override tags raise KeyError."""
     roles: dict[str, Role] = {}
@@ -342,6 +358,8 @@ def assign_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | No
         _denser_training_loss(series, roles, candidates["train_loss"])
     if "val_metric" not in overrides and "train_metric" not in overrides:
         _training_side_metric(series, roles, ranked_by.get("val_metric", []))
+    if "lr" in roles and "lr" not in overrides:
+        _typical_parameter_group(series, roles, ranked_by.get("lr", []))
     # A metric role should measure the same thing on both splits when possible.
     if "val_metric" in roles and "train_metric" in roles:
         vm, tm = tokens(roles["val_metric"].tag), tokens(roles["train_metric"].tag)

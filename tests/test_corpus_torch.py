@@ -32,6 +32,8 @@ PROGRAMS = {
     "torch_detectron_style": "dev",
     "torch_mmengine_style": "dev",
     "flax_clu_style": "dev",
+    "torch_ignite_style": "dev",
+    "torch_ultralytics_style": "dev",
     "torch_ranking": "heldout",
     "lightning_style_transformer": "heldout",
 }
@@ -57,6 +59,10 @@ TINY = {
                                                    "milestones": [1]}),
     "flax_clu_style": ("healthy_warmup_cosine_adamw", {"n_train": 128, "n_eval": 32, "batch_size": 16,
                                                        "num_epochs": 2, "log_every_steps": 4, "warmup_steps": 4}),
+    "torch_ignite_style": ("healthy_mnist_step_decay", {"n_train": 200, "n_val": 50, "epochs": 2, "log_every": 2,
+                                                         "milestones": [1]}),
+    "torch_ultralytics_style": ("healthy_sgd_linear_close_mosaic", {"n_train": 32, "n_val": 16, "epochs": 3,
+                                                                     "close_mosaic": 1}),
     "torch_ranking": ("healthy_pairwise_onecycle", {"n_train": 16, "n_val": 8, "epochs": 2}),
     "lightning_style_transformer": ("healthy_cosine_warmup", {"n_train": 96, "n_val": 32, "epochs": 2,
                                                               "val_check_interval": 2, "log_every_n_steps": 2,
@@ -394,6 +400,124 @@ def test_flax_clu_half_precision_naive_loss_turns_nan_once_a_probability_underfl
     assert math.isfinite(float(_loss(cfg, mild, y)))
     assert math.isnan(float(_loss(cfg, mild * 4, y)))  # a gap of 20
     assert math.isfinite(float(_loss(DEFAULTS, mild * 4, y)))  # optax-style cross-entropy stays finite
+
+
+def test_ignite_iteration_and_epoch_axes_in_one_event_file(tmp_path: Path) -> None:
+    """Ignite's TensorboardLogger: one event file in the log dir; the trainer's OutputHandler at the 1-based
+    iteration (every N), the evaluators' at the trainer's *epoch* (global_step_from_engine), lr/group_0 at the
+    iteration, the LR a scheduler set at ITERATION_STARTED."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboardX")
+    run_dir, facts, curves = _train("torch_ignite_style", tmp_path)
+    assert [p.name.startswith("events.out.tfevents.") for p in run_dir.iterdir()] == [True]
+    assert set(curves) == {"training/batchloss", "training/loss", "training/accuracy", "validation/loss",
+                           "validation/accuracy", "lr/group_0"}
+    assert facts.steps_per_epoch == 7 and facts.log_every_steps == 2 and facts.eval_every_steps == 7
+    assert curves["training/batchloss"][0].tolist() == [2, 4, 6, 8, 10, 12, 14]  # iteration % 2 == 0
+    assert abs(curves["training/batchloss"][1][0] - math.log(6)) < 0.15  # a raw batch loss near ln 6
+    for tag in ("training/loss", "training/accuracy", "validation/loss", "validation/accuracy"):
+        assert curves[tag][0].tolist() == [1, 2], tag  # the trainer's epoch, not its iteration
+    steps, lr = curves["lr/group_0"]
+    assert steps.tolist() == [2, 4, 6, 8, 10, 12, 14] and np.allclose(lr, [0.02] * 3 + [0.002] * 4)
+    assert facts.steps == {"batch_loss": "step", "train_loss": "epoch", "train_metric": "epoch", "val_loss": "epoch",
+                           "val_metric": "epoch", "lr": "step"}
+
+
+def test_ignite_common_setup_running_average_and_completed_validation(tmp_path: Path) -> None:
+    """cifar10's setup_tb_logging: tensorboardX cleans "training/batch loss" to training/batch_loss (an EMA, alpha
+    0.98); PiecewiseLinear starts at LR 0; validation on EPOCH_COMPLETED(every=3) | COMPLETED writes epoch 3 twice."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboardX")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir, facts, curves = _train("torch_ignite_style", tmp_path, run="healthy_cifar10_warmup_piecewise",
+                                    n_train=200, n_val=50, epochs=3, log_every=2, warmup_epochs=1)
+    assert facts.steps_per_epoch == 6  # drop_last=True
+    assert facts.tags["batch_loss"] == "training/batch_loss" and "training/batch loss" not in curves
+    assert set(curves) == {"training/batch_loss", "training/Loss", "training/Accuracy", "test/Loss", "test/Accuracy",
+                           "lr/group_0"}
+    steps, lr = curves["lr/group_0"]
+    assert steps.tolist() == list(range(2, 19, 2)) and lr[0] == pytest.approx(0.1 / 6)  # event index 1 of 6
+    ema = curves["training/batch_loss"][1]
+    assert np.all(np.abs(np.diff(ema)) < 0.05)  # 2% of each new batch loss: a smooth curve
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("test/Loss")] == [3, 3]  # epoch 3 and COMPLETED
+    assert curves["test/Loss"][0].tolist() == [3]
+
+
+def test_ignite_collide_and_iteration_validation_steps(tmp_path: Path) -> None:
+    """The docstring's trainer handler with the MNIST metric names: training/loss holds iteration and epoch steps;
+    a global_step_transform returning trainer.state.iteration puts the evaluators on the iteration axis."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboardX")
+    _, facts, curves = _train("torch_ignite_style", tmp_path / "a", run="healthy_plateau_scheduler_collide",
+                              n_train=200, n_val=50, epochs=3, log_every=2)
+    assert curves["training/loss"][0].tolist() == [1, 2, 3, *range(4, 22, 2)]  # epochs 1..3 among iterations
+    assert curves["training/accuracy"][0].tolist() == [1, 2, 3]
+    assert facts.tags["train_loss"] == facts.tags["batch_loss"] == "training/loss"
+    assert "tag_collision" in facts.injected
+    _, facts, curves = _train("torch_ignite_style", tmp_path / "b", run="lr_small_adam_iteration_eval",
+                              n_train=200, n_val=50, epochs=2, log_every=2, eval_every_iters=5)
+    for tag in ("training/loss", "validation/loss", "validation/accuracy"):
+        assert curves[tag][0].tolist() == [5, 10], tag
+    assert facts.steps["val_loss"] == facts.steps["train_loss"] == "step" and facts.eval_every_steps == 5
+
+
+def test_ultralytics_epoch_steps_lr_groups_and_final_eval(tmp_path: Path) -> None:
+    """Ultralytics' TensorBoard callback: one event file in the run folder, every tag at step epoch + 1; during the
+    (>= 100-iteration) warm-up lr/pg0 (the bias group) falls from warmup_bias_lr while pg1 and pg2 rise from 0;
+    final_eval writes best.pt's metrics a second time at the last epoch's step, without validation losses; losses
+    rounded to 5 decimals like label_loss_items."""
+    pytest.importorskip("torch")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from benchmarks.corpus.programs.torch_ultralytics_style import METRIC_KEYS, det_metrics
+
+    run_dir, facts, curves = _train("torch_ultralytics_style", tmp_path)
+    assert [p for p in run_dir.iterdir() if p.is_dir()] == [] and len(list(run_dir.glob("*tfevents*"))) == 1
+    losses = [f"{split}/{k}" for split in ("train", "val") for k in ("box_loss", "cls_loss", "dfl_loss")]
+    for tag in (*losses, "lr/pg0", "lr/pg1", "lr/pg2", *METRIC_KEYS):
+        assert curves[tag][0].tolist() == [1, 2, 3], tag
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("metrics/mAP50-95(B)")] == [1, 2, 3, 3]  # + final_eval of best.pt
+    assert [e.step for e in acc.Scalars("val/box_loss")] == [1, 2, 3]
+    pg0, pg1, pg2 = (curves[f"lr/pg{i}"][1] for i in range(3))
+    lf = [(1 - e / 3) * 0.99 + 0.01 for e in range(3)]  # linear to lrf 0.01 over 3 epochs
+    ni = [2 * e + 1 for e in range(3)]  # 2 batches an epoch; the last batch's LR is logged; nw = 100
+    assert pg0 == pytest.approx([0.1 + (0.01 * f - 0.1) * n / 100 for f, n in zip(lf, ni, strict=True)])
+    assert pg1 == pytest.approx([0.01 * f * n / 100 for f, n in zip(lf, ni, strict=True)]) and np.allclose(pg1, pg2)
+    box = curves["train/box_loss"][1]
+    assert np.allclose(box, np.round(box, 5)) and 5 < box[0] < 8  # uniform DFL bins decode to huge boxes
+    assert np.all((curves["metrics/mAP50-95(B)"][1] >= 0) & (curves["metrics/mAP50(B)"][1] <= 1))
+    assert facts.tags == {"train_loss": "train/box_loss", "val_loss": "val/box_loss",
+                          "val_metric": "metrics/mAP50-95(B)", "lr": "lr/pg1"}
+    assert set(facts.steps.values()) == {"epoch"} and facts.steps_per_epoch == 2 and facts.epochs == 3
+    assert 0 <= facts.chance_metric < 0.05 and facts.schedule == "warmup_linear_decay"
+    gt_cls = np.array([0, 1, 2, 0])
+    gt_box = np.array([[1, 1, 9, 9], [10, 10, 20, 20], [4, 6, 12, 16], [20, 2, 30, 12]], np.float32)
+    perfect = det_metrics(np.eye(3)[gt_cls][:, None], gt_box[:, None], gt_cls, gt_box)
+    # Ultralytics' 101-point interpolation ends on (recall 1, precision 0): a perfect mAP reads 0.995
+    assert perfect == pytest.approx(dict(zip(METRIC_KEYS, (1.0, 1.0, 0.995, 0.995), strict=True)))
+    shifted = det_metrics(np.eye(3)[gt_cls][:, None], gt_box[:, None] + 1.0, gt_cls, gt_box)  # IoU 0.6-0.7
+    assert shifted["metrics/mAP50(B)"] == pytest.approx(0.995) and 0 < shifted["metrics/mAP50-95(B)"] < 0.7
+
+
+def test_ultralytics_optimizer_auto_and_early_stopping(tmp_path: Path) -> None:
+    """optimizer=auto on a small data set is AdamW at 0.002 * 5 / (4 + nc) with warmup_bias_lr 0 (all groups alike);
+    EarlyStopping ends the run `patience` epochs after the best fitness, and the facts say so."""
+    pytest.importorskip("torch")
+    from benchmarks.corpus.programs.torch_ultralytics_style import DEFAULTS, _optimizer_settings
+
+    assert _optimizer_settings({**DEFAULTS, "optimizer": "auto"}) == ("AdamW", 0.001429, 0.9, 0.0)
+    assert _optimizer_settings(DEFAULTS) == ("SGD", 0.01, 0.937, 0.1)
+    _, facts, curves = _train("torch_ultralytics_style", tmp_path, run="healthy_auto_adamw", epochs=2)
+    assert np.allclose(curves["lr/pg0"][1], curves["lr/pg1"][1]) and facts.injected["optimizer"].startswith("AdamW")
+    _, facts, curves = _train("torch_ultralytics_style", tmp_path / "b", run="healthy_early_stop_patience",
+                              epochs=40, patience=2)
+    assert facts.epochs < 40 and "stopped_early" in facts.injected
+    assert curves["train/box_loss"][0].tolist() == list(range(1, facts.epochs + 1))
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

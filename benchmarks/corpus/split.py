@@ -30,6 +30,8 @@ SPLIT: dict[str, Split] = {
     "torch_mmengine_style": "dev",
     "tf_estimator_style": "dev",
     "flax_clu_style": "dev",
+    "torch_ignite_style": "dev",
+    "torch_ultralytics_style": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -21,7 +21,9 @@ def tokens(tag: str) -> list[str]:
     spaced = _CAMEL.sub("_", tag).lower()
     spaced = spaced.replace("learning_rate", "learningrate").replace("learning rate", "learningrate")
     spaced = spaced.replace("cross_entropy", "crossentropy").replace("map_0.5", "map50")
-    words = _split_compounds(_WORD.findall(spaced))
+    words = _WORD.findall(spaced)
+    if "loss" in spaced:
+        words = _split_compounds(words)
     if "lr" not in spaced:
         return words
     # Parameter-group suffixes: YOLO's `x/lr0`, `lr1`...

@@ -100,6 +100,8 @@ REVIEWED_AT: dict[tuple[str, str], float] = {
     ("lr_too_high", "LR_HIGH_MIN_SPAN"): 0.1,
     ("lr_too_high", "LR_HIGH_PACE"): 2.0,
     ("lr_too_high", "LR_HIGH_JITTER"): 3.0,
+    ("lr_too_high", "LR_HIGH_RESUME_GAP"): 50.0,
+    ("lr_too_high", "LR_HIGH_RESUME_MIN_S"): 600.0,
     ("lr_too_high", "LR_HIGH_MAX_SHARE"): 0.25,
     ("lr_too_high", "LR_HIGH_MIN_GAIN_AFTER"): 0.2,
     ("lr_decay_too_early", "LR_MIN_AFTER"): 0.25,

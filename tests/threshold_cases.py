@@ -691,6 +691,27 @@ def lrh_range(x: float) -> RunData:
     return run(train_loss=knots(N, (0, 2.0), (6, 2.0), (13, 1.0)), lr=np.r_[np.full(7, 1.0), np.full(N - 7, 1 / x)])
 
 
+def _lrh_paused(gap_s: float, every_s: float) -> RunData:
+    """lrh_gain_after's run (flat at 2.0 while the LR is high, halved once it is cut) logged a point every every_s
+    seconds, with one pause of gap_s seconds before index 3, inside the high stretch."""
+    rd = lrh_gain_after(0.5)
+    i = np.arange(N)
+    wall = 1000.0 + every_s * i + np.where(i >= 3, gap_s - every_s, 0.0)
+    for tag, series in rd.series.items():
+        rd.series[tag] = Series(tag, series.steps, series.values, wall_times=wall)
+    return rd
+
+
+def lrh_resume_gap(x: float) -> RunData:
+    """A pause of x median gaps of a minute (x = 50 is 50 min, past LR_HIGH_RESUME_MIN_S) in the high stretch."""
+    return _lrh_paused(60.0 * x, 60.0)
+
+
+def lrh_resume_min_s(x: float) -> RunData:
+    """A pause of x seconds in the high stretch of a run logged a point a second (far more than 50 gaps)."""
+    return _lrh_paused(x, 1.0)
+
+
 def lrh_pace(x: float) -> RunData:
     """The log loss falls 0.1 per step while the LR is high (indices 0-6) and 0.1 x per step after the cut: the
     high stretch keeps far more than a quarter of the gain, so only the speed-up can decide."""
@@ -1186,6 +1207,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("lr_too_high", "LR_HIGH_MIN_SPAN", lrh_min_span, "above"),
     Edge("lr_too_high", "LR_HIGH_PACE", lrh_pace, "above"),
     Edge("lr_too_high", "LR_HIGH_JITTER", lrh_jitter, "above"),
+    Edge("lr_too_high", "LR_HIGH_RESUME_GAP", lrh_resume_gap, "below"),
+    Edge("lr_too_high", "LR_HIGH_RESUME_MIN_S", lrh_resume_min_s, "below"),
     Edge("underfitting", "UNDERFIT_MAX_IMPROVEMENT", uf_improvement, "below"),
     Edge("underfitting", "UNDERFIT_MAX_GAP", uf_gap, "below"),
     Edge("underfitting", "UNDERFIT_FLAT_TOLERANCE", uf_tolerance, "below"),

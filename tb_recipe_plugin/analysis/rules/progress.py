@@ -361,6 +361,13 @@ while it was above (log scale for a positive loss: the same speed-up at any loss
 LR_HIGH_JITTER = 3.0
 """...or fell faster at all after (training normally decelerates) while it bounced at least 3x as much from point
 to point in the second half of the high stretch as after it (log scale): the loss oscillating at the peak."""
+LR_HIGH_RESUME_GAP = 50.0
+"""Not judged when the run was resumed inside the high stretch: a pause between two logged points of at least 50x
+the median one,"""
+LR_HIGH_RESUME_MIN_S = 600.0
+"""...and at least 10 minutes (a validation pass or a checkpoint save is shorter). A restart from a checkpoint resets
+the optimizer's state and the data pipeline, and the loss steps up there whatever the LR: inside the high stretch
+that reads as a stall at the peak (a YOLOv5 run resumed four times, its weights' linear decay read as too high)."""
 
 
 @rule(
@@ -374,6 +381,8 @@ to point in the second half of the high stretch as after it (log scale): the los
         "LR_HIGH_MIN_GAIN_AFTER",
         "LR_HIGH_PACE",
         "LR_HIGH_JITTER",
+        "LR_HIGH_RESUME_GAP",
+        "LR_HIGH_RESUME_MIN_S",
     ),
 )
 def lr_too_high(ctx: Context) -> Finding | None:
@@ -398,6 +407,8 @@ def lr_too_high(ctx: Context) -> Finding | None:
         return None  # the LR never came down within the logged loss
     first = max(start, float(c.bsteps[0]))  # the high stretch within the logged loss
     if end - first < LR_HIGH_MIN_SPAN * (c.bsteps[-1] - c.bsteps[0]):
+        return None
+    if any(first < step <= end for step in _resumed_at(c)):
         return None
     o = c.oriented()
     at_start, at_end = (float(np.interp(s, c.bsteps, o)) for s in (first, end))
@@ -432,6 +443,17 @@ def lr_too_high(ctx: Context) -> Finding | None:
         min(0.9, 0.5 + 0.4 * (1 - max(gain_high, 0.0) / max(gain_after, 1e-12))),
         (c.tag, lr.tag),
     )
+
+
+def _resumed_at(c: Curve) -> list[int]:
+    """Steps where logging resumed after a pause long enough to be a restart (LR_HIGH_RESUME_GAP and
+    LR_HIGH_RESUME_MIN_S), from the wall times of the curve's points; none when they are not known."""
+    wall = c.series.wall_times
+    if wall is None or wall.size != c.series.steps.size or wall.size < 3:
+        return []
+    gaps = np.diff(wall)
+    limit = max(LR_HIGH_RESUME_GAP * float(np.median(gaps)), LR_HIGH_RESUME_MIN_S)
+    return [int(c.series.steps[i + 1]) for i in np.flatnonzero(gaps >= limit)]
 
 
 def _jitter_ratio(c: Curve, start: float, end: float) -> float:

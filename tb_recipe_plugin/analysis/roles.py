@@ -310,10 +310,11 @@ def _typical_parameter_group(series: Mapping[str, Series], roles: dict[str, Role
     group = [c for c in ranked if np.array_equal(series[c.tag].steps, chosen.steps)]
     if len(group) < 3:
         return  # with two groups neither is the majority
-    logs = [np.log(np.maximum(series[c.tag].values, 1e-30)) for c in group]
-    spread = [sum(float(np.mean(np.abs(a - b))) for b in logs) for a in logs]
+    # distance to the pointwise median schedule: linear in the number of groups (some runs log one LR per layer)
+    logs = np.log(np.maximum(np.stack([series[c.tag].values for c in group]), 1e-30))
+    spread = np.mean(np.abs(logs - np.median(logs, axis=0)), axis=1)
     best = group[int(np.argmin(spread))]
-    if spread[int(np.argmin(spread))] < spread[[c.tag for c in group].index(chosen.tag)]:
+    if spread.min() < spread[[c.tag for c in group].index(chosen.tag)]:
         roles["lr"] = Role(tag=best.tag, level=best.level, direction=best.direction)
 
 

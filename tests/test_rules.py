@@ -765,3 +765,18 @@ def test_jumps_at_every_epoch_start_are_periodic_not_spikes():
     rep = analyze_run(run(Loss__train_batch=base * jumps, steps=steps))
     assert "periodic_loss" in codes(rep)
     assert "loss_spikes" not in codes(rep)
+
+
+def test_a_nan_validation_loss_is_the_story_not_a_plateau_of_the_metric_beside_it():
+    """An Estimator run whose eval loss is NaN at every evaluation (an Inf feature in one eval record) while the eval
+    accuracy sits flat: nonfinite_loss says what happened; a validation plateau read off the accuracy would not."""
+    n = 20
+    rep = analyze_run(
+        run(
+            loss=np.linspace(1.4, 0.3, n),
+            eval__loss=np.full(n, np.nan),
+            eval__accuracy=np.r_[np.linspace(0.5, 0.8, 8), np.full(n - 8, 0.8)],
+        )
+    )
+    assert "nonfinite_loss" in codes(rep)
+    assert "val_plateau" not in codes(rep)

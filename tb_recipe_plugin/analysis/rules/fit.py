@@ -191,7 +191,7 @@ def flat_tail_start(c: Curve, tolerance: float) -> int:
 
 @rule(
     "warning",
-    unless=("no_learning", "divergence"),
+    unless=("no_learning", "divergence", "nonfinite_loss"),
     thresholds=(
         "VAL_FLAT_TOLERANCE",
         "VAL_FLAT_SE",

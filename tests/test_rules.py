@@ -780,3 +780,31 @@ def test_a_nan_validation_loss_is_the_story_not_a_plateau_of_the_metric_beside_i
     )
     assert "nonfinite_loss" in codes(rep)
     assert "val_plateau" not in codes(rep)
+
+
+def test_a_detectors_class_loss_overfitting_while_its_box_loss_improves():
+    """YOLO logs box, obj and class losses for both splits; the box loss is the one read. A class loss whose
+    validation turns up by 40% while training keeps falling is overfitting all the same, named by its tags."""
+    n = 40
+    falling = decay(n, 0.1, 0.04, 4)
+    turn = np.r_[np.linspace(0.03, 0.015, 15), np.linspace(0.015, 0.021, n - 15)]
+    rep = analyze_run(
+        run(
+            train__box_loss=falling * 1.1,
+            val__box_loss=falling,
+            train__cls_loss=decay(n, 0.03, 0.002, 4),
+            val__cls_loss=turn,
+        )
+    )
+    f = finding(rep, "overfitting")
+    assert (f.evidence["val_tag"], f.evidence["train_tag"]) == ("val/cls_loss", "train/cls_loss")
+    assert "overfitting" not in codes(
+        analyze_run(
+            run(
+                train__box_loss=falling * 1.1,
+                val__box_loss=falling,
+                train__cls_loss=falling,
+                val__cls_loss=falling * 0.9,
+            )
+        )
+    )

@@ -8,6 +8,7 @@ from tb_recipe_plugin.analysis.curves import (
     Curve,
     is_flat,
     linear_fit,
+    make_curve,
     noise_level,
     rolling_median,
     tail_start_index,
@@ -17,6 +18,7 @@ from tb_recipe_plugin.analysis.curves import (
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, as_fraction, interp_to, pct, rel
 from tb_recipe_plugin.analysis.rules.registry import rule
+from tb_recipe_plugin.analysis.tag_words import TRAIN_WORDS, VAL_WORDS, tokens
 
 OVERFIT_MIN_RISE_OF_BEST = 0.1
 """Validation must end at least 10% worse than its best value..."""
@@ -98,11 +100,47 @@ def overfitting(ctx: Context) -> Finding | None:
 
     The best checkpoint is the turn; everything after it is memorising the
     training set. Uses the validation loss, or the validation metric when no
-    loss is logged.
+    loss is logged; then the other parts of a loss logged for both splits
+    (a detector's class loss beside the box loss that is read).
     """
     v, t = _val_curve(ctx), ctx.curves.get("train_loss")
     if v is None or t is None or v.n < 5:
         return None
+    found = _overfitting_on(ctx, v, t)
+    if found is not None:
+        return found
+    for vp, tp in _loss_parts(ctx, v, t):
+        if (found := _overfitting_on(ctx, vp, tp)) is not None:
+            return found
+    return None
+
+
+def _loss_parts(ctx: Context, v: Curve, t: Curve) -> list[tuple[Curve, Curve]]:
+    """Other validation/training pairs of one loss's parts (YOLO's `val/cls_loss` beside `train/cls_loss` when the
+    box loss is the one read): a detector's class loss can overfit while its box loss still improves."""
+    series = ctx.run.series
+    vhead, _, _ = v.tag.rpartition("/")
+    thead, _, _ = t.tag.rpartition("/")
+    if not (set(tokens(vhead)) & VAL_WORDS and set(tokens(thead)) & TRAIN_WORDS):
+        return []
+    out = []
+    prefix = vhead + "/"
+    for tag in series:
+        if not tag.startswith(prefix) or tag == v.tag:
+            continue
+        name = tag[len(prefix) :]
+        if "/" in name or "loss" not in tokens(name):
+            continue
+        twin = f"{thead}/{name}"
+        if twin not in series or twin == t.tag:
+            continue
+        vp, tp = make_curve(series[tag]), make_curve(series[twin])
+        if vp is not None and tp is not None and vp.n >= 5:
+            out.append((vp, tp))
+    return out
+
+
+def _overfitting_on(ctx: Context, v: Curve, t: Curve) -> Finding | None:
     turn = _turn(v)
     if turn is None:
         return None

@@ -679,9 +679,11 @@ class SetResult:
         self.total = score(self.ours.predicted, self.labels, self.severity)
         self.headline = headline_group(self.groups)
         self.programs: dict[str, Scores] = {}
+        self.dev_programs: dict[str, Scores] = {}
         if self.headline == HELDOUT and any(lab.get("program") for lab in self.split_labels[HELDOUT]):
-            by_program = group_by_program(self.split_labels[HELDOUT])
-            self.programs = {p: score(self.ours.predicted, labs, self.severity) for p, labs in by_program.items()}
+            self.programs = self._by_program(HELDOUT)
+            # dev's too: a new probe program's first contact is read there
+            self.dev_programs = self._by_program(DEV)
         head_labels = self.split_labels.get(self.headline, []) if self.headline else []
         self.reliability = reliability(self.ours.findings, head_labels)
         # dev's own table: confidences are set on dev, so that is where a miscalibrated rule may be looked at
@@ -723,6 +725,10 @@ class SetResult:
             if r.compared and not r.at_least_peer
         ]
 
+    def _by_program(self, split: str) -> dict[str, Scores]:
+        by_program = group_by_program(self.split_labels.get(split, []))
+        return {p: score(self.ours.predicted, labs, self.severity) for p, labs in by_program.items()}
+
     def to_dict(self) -> dict[str, Any]:
         from tb_recipe_plugin.present.catalogue import FINDINGS
 
@@ -731,6 +737,7 @@ class SetResult:
             "headline": self.headline,
             "groups": {k: s.to_dict() for k, s in self.groups.items()},
             "programs": {k: s.to_dict() for k, s in self.programs.items()},
+            "dev_programs": {k: s.to_dict() for k, s in self.dev_programs.items()},
             "reliability": [b.to_dict() for b in self.reliability],
             "total": {"macro_f1": self.total.macro_f1, "runs": len(self.total.runs)},
             "run_errors": self.ours.errors,
@@ -880,10 +887,10 @@ def format_group(name: str, scores: Scores, runs: bool = True) -> list[str]:
     return lines + _mismatch_lines(scores)
 
 
-def format_programs(programs: Mapping[str, Scores]) -> list[str]:
+def format_programs(programs: Mapping[str, Scores], group: str = HELDOUT) -> list[str]:
     width = max(26, *(len(p) for p in programs))
     lines = [
-        "-- held-out per program",
+        f"-- {'held-out' if group == HELDOUT else group} per program",
         f"   {'program':{width}s} {'runs':>4s} {'clean':>5s} {'macro-F1':>8s} {'healthy errs':>12s}",
     ]
     for program, s in programs.items():
@@ -998,8 +1005,11 @@ def format_set(result: SetResult, show_heldout_runs: bool = False) -> str:
             if result.programs:
                 lines += format_programs(result.programs)
             lines += format_reliability(result.reliability, name)
-        elif name == DEV and result.dev_reliability:
-            lines += format_reliability(result.dev_reliability, name)
+        elif name == DEV:
+            if result.dev_programs:
+                lines += format_programs(result.dev_programs, DEV)
+            if result.dev_reliability:
+                lines += format_reliability(result.dev_reliability, name)
     unknown = sorted(c for c in result.total.codes if c not in FINDINGS)
     if unknown:
         lines.append(f"   labels use codes the catalogue does not know: {', '.join(unknown)}")

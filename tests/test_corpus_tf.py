@@ -1,4 +1,5 @@
-"""The TensorFlow corpus programs: tf_loop_regression, tf_loop_cnn, keras_lstm_forecast, tf_estimator_style.
+"""The TensorFlow corpus programs: tf_loop_regression, tf_loop_cnn, keras_lstm_forecast, tf_estimator_style,
+tf_od_api_style.
 
 Listing runs must stay cheap (no TensorFlow import), every run list must be a
 usable slice of the corpus (unique names, known intents, enough healthy runs
@@ -19,7 +20,8 @@ import pytest
 from benchmarks.corpus.programs import load
 
 REPO = Path(__file__).resolve().parent.parent
-PROGRAMS = ("tf_loop_regression", "tf_loop_cnn", "keras_lstm_forecast", "tf_estimator_style")
+PROGRAMS = ("tf_loop_regression", "tf_loop_cnn", "keras_lstm_forecast", "tf_estimator_style",
+            "tf_od_api_style")
 
 
 
@@ -119,6 +121,8 @@ TINY = {
     "tf_estimator_style": ("loss_spikes_corrupt_shard", {"max_steps": 60, "n_train": 400, "n_eval": 100,
                                                          "save_summary_steps": 10, "log_step_count_steps": 10,
                                                          "save_checkpoints_steps": 20, "corrupt_steps": [21]}),
+    "tf_od_api_style": ("loss_spikes_corrupt_batches", {"total_steps": 300, "n_train": 128, "n_eval": 32,
+                                                        "checkpoint_every_n": 100, "corrupt_steps": [200]}),
 }
 
 
@@ -142,6 +146,10 @@ def test_tiny_run_writes_the_tags_its_facts_name(name: str, tmp_path: Path) -> N
     assert facts.steps_per_epoch > 0 and facts.batch_size > 0 and facts.epochs > 0
     if facts.task == "classification":
         assert facts.metric_direction == "max" and facts.num_classes and facts.chance_metric == 1 / facts.num_classes
+    elif facts.task == "detection":  # mAP in [0, 1]; chance = a centre box with random class scores
+        assert facts.metric_direction == "max" and facts.num_classes and 0 <= facts.chance_metric < 0.05
+        steps, _ = curves[facts.tags["val_metric"]]
+        assert steps[0] == 0 and facts.eval_every_steps == 100 and facts.log_every_steps == 100
     else:
         assert facts.metric_direction == "min" and facts.chance_metric and facts.chance_metric > 0
     json.dumps(facts.to_json())  # facts.json must be writable

@@ -32,6 +32,7 @@ SPLIT: dict[str, Split] = {
     "flax_clu_style": "dev",
     "torch_ignite_style": "dev",
     "torch_ultralytics_style": "dev",
+    "tf_od_api_style": "dev",
     # heldout: only measured
     "tf_loop_cnn": "heldout",
     "keras_lstm_forecast": "heldout",

@@ -99,3 +99,12 @@ class Program:
     version: int  # bump when a change to the program should retrain its runs
     runs: Callable[[], list[RunSpec]]
     train: Trainer
+
+
+def run_params(spec: RunSpec, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The program's defaults overridden by the run's params (tests shrink a run by overriding epochs/sizes); a
+    param the program does not know is an error, not a silent no-op."""
+    unknown = set(spec.params) - set(defaults)
+    if unknown:
+        raise ValueError(f"{spec.run_id}: unknown params {sorted(unknown)}")
+    return {**defaults, **spec.params}

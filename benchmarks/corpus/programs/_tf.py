@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def tf_single_thread() -> None:
@@ -30,3 +31,21 @@ def tf_setup(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def keras_session(seed: int) -> tuple[Any, Any]:
+    """Keras and TensorFlow for a Keras ``fit`` program: `tf_single_thread`, a fresh Keras state, everything seeded
+    from the run's seed. Returns the two modules (imported here, inside a run's training).
+
+    Threads can only be set before TensorFlow's runtime starts; later runs in the same worker process keep the
+    first setting (the same one).
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    tf_single_thread()
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return keras, tf

@@ -169,7 +169,7 @@ import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_single_thread
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "flax_clu_style"
 NUM_CLASSES = 4
@@ -490,7 +490,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     import torch
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     tf_single_thread()
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)

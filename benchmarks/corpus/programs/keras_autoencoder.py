@@ -59,8 +59,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus.programs.keras_mlp_digits import keras_fit_facts, keras_session, run_params, tensorboard_callback
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.programs._tf import keras_session
+from benchmarks.corpus.programs.keras_mlp_digits import keras_fit_facts, tensorboard_callback
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "keras_autoencoder"
 VERSION = 1

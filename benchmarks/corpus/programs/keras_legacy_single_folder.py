@@ -75,8 +75,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus.programs.keras_mlp_digits import NAN_BATCH, digits_batches, keras_session, run_params
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.programs._tf import keras_session
+from benchmarks.corpus.programs.keras_mlp_digits import NAN_BATCH, digits_batches
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "keras_legacy_single_folder"
 VERSION = 1

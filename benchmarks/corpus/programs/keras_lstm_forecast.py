@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_setup
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "keras_lstm_forecast"
 
@@ -254,7 +254,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, seed: int)
 
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train with model.fit and the run's callbacks; TensorBoard writes run_dir/train and run_dir/validation."""
-    p = {**DEFAULTS, **spec.params}
+    p = run_params(spec, DEFAULTS)
     tf_setup(spec.seed)
     d = _data(p, spec.seed)
     model = _model(p)

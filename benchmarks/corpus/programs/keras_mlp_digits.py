@@ -51,56 +51,27 @@ Runs (intent: how it is made):
 ``batch_*`` summaries) where a data fault enters (``nan_from_step``,
 ``bad_batch_steps``).
 
-The helpers above the digits code (`run_params`, `keras_session`,
-`tensorboard_callback`, `keras_fit_facts`) are shared by the other Keras
-``fit`` programs (keras_cnn_shapes, keras_autoencoder, keras_transformer_text).
+The helpers above the digits code (`tensorboard_callback`, `keras_fit_facts`)
+are shared by the other Keras ``fit`` programs (keras_cnn_shapes,
+keras_autoencoder, keras_transformer_text); `keras_session` is in `_tf.py`,
+`run_params` in `spec.py`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.programs._tf import keras_session
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "keras_mlp_digits"
 VERSION = 1
 
 # --------------------------------------------------------------------------- shared by the Keras fit programs
-
-
-def run_params(spec: RunSpec, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The program's defaults overridden by the run's params (tests shrink a run by overriding epochs/sizes)."""
-    unknown = set(spec.params) - set(defaults)
-    if unknown:
-        raise ValueError(f"{spec.run_id}: unknown params {sorted(unknown)}")
-    return {**defaults, **spec.params}
-
-
-def keras_session(seed: int) -> tuple[Any, Any]:
-    """Import Keras/TensorFlow, one thread, fresh graph state, everything seeded from the run's seed.
-
-    Threads can only be set before TensorFlow's runtime starts; later runs in
-    the same worker process keep the first setting (the same one).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # runtime already initialised by an earlier run of this process
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return keras, tf
 
 
 def tensorboard_callback(keras: Any, run_dir: Path, update_freq: int | str, steps_per_epoch: int) -> Any:

@@ -93,7 +93,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "lightning_style_gru"
 
@@ -429,7 +429,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     import torch.nn.functional as F
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     x_tr, y_tr = _sequences(cfg["n_train"], cfg, rng)

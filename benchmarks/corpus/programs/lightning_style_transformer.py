@@ -61,7 +61,7 @@ import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
 from benchmarks.corpus.programs.lightning_style_gru import FitConfig, LightningStyle, fit
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "lightning_style_transformer"
 VOCAB = 16
@@ -181,7 +181,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     import torch.nn.functional as F
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     x_tr, _, y_tr = _sequences(cfg["n_train"], rng)

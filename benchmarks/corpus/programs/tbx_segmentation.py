@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "tbx_segmentation"
 SIZE = 24
@@ -244,7 +244,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
 
     logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)  # one warning per NaN scalar otherwise
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     x_tr, m_tr = _images(cfg["n_train"], cfg, rng)

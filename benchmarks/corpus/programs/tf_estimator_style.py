@@ -177,7 +177,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_setup
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "tf_estimator_style"
 
@@ -390,7 +390,7 @@ def _write_checkpoint_path(path: str, step: int) -> None:
 
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run and write its Estimator-layout summaries into ``run_dir`` and ``run_dir/eval``."""
-    p = {**DEFAULTS, **spec.params}
+    p = run_params(spec, DEFAULTS)
     tf_setup(spec.seed)
     import keras
     import tensorflow as tf

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_setup
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "tf_loop_cnn"
 NUM_CLASSES = 8
@@ -271,7 +271,7 @@ def _loss_fn(p: dict[str, Any]) -> Any:
 
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run for ``steps`` optimizer steps; write run_dir/train and run_dir/eval tf.summary scalars."""
-    p = {**DEFAULTS, **spec.params}
+    p = run_params(spec, DEFAULTS)
     tf_setup(spec.seed)
     import keras
     import tensorflow as tf

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_setup
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "tf_loop_regression"
 
@@ -275,7 +275,7 @@ class _Window:
 
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run with a GradientTape loop and write its tf.summary scalars into ``run_dir``."""
-    p = {**DEFAULTS, **spec.params}
+    p = run_params(spec, DEFAULTS)
     tf_setup(spec.seed)
     import tensorflow as tf
 

@@ -137,7 +137,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._tf import tf_setup
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "tf_od_api_style"
 CLASSES = ("filled_rect", "hollow_rect", "ellipse")
@@ -403,7 +403,7 @@ def lr_at(p: dict[str, Any], step: int) -> float:
 def train(spec: RunSpec, run_dir: Path) -> Facts:
     """Train one run; write ``run_dir/train`` the way ``train_loop`` does and ``run_dir/eval`` the way
     ``eval_continuously`` does."""
-    p = {**DEFAULTS, **spec.params}
+    p = run_params(spec, DEFAULTS)
     tf_setup(spec.seed)
     import keras
     import tensorflow as tf

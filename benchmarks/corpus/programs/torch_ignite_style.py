@@ -201,7 +201,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "torch_ignite_style"
 PATTERN_SEED = 1515  # the activity patterns: one task for every run
@@ -482,7 +482,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     import torch
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     style = STYLES[cfg["style"]]
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)

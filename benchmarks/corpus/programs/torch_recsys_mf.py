@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "torch_recsys_mf"
 
@@ -328,7 +328,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     from torch.utils.tensorboard import SummaryWriter
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     d = _data(cfg, rng)

@@ -160,7 +160,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus.programs._torch import seed_everything
-from benchmarks.corpus.spec import Facts, Program, RunSpec
+from benchmarks.corpus.spec import Facts, Program, RunSpec, run_params
 
 NAME = "torch_ultralytics_style"
 CLASSES = ("square", "disc", "triangle")
@@ -735,7 +735,7 @@ def train(spec: RunSpec, run_dir: Path) -> Facts:
     from torch.utils.tensorboard import SummaryWriter
 
     t0 = time.time()
-    cfg = {**DEFAULTS, **spec.params}
+    cfg = run_params(spec, DEFAULTS)
     seed_everything(spec.seed)
     rng = np.random.default_rng(spec.seed)
     d = _data(cfg, rng)

@@ -103,6 +103,12 @@ def prepare(series: Mapping[str, Series], roles: Mapping[str, Role], overridden:
 
 
 EPOCH_AXIS_ROLES = ("val_loss", "val_metric", "train_metric", "lr")
+EPOCH_AXIS_MIN_RATIO = 4
+"""A series counted 0, 1, 2... is an epoch index beside a training loss whose steps reach 4x further,"""
+EPOCH_AXIS_AGREEMENT = 0.1
+"""...when the run confirms that epoch length independently, within 10%: a Lightning ``epoch`` series, an
+epoch-level training series on the step axis, or a training-side series (LR, a train metric) counted on the same
+0, 1, 2... axis. Without such evidence a 0, 1, 2... axis may be a test-batch index (Lightning's ``test_loss_step``)."""
 
 
 def _step_axis_anchor(
@@ -121,14 +127,6 @@ def _step_axis_anchor(
     if len(steps) < 2 or steps[-1] < EPOCH_AXIS_MIN_RATIO * train.steps[-1]:
         return train, EPOCH_AXIS_ROLES
     return series[batch.tag], ("train_loss", *EPOCH_AXIS_ROLES)
-
-
-EPOCH_AXIS_MIN_RATIO = 4
-"""A series counted 0, 1, 2... is an epoch index beside a training loss whose steps reach 4x further,"""
-EPOCH_AXIS_AGREEMENT = 0.1
-"""...when the run confirms that epoch length independently, within 10%: a Lightning ``epoch`` series, an
-epoch-level training series on the step axis, or a training-side series (LR, a train metric) counted on the same
-0, 1, 2... axis. Without such evidence a 0, 1, 2... axis may be a test-batch index (Lightning's ``test_loss_step``)."""
 
 
 def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series] | EpochEvidence) -> int | None:

@@ -155,8 +155,9 @@ def _overfitting_on(ctx: Context, v: Curve, t: Curve) -> Finding | None:
         return None  # validation never improved: not a turn, unless its accuracy says it learned
     if rise < OVERFIT_MIN_RISE_OF_BEST * scale:
         return None
-    if rise < OVERFIT_MIN_RISE_SE * _rise_error(v, b) and not (
-        rise >= OVERFIT_CONFIRMED_RISE_SE * _rise_error(v, b) and drop >= rise and _metric_turns_too(ctx, v, b)
+    error = _rise_error(v, b)
+    if rise < OVERFIT_MIN_RISE_SE * error and not (
+        rise >= OVERFIT_CONFIRMED_RISE_SE * error and drop >= rise and _metric_turns_too(ctx, v, b)
     ):
         return None
     o = v.oriented()

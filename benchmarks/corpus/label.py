@@ -868,6 +868,11 @@ def validation_as_loss(run: Run) -> Curve | None:
     return None if perfect is None else replace(m, y=perfect - m.y)
 
 
+def _validation_name(run: Run, v: Curve) -> str:
+    """How the notes name the curve `validation_as_loss` gave."""
+    return "val loss" if v is run.get("val_loss") else f"validation error ({v.tag})"
+
+
 def val_plateau(run: Run) -> Verdict:
     v = validation_as_loss(run)
     tt, tv = tail(run.train), tail(v)
@@ -875,7 +880,7 @@ def val_plateau(run: Run) -> Verdict:
         return Verdict(NO, {"tail_points": 0})
     prior = _progress_before_tail(v)
     obs = {"val_tail_change": tv.change, "val_tail_se": tv.se, "train_tail_change": tt.change, "val_prior": prior}
-    what = "val loss" if v is run.get("val_loss") else f"validation error ({v.tag})"
+    what = _validation_name(run, v)
     why = f"{what} changes {tv.change:+.1%} over the last third while training changes {tt.change:+.1%}"
     if tv.falls() or tt.change > -0.02 or tv.change > 0.15 or prior < 0.03:
         return Verdict(NO, obs)
@@ -990,7 +995,7 @@ def still_learning(run: Run) -> Verdict:
     obs = {"tail_change": main.change, "tail_se": main.se, "train_tail_change": tt.change if tt else None}
     share = _lr_end_share(run)
     obs["lr_end_share"] = share
-    which = "training loss" if tv is None else "val loss" if v is run.get("val_loss") else f"validation error ({v.tag})"
+    which = "training loss" if v is None or tv is None else _validation_name(run, v)
     why = f"{which} still falls {main.change:+.1%} over the last third"
     if main.change > -0.02:
         return Verdict(NO, obs)

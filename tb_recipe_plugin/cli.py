@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     analyze.add_argument("--no-color", action="store_true", help="never colour the text output")
+    analyze.add_argument(
+        "--all",
+        dest="all_actions",
+        action="store_true",
+        help="show every suggested action and every suggestion of each finding (default: the top 3 actions)",
+    )
     return parser
 
 
@@ -161,7 +167,13 @@ def exit_code(reports: Sequence[RunReport], fail_on: str) -> int:
 
 
 def render_bytes(
-    reports: Sequence[RunReport], logdir: str, fmt: str, lang: str, color: bool, encoding: str = "utf-8"
+    reports: Sequence[RunReport],
+    logdir: str,
+    fmt: str,
+    lang: str,
+    color: bool,
+    encoding: str = "utf-8",
+    all_actions: bool = False,
 ) -> bytes:
     """The whole report as the bytes to write, in `encoding`.
 
@@ -171,7 +183,7 @@ def render_bytes(
     """
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace")
-    FORMATS[fmt].renderer()(reports, logdir, lang, stream, color)
+    FORMATS[fmt].renderer()(reports, logdir, lang, stream, color, all_actions)
     stream.flush()
     return raw.getvalue()
 
@@ -198,7 +210,7 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
         reports = analyze_logdir(args.logdir, args.run, roles, progress=allow_color and _isatty(sys.stderr))
         code = exit_code(reports, args.fail_on)
         if args.output:
-            data = render_bytes(reports, args.logdir, args.format, args.lang, False)
+            data = render_bytes(reports, args.logdir, args.format, args.lang, False, all_actions=args.all_actions)
             try:
                 with open(args.output, "wb") as out:
                     out.write(data)
@@ -206,7 +218,9 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
                 raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
         else:
             encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-            _write_stdout(render_bytes(reports, args.logdir, args.format, args.lang, color, encoding))
+            _write_stdout(
+                render_bytes(reports, args.logdir, args.format, args.lang, color, encoding, args.all_actions)
+            )
     except CliError as exc:
         _say(f"tb-recipe: error: {exc}")
         return EXIT_ERROR

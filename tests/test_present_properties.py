@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from tb_recipe_plugin.analysis.diagnosis import diagnose
 from tb_recipe_plugin.analysis.report import SEVERITIES, STATUS_ORDER, Finding, Phase, Role, RunReport
 from tb_recipe_plugin.cli import render_bytes
 from tb_recipe_plugin.present import FORMATS
@@ -106,7 +107,7 @@ def _build(shape: dict, text) -> RunReport:
         Finding(code, 1, 9, {name: text() for name in fields}, 0.5, tags=(text(),), severity=severity)
         for code, severity, fields in shape["findings"]
     ]
-    return RunReport(
+    report = RunReport(
         run=text(),
         status=shape["status"],
         best_step=shape["best"],
@@ -117,6 +118,8 @@ def _build(shape: dict, text) -> RunReport:
         errors=[text() for _ in range(shape["errors"])],
         analysis_errors=[text() for _ in range(shape["analysis_errors"])],
     )
+    report.diagnosis = diagnose(findings, None, bool(report.analysis_errors))  # its verdict quotes the hostile text
+    return report
 
 
 def _hidden_chars(text: str) -> list[str]:
@@ -160,7 +163,7 @@ def _check_markdown_structure(text: str, reports: list[RunReport]) -> None:
             rows.append(cells)
         elif token.type in ("td_open", "th_open"):
             cells.append("".join(c.content for c in tokens[i + 1].children))
-    assert all(len(row) == 4 for row in rows), rows
+    assert all(len(row) == 3 for row in rows), rows  # run, status, verdict
     assert sorted(row[0] for row in rows[1:]) == sorted(visible(r.run).strip() for r in reports)
 
 

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import make_curve
+from tb_recipe_plugin.analysis.diagnosis import diagnose
 from tb_recipe_plugin.analysis.levels import prepare
 from tb_recipe_plugin.analysis.phases import phases
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
 from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
 from tb_recipe_plugin.analysis.series import RunData, Series
+from tb_recipe_plugin.analysis.units import curve_unit, finding_unit
 from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
 
 
@@ -27,14 +29,20 @@ def analyze_run(run: RunData, role_overrides: Mapping[str, str] | None = None) -
     """Diagnose one run. Raises KeyError only for a bad `role_overrides` entry."""
     # Overflow on 1e308-sized garbage is expected; the rules' own checks handle the results.
     with np.errstate(all="ignore"):
-        return _analyze(run, role_overrides)
+        report, ctx = _analyze(run, role_overrides)
+        try:
+            report.diagnosis = diagnose(report.findings, ctx, bool(report.analysis_errors))
+        except Exception as exc:  # noqa: BLE001 - the findings stand without their story
+            report.analysis_errors.append(f"diagnosis failed: {type(exc).__name__}: {exc}")
+            report.status = "error"
+        return report
 
 
-def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunReport:
+def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> tuple[RunReport, Context | None]:
     report = RunReport(run=run.name, status="no_data", errors=list(run.errors), num_series=len(run.series))
     if not run.series:
         report.errors.append("no scalar series in this run")
-        return report
+        return report, None
     run = _in_step_order(run)
     prepared = prepare(run.series, assign_roles(run.series, role_overrides), frozenset(role_overrides or ()))
     roles = prepared.roles
@@ -62,7 +70,7 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
         report.errors.append(
             f"no loss or metric series recognised among {len(run.series)} tag(s); name one with --role train_loss=TAG"
         )
-        return report
+        return report, None
     for rule in RULES:
         try:
             finding = rule(ctx)
@@ -70,14 +78,19 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> RunRepor
             report.analysis_errors.append(f"rule {rule.code} failed: {type(exc).__name__}: {exc}")
             continue
         if finding is not None:
+            finding.unit = finding_unit(ctx, finding, rule.callback)
             ctx.findings.append(finding)
     ctx.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.start_step or 0))
     report.findings = ctx.findings
     for curve in ctx.curves.values():
         report.phases[curve.tag] = phases(curve)
-    report.best_step, report.best_step_basis = _best_step(ctx)
+    report.best_step, report.best_step_kind, best_tag = _best_step(ctx)
+    if best_tag is not None:
+        report.best_step_tag = best_tag
+        report.best_step_unit = curve_unit(ctx, best_tag)
+        report.best_step_basis = BEST_BASIS_EN[report.best_step_kind or "best"].format(tag=best_tag)
     report.status = _status(report)
-    return report
+    return report, ctx
 
 
 def _in_step_order(run: RunData) -> RunData:
@@ -133,16 +146,24 @@ def _sorted_unique(s: Series) -> Series:
     return Series(s.tag, steps[keep], s.values[order][keep], walls)
 
 
-def _best_step(ctx: Context) -> tuple[int | None, str | None]:
-    """The checkpoint to keep: lowest validation loss, else best validation metric."""
-    for role, label in (("val_loss", "lowest"), ("val_metric", "best")):
+BEST_BASIS_EN = {
+    "lowest": "lowest {tag}",
+    "best": "best {tag}",
+    "lowest_before_nonfinite": "lowest {tag} before it became non-finite",
+}
+"""`RunReport.best_step_basis`, kept in English for scripts; presenters word `best_step_kind` in their language."""
+
+
+def _best_step(ctx: Context) -> tuple[int | None, str | None, str | None]:
+    """The checkpoint to keep (step, kind, tag): lowest validation loss, else best validation metric."""
+    for role, kind in (("val_loss", "lowest"), ("val_metric", "best")):
         c = ctx.curves.get(role)
         if c is not None:
-            return c.best_step(), f"{label} {c.tag}"
+            return c.best_step(), kind, c.tag
     t = ctx.curves.get("train_loss")
     if t is not None and not np.all(np.isfinite(t.series.values)):
-        return t.best_step(), f"lowest {t.tag} before it became non-finite"
-    return None, None
+        return t.best_step(), "lowest_before_nonfinite", t.tag
+    return None, None, None
 
 
 def _status(report: RunReport) -> str:

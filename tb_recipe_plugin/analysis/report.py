@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = "tb-recipe.report/1"
+if TYPE_CHECKING:
+    from tb_recipe_plugin.analysis.diagnosis import Diagnosis
+
+SCHEMA = "tb-recipe.report/2"
 
 STATUS_ORDER = ("no_data", "ok", "info", "warning", "error")
 SEVERITIES = ("info", "warning", "error")
@@ -29,6 +32,9 @@ class Finding:
     confidence: float
     tags: tuple[str, ...] = ()
     severity: str = "unset"  # stamped from the rule's declaration when the rule runs (rules/registry.py)
+    # What start/end_step and the evidence's *_step keys count: "step" (optimizer or logging steps) or "epoch"
+    # (a curve Keras or a hand-written loop logged at the epoch index). Set by the analyzer (`units.py`).
+    unit: str = ""
 
 
 @dataclass
@@ -54,12 +60,16 @@ class RunReport:
     status: str
     best_step: int | None = None
     best_step_basis: str | None = None
+    best_step_unit: str = "step"
+    best_step_kind: str | None = None  # lowest | best | lowest_before_nonfinite (presenters word it per language)
+    best_step_tag: str | None = None
     roles: dict[str, Role] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     phases: dict[str, list[Phase]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # reading problems: corrupt records, missing tags...
     analysis_errors: list[str] = field(default_factory=list)  # a rule or the analysis itself failed: our bug
     num_series: int = 0
+    diagnosis: Diagnosis | None = None  # the run's one story: primary problem, related findings, facts
 
 
 def json_number(value: Any) -> Any:

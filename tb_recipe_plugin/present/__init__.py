@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from tb_recipe_plugin.analysis.report import RunReport
 
-Renderer = Callable[["Sequence[RunReport]", str, str, TextIO, bool], None]
-"""render(reports, logdir, lang, stream, color): write the whole report to `stream`."""
+Renderer = Callable[["Sequence[RunReport]", str, str, TextIO, bool, bool], None]
+"""render(reports, logdir, lang, stream, color, all_actions): write the whole report to `stream`."""
 
 
 @dataclass(frozen=True)

@@ -22,21 +22,28 @@ from typing import Any, TextIO
 
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import SCHEMA, RunReport
+from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
 from tb_recipe_plugin.present.safe_text import is_hidden, well_formed
+from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
 
-def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
+def run_to_dict(report: RunReport, lang: str = "en", all_actions: bool = False) -> dict[str, Any]:
+    """One run: its diagnosis first (verdict, chain, ranked actions), then the findings in the diagnosis' order."""
+    numbers = run_numbers(report.diagnosis, report.findings) if report.diagnosis is not None else {}
     return _well_formed_tree(
         {
             "run": report.run,
             "status": report.status,
+            "diagnosis": render_diagnosis(report, lang, all_actions),
             "best_step": report.best_step,
+            "best_step_unit": report.best_step_unit,
             "best_step_basis": report.best_step_basis,
+            "best_step_tag": report.best_step_tag,
             "roles": {
                 name: {k: v for k, v in vars(role).items() if v is not None} for name, role in report.roles.items()
             },
-            "findings": [render_finding(f, lang) for f in report.findings],
+            "findings": [render_finding(f, lang, numbers) for f in story_order(report)],
             "phases": {tag: [vars(p) for p in phases] for tag, phases in report.phases.items()},
             "errors": list(report.errors),
             "analysis_errors": list(report.analysis_errors),
@@ -44,24 +51,28 @@ def run_to_dict(report: RunReport, lang: str = "en") -> dict[str, Any]:
     )
 
 
-def reports_to_dict(reports: Sequence[RunReport], logdir: str, lang: str = "en") -> dict[str, Any]:
+def reports_to_dict(
+    reports: Sequence[RunReport], logdir: str, lang: str = "en", all_actions: bool = False
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tool": {"name": "tb-recipe", "version": __version__},
         "logdir": well_formed(logdir),
         "lang": lang,
-        "runs": [run_to_dict(r, lang) for r in reports],
+        "runs": [run_to_dict(r, lang, all_actions) for r in reports],
     }
 
 
-def render_json(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+def render_json(
+    reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool, all_actions: bool = False
+) -> None:
     """Write the whole report as one JSON document (`color` is ignored: JSON has none).
 
     Non-ASCII text is written as itself when `stream` can encode it, else as ``\\uXXXX`` escapes
     (e.g. ``--lang zh`` to an ASCII-only stdout): the same document either way.
     """
     del color
-    doc = reports_to_dict(reports, logdir, lang)
+    doc = reports_to_dict(reports, logdir, lang, all_actions)
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
     if _encodable(text, stream):
         text = _escape_hidden(text)

@@ -19,38 +19,18 @@ from typing import TextIO
 
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import RunReport
+from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.catalogue.labels import MARKDOWN, SEVERITY, UNITS
+from tb_recipe_plugin.present.catalogue.render import best_basis, place
 from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.text import sort_key
+from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _BACKTICKS = re.compile(r"`+")
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "ok": "🟢", "no_data": "⚪"}
-HEAD = {
-    "en": (
-        "Run",
-        "Status",
-        "Best step",
-        "Findings",
-        "Suggestions",
-        "Read errors",
-        "No findings.",
-        "Analysis failed (a tb-recipe bug; please report it)",
-    ),
-    "zh": (
-        "运行",
-        "状态",
-        "最佳步数",
-        "发现",
-        "建议",
-        "读取错误",
-        "没有发现问题。",
-        "分析失败（tb-recipe 的缺陷，请报告）",
-    ),
-}
-
-
 def md_escape(text: object) -> str:
     """Untrusted text as literal Markdown: hidden characters shown as escapes, markup and HTML escaped."""
     s = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -77,39 +57,63 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
-def render_markdown(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+def render_markdown(
+    reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool, all_actions: bool = False
+) -> None:
     """The registered `markdown` format (`color` is ignored)."""
     del color
-    stream.write(markdown_report(reports, logdir, lang))
+    stream.write(markdown_report(reports, logdir, lang, all_actions))
 
 
-def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str) -> str:
-    h = HEAD[lang]
+def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str, all_actions: bool = False) -> str:
+    """A summary table (one verdict per run), then per run: the verdict, why, what to try next, the findings."""
+    h = MARKDOWN[lang]
     ordered = sorted(reports, key=sort_key)
+    diagnoses = {id(r): render_diagnosis(r, lang, all_actions) for r in ordered}
     out = [f"# tb-recipe report: {md_escape(logdir)}", "", f"_tb-recipe {__version__}_", ""]
-    out += [f"| {h[0]} | {h[1]} | {h[2]} | {h[3]} |", "|---|---|---|---|"]
+    out += [f"| {h['run']} | {h['status']} | {h['verdict']} |", "|---|---|---|"]
     for r in ordered:
-        codes = ", ".join(f"`{f.code}`" for f in r.findings) or "–"
-        best = "–" if r.best_step is None else str(r.best_step)
-        out.append(f"| {md_escape(r.run)} | {ICON.get(r.status, '')} {r.status} | {best} | {codes} |")
+        d = diagnoses[id(r)]
+        verdict = md_text(d["verdict"]) if d else "–"
+        status = SEVERITY[lang].get(r.status, r.status)
+        out.append(f"| {md_escape(r.run)} | {ICON.get(r.status, '')} {status} | {verdict} |")
     for r in ordered:
+        d = diagnoses[id(r)]
         out += ["", f"## {ICON.get(r.status, '')} {md_escape(r.run)}", ""]
+        shown: set[str] = set()
+        if d is not None:
+            out += [f"**{md_text(d['verdict'])}**", ""]
+            if len(d["chain"]) > 1:
+                out += [f"{h['why']}: " + " → ".join(md_text(c["text"]) for c in d["chain"]), ""]
+            if d["actions"]:
+                out += [f"**{h['actions']}**", ""]
+                out += [f"{i}. {md_text(a['action'])} _{md_text(a['why'])}_" for i, a in enumerate(d["actions"], 1)]
+                out.append("")
+                shown = {a["id"] for a in d["actions"]}
         if r.best_step is not None:
-            out.append(f"{h[2]}: **{r.best_step}** ({md_escape(r.best_step_basis)})")
-            out.append("")
+            best = place(r.best_step, r.best_step_unit, lang)
+            basis = best_basis(r.best_step_kind, r.best_step_tag, r.best_step_basis, lang)
+            out += [f"{h['best']}: **{md_escape(best)}** ({md_escape(basis)})", ""]
         if not r.findings and r.status in ("ok", "info"):
-            out.append(h[6])
-        for finding in r.findings:
-            f = render_finding(finding, lang)
+            out.append(h["none"])
+        numbers = run_numbers(r.diagnosis, r.findings) if r.diagnosis is not None else {}
+        for finding in story_order(r):
+            f = render_finding(finding, lang, numbers)
+            words = UNITS[lang].get(f["unit"], UNITS[lang]["step"])
+            span = words[1].format(a=f["start_step"], b=f["end_step"])
             out.append(
-                f"### {f['severity']}: {md_escape(f['title'])} "
-                f"(`{f['code']}`, steps {f['start_step']}–{f['end_step']}, confidence {f['confidence']:.2f})"
+                f"### {SEVERITY[lang][f['severity']]}: {md_escape(f['title'])} "
+                f"(`{f['code']}`, {md_escape(span)}, {h['confidence']} {f['confidence']:.2f})"
             )
-            out += ["", md_text(f["message"]), "", f"**{h[4]}**", ""]
-            out += [f"{i}. {md_text(s['action'])} _{md_text(s['why'])}_" for i, s in enumerate(f["suggestions"], 1)]
-            out.append("")
+            out += ["", md_text(f["message"]), ""]
+            rest = [s for s in f["suggestions"] if s["id"] not in shown]
+            if rest:
+                out += [f"**{h['suggestions']}**", ""]
+                out += [f"- {md_text(s['action'])} _{md_text(s['why'])}_" for s in rest]
+                out.append("")
+                shown |= {s["id"] for s in rest}
         if r.errors:
-            out += ["", f"**{h[5]}**", ""] + [f"- {md_escape(e)}" for e in r.errors]
+            out += ["", f"**{h['errors']}**", ""] + [f"- {md_escape(e)}" for e in r.errors]
         if r.analysis_errors:
-            out += ["", f"**{h[7]}**", ""] + [f"- {md_escape(e)}" for e in r.analysis_errors]
+            out += ["", f"**{h['analysis_errors']}**", ""] + [f"- {md_escape(e)}" for e in r.analysis_errors]
     return "\n".join(out).rstrip() + "\n"

@@ -18,46 +18,25 @@ from rich.markup import escape
 
 from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
+from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.catalogue.labels import SEVERITY, TEXT
+from tb_recipe_plugin.present.catalogue.render import best_basis, place
 from tb_recipe_plugin.present.safe_text import visible
+from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
-TOP_SUGGESTIONS = 3
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green", "no_data": "dim"}
-LABEL = {
-    "en": {
-        "best": "best step",
-        "roles": "tags used",
-        "errors": "read errors",
-        "analysis_errors": "analysis failed (a tb-recipe bug; please report it)",
-        "steps": "steps",
-        "confidence": "confidence",
-        "runs": "runs",
-        "no_data": "no data",
-        "none": "no findings",
-        "best_none": "no validation curve",
-    },
-    "zh": {
-        "best": "最佳步数",
-        "roles": "使用的标签",
-        "errors": "读取错误",
-        "analysis_errors": "分析失败（tb-recipe 的缺陷，请报告）",
-        "steps": "步",
-        "confidence": "置信度",
-        "runs": "个运行",
-        "no_data": "无数据",
-        "none": "没有发现问题",
-        "best_none": "没有验证曲线",
-    },
-}
 
 
 def sort_key(report: RunReport) -> tuple[int, str]:
     return (-STATUS_ORDER.index(report.status) if report.status in STATUS_ORDER else 0, report.run)
 
 
-def render_text(reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+def render_text(
+    reports: Sequence[RunReport], logdir: str, lang: str, stream: TextIO, color: bool, all_actions: bool = False
+) -> None:
     """The registered `text` format: rich markup, coloured only when `color` is true."""
-    print_report(reports, logdir, lang, make_console(stream, color))
+    print_report(reports, logdir, lang, make_console(stream, color), all_actions)
 
 
 def make_console(stream: TextIO, color: bool) -> Console:
@@ -99,46 +78,71 @@ def safe(text: object) -> str:
     return "[default]" + escape(body) + "\\" * (2 * trailing) + "[/default]"
 
 
-def print_report(reports: Sequence[RunReport], logdir: str, lang: str, console: Console) -> None:
-    words = LABEL[lang]
-    runs = f"{len(reports)} {words['runs']}"
-    if lang == "en" and len(reports) == 1:
-        runs = "1 run"
+def print_report(
+    reports: Sequence[RunReport], logdir: str, lang: str, console: Console, all_actions: bool = False
+) -> None:
+    words = TEXT[lang]
+    runs = words["one_run"] if len(reports) == 1 else f"{len(reports)} {words['runs']}"
     console.print(f"[bold]tb-recipe {__version__}[/] · {safe(logdir)} · {runs}")
     for report in sorted(reports, key=sort_key):
         console.print()
-        _run_block(report, lang, console)
+        _run_block(report, lang, console, all_actions)
     counts = Counter(r.status for r in reports)
-    parts = [f"[{STYLE[s]}]{counts[s]} {words['no_data'] if s == 'no_data' else s}[/]" for s in reversed(STATUS_ORDER)]
+    parts = [f"[{STYLE[s]}]{counts[s]} {SEVERITY[lang][s]}[/]" for s in reversed(STATUS_ORDER)]
     console.print()
     console.print(f"{runs}: " + ", ".join(parts))
 
 
-def _run_block(report: RunReport, lang: str, console: Console) -> None:
-    words = LABEL[lang]
+def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool) -> None:
+    """Verdict, evidence chain and actions first; then the tags used and every finding, each suggestion once."""
+    words = TEXT[lang]
     status = report.status
-    best = (
-        f"{words['best']} {report.best_step} ({safe(report.best_step_basis or '')})"
-        if report.best_step is not None
-        else f"{words['best']}: {words['best_none']}"
-    )
-    console.print(f"[bold]{safe(report.run)}[/]  [{STYLE.get(status, 'bold')}]{status.upper()}[/]  {best}")
+    best = words["best_none"]
+    if report.best_step is not None:
+        at = place(report.best_step, report.best_step_unit, lang)
+        basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
+        best = f"{words['best']} {at} ({safe(basis)})"
+    shown_status = SEVERITY[lang].get(status, status).upper()
+    console.print(f"[bold]{safe(report.run)}[/]  [{STYLE.get(status, 'bold')}]{shown_status}[/]  {best}")
+    d = render_diagnosis(report, lang, all_actions)
+    shown: set[str] = set()
+    if d is not None:
+        console.print(f"  [bold]{safe(d['verdict'])}[/]")
+        if len(d["chain"]) > 1:
+            console.print(f"  [dim]{words['why']}:[/] " + " → ".join(safe(c["text"]) for c in d["chain"]))
+        if d["actions"]:
+            console.print(f"  [bold]{words['actions']}:[/]")
+        for i, a in enumerate(d["actions"], 1):
+            console.print(f"    {i}. {safe(a['action'])} [dim]— {safe(a['why'])}[/]")
+            shown.add(a["id"])
+        hidden = d["actions_total"] - len(d["actions"])
+        if hidden > 0:
+            console.print(f"    [dim]({words['more_actions'].format(n=hidden)})[/]")
     if report.roles:
         roles = " · ".join(f"{name}={safe(role.tag)}" for name, role in report.roles.items())
         console.print(f"  [dim]{words['roles']}: {roles}[/]")
     if not report.findings and status in ("ok", "info"):
         console.print(f"  [green]{words['none']}[/]")
-    for finding in report.findings:
-        f = render_finding(finding, lang)
-        span = f"{words['steps']} {f['start_step']}–{f['end_step']}"
+    numbers = run_numbers(report.diagnosis, report.findings) if report.diagnosis is not None else {}
+    for finding in story_order(report):
+        f = render_finding(finding, lang, numbers)
+        span = place(f["start_step"], f["unit"], lang) if f["start_step"] == f["end_step"] else _span(f, lang)
         console.print(
-            f"  [{STYLE[f['severity']]}]{f['severity']}[/] [bold]{safe(f['title'])}[/] "
+            f"  [{STYLE[f['severity']]}]{SEVERITY[lang][f['severity']]}[/] [bold]{safe(f['title'])}[/] "
             f"[dim]({f['code']}, {span}, {words['confidence']} {f['confidence']:.2f})[/]"
         )
         console.print(f"    {safe(f['message'])}")
-        for s in f["suggestions"][:TOP_SUGGESTIONS]:
-            console.print(f"    → {safe(s['action'])} [dim]— {safe(s['why'])}[/]")
+        rest = [x for x in f["suggestions"] if x["id"] not in shown]
+        for x in rest if all_actions else rest[:1]:
+            console.print(f"    → {safe(x['action'])} [dim]— {safe(x['why'])}[/]")
+            shown.add(x["id"])
     for error in report.errors:
         console.print(f"  [red]{words['errors']}:[/] {safe(error)}")
     for error in report.analysis_errors:
         console.print(f"  [bold red]{words['analysis_errors']}:[/] {safe(error)}")
+
+
+def _span(f: dict, lang: str) -> str:
+    from tb_recipe_plugin.present.catalogue.labels import UNITS
+
+    return UNITS[lang].get(f["unit"], UNITS[lang]["step"])[1].format(a=f["start_step"], b=f["end_step"])

@@ -11,6 +11,7 @@ from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, as_fraction, pct, rel
 from tb_recipe_plugin.analysis.rules.internals import class_count, first_window_step, window_spans
 from tb_recipe_plugin.analysis.rules.registry import rule
+from tb_recipe_plugin.analysis.units import raw_unit
 from tb_recipe_plugin.internal_tags import Window
 
 NONFINITE_ROLES = ("train_loss", "val_loss", "batch_loss", "train_metric", "val_metric")
@@ -58,7 +59,8 @@ def nonfinite_loss(ctx: Context) -> Finding | None:
             "tags_affected": ", ".join(tags),
         },
         1.0,
-        tuple(tags),
+        (tag, *(t for t in tags if t != tag)),
+        unit=raw_unit(ctx, tag),  # read from the logged series, not from a curve moved onto the step axis
     )
 
 

@@ -1,21 +1,12 @@
-"""The one finding catalogue: title, message template and suggestions per code, in every language.
+"""Per finding code: title, message, the one-line headline a verdict uses, and its suggestions, in every language.
 
-Every presenter (CLI text/JSON/Markdown, the TensorBoard tab) renders findings
-through `render_finding`, so wording and translations live here only. Message
-templates are filled from a finding's evidence; numbers are shown with four
-significant digits, and a key the rule did not provide renders as "?" rather
-than failing the whole report.
+Templates are filled from the finding's evidence (`render.py`). Suggestions are
+listed most effective first: the diagnosis ranks actions by that order.
 """
 
 from __future__ import annotations
 
-import math
-import string
 from dataclasses import dataclass
-from typing import Any
-
-from tb_recipe_plugin.analysis.report import Finding, json_number
-from tb_recipe_plugin.present.suggestions import SUGGESTIONS
 
 LANGS = ("en", "zh")
 
@@ -50,22 +41,22 @@ FINDINGS: dict[str, FindingSpec] = {
             (
                 "where",
                 "first_step",
-                {"en": "at step {first_step}", "zh": "在第 {first_step} 步"},
+                {"en": "at {first_step_at}", "zh": "在{first_step_at}"},
             ),
             (
                 "where",
                 "window_start",
                 {
-                    "en": "between steps {window_start} and {window_end} (counted by the callback on every step)",
-                    "zh": "在第 {window_start}–{window_end} 步之间（回调逐步计数）",
+                    "en": "in {window_span} (counted by the callback on every step)",
+                    "zh": "在{window_span}之间（回调逐步计数）",
                 },
             ),
             (
                 "last_finite_text",
                 "last_finite",
                 {
-                    "en": "; last finite value {last_finite} at step {last_finite_step}",
-                    "zh": "；最后一个有限值为第 {last_finite_step} 步的 {last_finite}",
+                    "en": "; last finite value {last_finite} at {last_finite_step_at}",
+                    "zh": "；最后一个有限值为{last_finite_step_at}的 {last_finite}",
                 },
             ),
         ),
@@ -73,8 +64,8 @@ FINDINGS: dict[str, FindingSpec] = {
     "divergence": FindingSpec(
         {"en": "Training diverges", "zh": "训练发散"},
         {
-            "en": "{tag} fell to {min_value} at step {min_step} and then rose to {last_value} by step {end_step} ({ratio}x its minimum) without recovering.",
-            "zh": "{tag} 在第 {min_step} 步降到 {min_value} 后回升，到第 {end_step} 步为 {last_value}（最低值的 {ratio} 倍），且没有恢复。",
+            "en": "{tag} fell to {min_value} at {min_step_at} and then rose to {last_value} by {end_step_at} ({ratio}x its minimum) without recovering.",
+            "zh": "{tag} 在{min_step_at}降到 {min_value} 后回升，到{end_step_at}为 {last_value}（最低值的 {ratio} 倍），且没有恢复。",
         },
         ("lower_lr", "clip_gradients", "lr_warmup", "check_pipeline", "add_batchnorm"),
     ),
@@ -97,8 +88,8 @@ FINDINGS: dict[str, FindingSpec] = {
                 "summary",
                 "collapsed_step",
                 {
-                    "en": "{tag} had reached {best_value} but has stayed at {last_value} since step {collapsed_step}: the model fell back to a constant prediction",
-                    "zh": "{tag} 曾经降到 {best_value}，但从第 {collapsed_step} 步起一直停在 {last_value}：模型退化成了常数预测",
+                    "en": "{tag} had reached {best_value} but has stayed at {last_value} since {collapsed_step_at}: the model fell back to a constant prediction",
+                    "zh": "{tag} 曾经降到 {best_value}，但从{collapsed_step_at}起一直停在 {last_value}：模型退化成了常数预测",
                 },
             ),
             (
@@ -122,16 +113,16 @@ FINDINGS: dict[str, FindingSpec] = {
     "overfitting": FindingSpec(
         {"en": "Overfitting", "zh": "过拟合"},
         {
-            "en": "{val_tag} bottomed at {val_best} at step {best_step} and moved to {val_last} by step {end_step} while {train_tag} fell from {train_at_best} to {train_last}.",
-            "zh": "{val_tag} 在第 {best_step} 步达到最好值 {val_best}，到第 {end_step} 步变为 {val_last}，而 {train_tag} 从 {train_at_best} 继续降到 {train_last}。",
+            "en": "{val_tag} bottomed at {val_best} at {best_step_at} and moved to {val_last} by {end_step_at} while {train_tag} fell from {train_at_best} to {train_last}.",
+            "zh": "{val_tag} 在{best_step_at}达到最好值 {val_best}，到{end_step_at}变为 {val_last}，而 {train_tag} 从 {train_at_best} 继续降到 {train_last}。",
         },
         ("early_stopping", "dropout", "weight_decay", "augmentation", "more_data", "smaller_model"),
     ),
     "val_plateau": FindingSpec(
         {"en": "Validation stopped improving", "zh": "验证集不再提升"},
         {
-            "en": "{val_tag} has stayed within {val_spread_pct}% of its best ({val_best} at step {best_step}) since step {start_step}, while {train_tag} kept falling from {train_start} to {train_last}.",
-            "zh": "从第 {start_step} 步起 {val_tag} 一直在最好值（第 {best_step} 步的 {val_best}）的 {val_spread_pct}% 以内，而 {train_tag} 仍从 {train_start} 降到 {train_last}。",
+            "en": "{val_tag} has stayed within {val_spread_pct}% of its best ({val_best} at {best_step_at}) since {start_step_at}, while {train_tag} kept falling from {train_start} to {train_last}.",
+            "zh": "从{start_step_at}起 {val_tag} 一直在最好值（{best_step_at}的 {val_best}）的 {val_spread_pct}% 以内，而 {train_tag} 仍从 {train_start} 降到 {train_last}。",
         },
         ("early_stopping", "reduce_lr_on_plateau", "dropout", "weight_decay", "augmentation"),
     ),
@@ -164,8 +155,8 @@ FINDINGS: dict[str, FindingSpec] = {
     "plateau": FindingSpec(
         {"en": "Training has plateaued", "zh": "训练进入平台期"},
         {
-            "en": "{tag} improved by less than {tail_change_pct}% over the last {tail_fraction_pct}% of the run (steps {start_step}-{end_step}) after improving {early_improvement_pct}% before.",
-            "zh": "{tag} 在最后 {tail_fraction_pct}% 的训练（第 {start_step}-{end_step} 步）中改善不到 {tail_change_pct}%，而此前改善了 {early_improvement_pct}%。",
+            "en": "{tag} improved by less than {tail_change_pct}% over the last {tail_fraction_pct}% of the run ({span}) after improving {early_improvement_pct}% before.",
+            "zh": "{tag} 在最后 {tail_fraction_pct}% 的训练（{span}）中改善不到 {tail_change_pct}%，而此前改善了 {early_improvement_pct}%。",
         },
         ("reduce_lr_on_plateau", "lower_lr", "smaller_batch", "stop_earlier"),
     ),
@@ -195,8 +186,8 @@ FINDINGS: dict[str, FindingSpec] = {
     "lr_too_high": FindingSpec(
         {"en": "Learning rate probably too high", "zh": "学习率可能太大"},
         {
-            "en": "{tag} barely improved while {lr_tag} was at or above half its peak of {lr_peak} (steps {high_start}–{high_end}: {loss_at_start} → {loss_at_end}) and fell to {loss_after} only once the schedule lowered it: the peak is too high for this model. Try a peak of {suggested_low}–{suggested_high} (3-10x lower).",
-            "zh": "{lr_tag} 处于峰值 {lr_peak} 的一半以上时（第 {high_start}–{high_end} 步），{tag} 几乎没有改善（{loss_at_start} → {loss_at_end}），直到学习率被调度降低后才降到 {loss_after}：对这个模型来说峰值太高。可以把峰值设为 {suggested_low}–{suggested_high}（降低 3-10 倍）。",
+            "en": "{tag} barely improved while {lr_tag} was at or above half its peak of {lr_peak} ({high_span}: {loss_at_start} → {loss_at_end}) and fell to {loss_after} only once the schedule lowered it: the peak is too high for this model. Try a peak of {suggested_low}–{suggested_high} (3-10x lower).",
+            "zh": "{lr_tag} 处于峰值 {lr_peak} 的一半以上时（{high_span}），{tag} 几乎没有改善（{loss_at_start} → {loss_at_end}），直到学习率被调度降低后才降到 {loss_after}：对这个模型来说峰值太高。可以把峰值设为 {suggested_low}–{suggested_high}（降低 3-10 倍）。",
         },
         ("lower_lr", "lr_warmup", "lr_range_test"),
     ),
@@ -219,16 +210,16 @@ FINDINGS: dict[str, FindingSpec] = {
     "loss_spikes": FindingSpec(
         {"en": "Loss spikes", "zh": "损失尖峰"},
         {
-            "en": "{tag} has {count} isolated spike(s) above {threshold}x its local level; the largest is {max_value} at step {max_step} ({max_ratio}x).",
-            "zh": "{tag} 出现 {count} 次孤立尖峰（超过局部水平的 {threshold} 倍），最大一次是第 {max_step} 步的 {max_value}（{max_ratio} 倍）。",
+            "en": "{tag} has {count} isolated spike(s) above {threshold}x its local level; the largest is {max_value} at {max_step_at} ({max_ratio}x).",
+            "zh": "{tag} 出现 {count} 次孤立尖峰（超过局部水平的 {threshold} 倍），最大一次是{max_step_at}的 {max_value}（{max_ratio} 倍）。",
         },
         ("clip_gradients", "lower_lr", "lr_warmup", "check_bad_batches"),
     ),
     "lr_decay_too_early": FindingSpec(
         {"en": "Learning rate decayed too early", "zh": "学习率衰减过早"},
         {
-            "en": "{lr_tag} fell to {lr_fraction_pct}% of its peak by step {decay_step} while {tag} was still improving; afterwards {tag} changed only {after_change_pct}%.",
-            "zh": "{lr_tag} 在第 {decay_step} 步已降到峰值的 {lr_fraction_pct}%，而 {tag} 当时仍在改善；此后 {tag} 只变化了 {after_change_pct}%。",
+            "en": "{lr_tag} fell to {lr_fraction_pct}% of its peak by {decay_step_at} while {tag} was still improving; afterwards {tag} changed only {after_change_pct}%.",
+            "zh": "{lr_tag} 在{decay_step_at}已降到峰值的 {lr_fraction_pct}%，而 {tag} 当时仍在改善；此后 {tag} 只变化了 {after_change_pct}%。",
         },
         ("delay_decay", "reduce_lr_on_plateau", "disable_decay"),
     ),
@@ -257,8 +248,8 @@ FINDINGS: dict[str, FindingSpec] = {
                 "val_stuck_text",
                 "val_stuck",
                 {
-                    "en": "{train_tag} improved {train_gain_pct}% but {val_tag} never got clearly better than its first evaluations (best {val_best} at step {best_step}, last {val_last}): validation data may not match training data.",
-                    "zh": "{train_tag} 改善了 {train_gain_pct}%，但 {val_tag} 始终没有明显好于最初的评估（最好 {val_best}，第 {best_step} 步；最后 {val_last}）：验证数据可能与训练数据不一致。",
+                    "en": "{train_tag} improved {train_gain_pct}% but {val_tag} never got clearly better than its first evaluations (best {val_best} at {best_step_at}, last {val_last}): validation data may not match training data.",
+                    "zh": "{train_tag} 改善了 {train_gain_pct}%，但 {val_tag} 始终没有明显好于最初的评估（最好 {val_best}，{best_step_at}；最后 {val_last}）：验证数据可能与训练数据不一致。",
                 },
             ),
         ),
@@ -266,16 +257,16 @@ FINDINGS: dict[str, FindingSpec] = {
     "best_checkpoint_mismatch": FindingSpec(
         {"en": "Best loss and best metric at different steps", "zh": "最优损失与最优指标不在同一步"},
         {
-            "en": "{loss_tag} is best at step {loss_step} ({loss_best}) but {metric_tag} is best at step {metric_step} ({metric_best}; {metric_at_loss_step} at the loss-best step).",
-            "zh": "{loss_tag} 在第 {loss_step} 步最好（{loss_best}），而 {metric_tag} 在第 {metric_step} 步最好（{metric_best}；在损失最优步为 {metric_at_loss_step}）。",
+            "en": "{loss_tag} is best at {loss_step_at} ({loss_best}) but {metric_tag} is best at {metric_step_at} ({metric_best}; {metric_at_loss_step} at the loss-best step).",
+            "zh": "{loss_tag} 在{loss_step_at}最好（{loss_best}），而 {metric_tag} 在{metric_step_at}最好（{metric_best}；在损失最优步为 {metric_at_loss_step}）。",
         },
         ("checkpoint_by_metric",),
     ),
     "nonfinite_gradients": FindingSpec(
         {"en": "Non-finite gradients (NaN/Inf)", "zh": "梯度出现 NaN/Inf"},
         {
-            "en": "Gradients became NaN/Inf at step {first_step}{layer_text}; {steps} step(s) had non-finite gradients.",
-            "zh": "梯度在第 {first_step} 步变成 NaN/Inf{layer_text}；共 {steps} 步的梯度非有限。",
+            "en": "Gradients became NaN/Inf at {first_step_at}{layer_text}; {steps} step(s) had non-finite gradients.",
+            "zh": "梯度在{first_step_at}变成 NaN/Inf{layer_text}；共 {steps} 步的梯度非有限。",
         },
         ("check_inputs_nan", "safe_loss_ops", "lower_lr", "clip_gradients", "lr_warmup"),
         (
@@ -301,8 +292,8 @@ FINDINGS: dict[str, FindingSpec] = {
                 "growth_text",
                 "peak",
                 {
-                    "en": ": the gradient norm reached {peak} at step {peak_step}, {ratio}x its early level of {early}",
-                    "zh": "：梯度范数在第 {peak_step} 步达到 {peak}，是初期水平 {early} 的 {ratio} 倍",
+                    "en": ": the gradient norm reached {peak} at {peak_step_at}, {ratio}x its early level of {early}",
+                    "zh": "：梯度范数在{peak_step_at}达到 {peak}，是初期水平 {early} 的 {ratio} 倍",
                 },
             ),
             (
@@ -342,16 +333,16 @@ FINDINGS: dict[str, FindingSpec] = {
     "update_ratio_high": FindingSpec(
         {"en": "Updates too large for the weights", "zh": "参数更新幅度过大"},
         {
-            "en": "Each step changes the weights by {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
-            "zh": "每一步对权重的改变量约为其范数的 {ratio}（各层、各次读取的中位数，第 {start_step}–{end_step} 步）；健康的比例约为 {healthy}。",
+            "en": "Each step changes the weights by {ratio} of their norm (median over layers and reads, {span}); about {healthy} is healthy.",
+            "zh": "每一步对权重的改变量约为其范数的 {ratio}（各层、各次读取的中位数，{span}）；健康的比例约为 {healthy}。",
         },
         ("lower_lr", "lr_warmup", "clip_gradients"),
     ),
     "update_ratio_low": FindingSpec(
         {"en": "Updates too small to matter", "zh": "参数更新幅度过小"},
         {
-            "en": "Each step changes the weights by only {ratio} of their norm (median over layers and reads, steps {start_step}–{end_step}); about {healthy} is healthy.",
-            "zh": "每一步对权重的改变量只有其范数的 {ratio}（各层、各次读取的中位数，第 {start_step}–{end_step} 步）；健康的比例约为 {healthy}。",
+            "en": "Each step changes the weights by only {ratio} of their norm (median over layers and reads, {span}); about {healthy} is healthy.",
+            "zh": "每一步对权重的改变量只有其范数的 {ratio}（各层、各次读取的中位数，{span}）；健康的比例约为 {healthy}。",
         },
         ("raise_lr", "lr_range_test"),
     ),
@@ -364,65 +355,3 @@ FINDINGS: dict[str, FindingSpec] = {
         ("normalize_inputs", "check_from_logits", "lower_init_scale", "init_output_bias", "check_labels"),
     ),
 }
-
-
-class _Values(dict):
-    """format_map source: formats numbers compactly and tolerates missing keys."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-    def __getitem__(self, key: str) -> Any:
-        value = super().__getitem__(key) if key in self else self.__missing__(key)
-        return format_number(value)
-
-
-def format_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, float):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e6:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-def _fill(template: str, values: dict[str, Any]) -> str:
-    # Field names only; a template never uses format specs, so user-provided
-    # strings (tag names) cannot inject format syntax.
-    out = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
-        out.append(literal)
-        if name is not None:
-            out.append(str(values[name]))
-    return "".join(out)
-
-
-def render_finding(finding: Finding, lang: str = "en") -> dict[str, Any]:
-    spec = FINDINGS[finding.code]
-    values = _Values(finding.evidence)
-    values.setdefault("start_step", finding.start_step)
-    values.setdefault("end_step", finding.end_step)
-    for name, key, templates in spec.fragments:
-        # Several fragments may fill one name (alternative wordings): the first whose key is present wins.
-        if finding.evidence.get(key) is not None:
-            if not dict.get(values, name):
-                dict.__setitem__(values, name, _fill(templates[lang], values))
-        elif name not in finding.evidence and dict.get(values, name) is None:
-            dict.__setitem__(values, name, "")
-    return {
-        "code": finding.code,
-        "severity": finding.severity,
-        "title": spec.title[lang],
-        "message": _fill(spec.message[lang], values),
-        "start_step": finding.start_step,
-        "end_step": finding.end_step,
-        "confidence": round(finding.confidence, 2),
-        "series": list(finding.tags),
-        "evidence": {k: json_number(v) for k, v in finding.evidence.items()},
-        "suggestions": [
-            {"id": sid, **{k: _fill(v, values) for k, v in SUGGESTIONS[sid][lang].items()}} for sid in spec.suggestions
-        ],
-    }

@@ -2,8 +2,14 @@
 
 Kept as data, next to its translations, because every presenter (CLI text,
 JSON, Markdown and the TensorBoard tab) shows the same advice and a reviewer
-should be able to read and correct it without reading code. Texts are filled
-with the finding's evidence; only `{best_step}` is used here.
+should be able to read and correct it without reading code.
+
+``action`` is the generic advice. ``run_action`` says the same with the run's
+own numbers (its learning rate, batch size, epochs, layer names) and is used
+whenever every number it quotes is known (`present/actions.py` computes them);
+``run_action_schedule`` is its wording for a run whose learning rate follows a
+schedule (the peak is what to change). A generic example value ("e.g. 1e-3 →
+1e-4") therefore only shows when the run did not log the quantity.
 """
 
 SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
@@ -20,10 +26,14 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "lower_lr": {
         "en": {
             "action": "Lower the learning rate 3-10x (e.g. 1e-3 → 1e-4).",
+            "run_action": "Lower the learning rate from {lr_now} to {lr_low}-{lr_high} (3-10x lower).",
+            "run_action_schedule": "Lower the peak learning rate from {lr_now} to {lr_low}-{lr_high} (3-10x lower), keeping the shape of the schedule.",
             "why": "Steps that are too large overshoot the minimum, make the loss bounce or blow up, and can push activations into overflow.",
         },
         "zh": {
             "action": "把学习率降低 3-10 倍（例如 1e-3 → 1e-4）。",
+            "run_action": "把学习率从 {lr_now} 降到 {lr_low}-{lr_high}（降低 3-10 倍）。",
+            "run_action_schedule": "把峰值学习率从 {lr_now} 降到 {lr_low}-{lr_high}（降低 3-10 倍），调度的形状保持不变。",
             "why": "步长太大会越过极小值，使损失来回震荡甚至爆炸，也可能让激活值溢出。",
         },
     },
@@ -149,11 +159,11 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     },
     "early_stopping": {
         "en": {
-            "action": "Keep the checkpoint from step {best_step}: `EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)` (Lightning: `EarlyStopping` + `ModelCheckpoint(monitor='val_loss')`).",
+            "action": "Keep the checkpoint from {best_step_at}: `EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)` (Lightning: `EarlyStopping` + `ModelCheckpoint(monitor='val_loss')`).",
             "why": "Validation stopped improving there; training on only fits the training set more closely.",
         },
         "zh": {
-            "action": "保留第 {best_step} 步的模型：`EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)`（Lightning：`EarlyStopping` + `ModelCheckpoint(monitor='val_loss')`）。",
+            "action": "保留{best_step_at}的模型：`EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)`（Lightning：`EarlyStopping` + `ModelCheckpoint(monitor='val_loss')`）。",
             "why": "验证集在那一步之后就不再变好，继续训练只是更贴合训练集。",
         },
     },
@@ -200,10 +210,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "smaller_model": {
         "en": {
             "action": "Try a smaller model (e.g. half the width or one layer fewer), or replace large dense heads with global average pooling (Keras: `GlobalAveragePooling2D()`; PyTorch: `nn.AdaptiveAvgPool2d(1)`).",
+            "run_action": "Try a smaller model than this one's {num_params} trainable parameters (e.g. half the width or one layer fewer), or replace large dense heads with global average pooling (Keras: `GlobalAveragePooling2D()`; PyTorch: `nn.AdaptiveAvgPool2d(1)`).",
             "why": "Fewer free parameters leave less room to memorize the training set.",
         },
         "zh": {
             "action": "试试更小的模型（例如宽度减半或少一层），或用全局平均池化替代庞大的全连接头（Keras：`GlobalAveragePooling2D()`；PyTorch：`nn.AdaptiveAvgPool2d(1)`）。",
+            "run_action": "试试比现在 {num_params} 个可训练参数更小的模型（例如宽度减半或少一层），或用全局平均池化替代庞大的全连接头（Keras：`GlobalAveragePooling2D()`；PyTorch：`nn.AdaptiveAvgPool2d(1)`）。",
             "why": "自由参数越少，死记训练集的空间就越小。",
         },
     },
@@ -240,30 +252,34 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "train_longer": {
         "en": {
             "action": "Train about 2x more epochs and let early stopping end the run (`EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True)`).",
+            "run_action": "Train about 2x longer, {epochs_target} epochs instead of {epochs}, and let early stopping end the run (`EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True)`).",
             "why": "The curves were still going down when training ended, so the model had not yet reached what it can learn.",
         },
         "zh": {
             "action": "把 epoch 数增加到约两倍，让早停来结束训练（`EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True)`）。",
+            "run_action": "把训练延长约 1 倍，从 {epochs} 个 epoch 增加到 {epochs_target} 个，让早停来结束训练（`EarlyStopping(monitor='val_loss', patience=10, restore_best_weights=True)`）。",
             "why": "训练结束时曲线还在下降，模型还没学到它能学到的程度。",
         },
     },
     "smaller_batch": {
         "en": {
             "action": "Try a 2-4x smaller batch size, scaling the learning rate down by the same factor for SGD.",
+            "run_action": "Try a batch size of {batch_down_low}-{batch_down_high} instead of {batch_size} (2-4x smaller), scaling the learning rate down by the same factor for SGD.",
             "why": "Smaller batches add gradient noise that helps the optimizer leave a flat region or saddle point.",
         },
         "zh": {
             "action": "试试把 batch size 缩小 2-4 倍，若用 SGD，学习率按同样比例缩小。",
+            "run_action": "试试把 batch size 从 {batch_size} 缩小到 {batch_down_low}-{batch_down_high}（2-4 倍），若用 SGD，学习率按同样比例缩小。",
             "why": "小 batch 的梯度噪声更大，反而能帮优化器逃离平坦区域或鞍点。",
         },
     },
     "stop_earlier": {
         "en": {
-            "action": "Stop training earlier, around step {best_step}, and spend the compute on another learning rate or model instead.",
+            "action": "Stop training earlier, around {best_step_at}, and spend the compute on another learning rate or model instead.",
             "why": "The last part of the run bought almost nothing.",
         },
         "zh": {
-            "action": "更早停止训练（大约在第 {best_step} 步），把算力花在尝试其他学习率或模型上。",
+            "action": "更早停止训练（大约在{best_step_at}），把算力花在尝试其他学习率或模型上。",
             "why": "训练的最后一段几乎没有带来任何提升。",
         },
     },
@@ -280,10 +296,14 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "raise_lr": {
         "en": {
             "action": "Raise the learning rate 3-10x (e.g. 1e-3 → 1e-2), or switch to Adam at 1e-3.",
+            "run_action": "Raise the learning rate from {lr_now} to {lr_up_low}-{lr_up_high} (3-10x higher), or switch to Adam at 1e-3.",
+            "run_action_schedule": "Raise the peak learning rate from {lr_now} to {lr_up_low}-{lr_up_high} (3-10x higher), keeping the shape of the schedule.",
             "why": "A loss that falls in a straight line without ever bending is taking steps far smaller than the landscape allows.",
         },
         "zh": {
             "action": "把学习率提高 3-10 倍（例如 1e-3 → 1e-2），或换成学习率 1e-3 的 Adam。",
+            "run_action": "把学习率从 {lr_now} 提高到 {lr_up_low}-{lr_up_high}（提高 3-10 倍），或换成学习率 1e-3 的 Adam。",
+            "run_action_schedule": "把峰值学习率从 {lr_now} 提高到 {lr_up_low}-{lr_up_high}（提高 3-10 倍），调度的形状保持不变。",
             "why": "损失呈直线下降、始终不拐弯，说明步长远小于损失曲面所能承受的。",
         },
     },
@@ -300,10 +320,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "larger_batch": {
         "en": {
             "action": "Use a 4-10x larger batch (a size around the square root of the data set size is a common rule of thumb), keeping the LR or raising it gently, or accumulate gradients over several batches if memory is short.",
+            "run_action": "Raise the batch size from {batch_size} to {batch_up_low}-{batch_up_high} (4-10x), keeping the LR or raising it gently, or accumulate gradients over several batches if memory is short.",
             "why": "Larger batches average out per-sample noise, so each step points in a more reliable direction.",
         },
         "zh": {
             "action": "把 batch 增大 4-10 倍（经验上取数据量的平方根左右），学习率保持不变或适度增大；显存不够时可在多个 batch 上累积梯度。",
+            "run_action": "把 batch size 从 {batch_size} 增大到 {batch_up_low}-{batch_up_high}（4-10 倍），学习率保持不变或适度增大；显存不够时可在多个 batch 上累积梯度。",
             "why": "大 batch 能平均掉单个样本的噪声，每一步的方向更可靠。",
         },
     },
@@ -419,11 +441,11 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     },
     "checkpoint_by_metric": {
         "en": {
-            "action": "Choose the checkpoint by the metric you will report: `ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)` (or `val_auc`) keeps step {best_step}.",
+            "action": "Choose the checkpoint by the metric you will report: `ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)` (or `val_auc`) keeps {best_step_at}.",
             "why": "Loss and metric can disagree (confidence vs correctness, e.g. the loss-best step is not the AUC-best step); selecting on the loss then gives a worse final metric.",
         },
         "zh": {
-            "action": "按最终要报告的指标选择模型：`ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)`（或 `val_auc`）会保留第 {best_step} 步。",
+            "action": "按最终要报告的指标选择模型：`ModelCheckpoint(monitor='val_accuracy', mode='max', save_best_only=True)`（或 `val_auc`）会保留{best_step_at}。",
             "why": "损失和指标可能不一致（置信度与正确率是两回事，比如损失最低的那一步未必 AUC 最高），按损失选模型会得到更差的最终指标。",
         },
     },
@@ -450,10 +472,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "leaky_relu": {
         "en": {
             "action": "Replace ReLU with `LeakyReLU(negative_slope=0.01-0.2)` or ELU (PyTorch: `nn.LeakyReLU(0.01)`), at least in the layers that died.",
+            "run_action": "Replace ReLU with `LeakyReLU(negative_slope=0.01-0.2)` or ELU (PyTorch: `nn.LeakyReLU(0.01)`), at least in {layers}.",
             "why": "A small negative slope keeps a gradient flowing for negative inputs, so a unit pushed below zero can come back.",
         },
         "zh": {
             "action": "把 ReLU 换成 `LeakyReLU(negative_slope=0.01-0.2)` 或 ELU（PyTorch：`nn.LeakyReLU(0.01)`），至少在死亡的层里换掉。",
+            "run_action": "把 ReLU 换成 `LeakyReLU(negative_slope=0.01-0.2)` 或 ELU（PyTorch：`nn.LeakyReLU(0.01)`），至少在 {layers} 里换掉。",
             "why": "负半轴的小斜率让负输入也有梯度，被推到零以下的神经元还能恢复。",
         },
     },

@@ -1,0 +1,148 @@
+"""Filling catalogue templates: numbers shown compactly, missing keys as "?", never format syntax from names."""
+
+from __future__ import annotations
+
+import math
+import string
+from typing import Any
+
+from tb_recipe_plugin.analysis.report import Finding, json_number
+from tb_recipe_plugin.present.catalogue.findings import FINDINGS
+from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, UNITS
+from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
+
+
+class _Values(dict):
+    """format_map source: formats numbers compactly and tolerates missing keys."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key) if key in self else self.__missing__(key)
+        return format_number(value)
+
+
+def format_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    # Field names only; a template never uses format specs, so user-provided
+    # strings (tag names) cannot inject format syntax.
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(str(values[name]))
+    return "".join(out)
+
+
+def fields(template: str) -> set[str]:
+    """The field names a template quotes."""
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name}
+
+
+def fill_first(templates: tuple[str, ...] | list[str], values: dict[str, Any]) -> str:
+    """The first template whose every field has a value, filled; the last one (with "?" for gaps) if none has."""
+    for template in templates:
+        if all(dict.get(values, name) is not None for name in fields(template)):
+            return _fill(template, values)
+    return _fill(templates[-1], values)
+
+
+def render_suggestion(sid: str, lang: str, values: dict[str, Any], schedule: bool = False) -> dict[str, Any]:
+    """One suggestion: with the run's own numbers (``run_action``) when all of them are known, else generic."""
+    texts = SUGGESTIONS[sid][lang]
+    variants = [texts[k] for k in ("run_action_schedule", "run_action") if k in texts]
+    if not schedule and "run_action_schedule" in texts:
+        variants = variants[1:]
+    chosen = next((t for t in variants if all(dict.get(values, f) is not None for f in fields(t))), None)
+    numbers = {f: json_number(dict.get(values, f)) for f in fields(chosen)} if chosen else {}
+    return {
+        "id": sid,
+        "action": _fill(chosen or texts["action"], values),
+        "why": _fill(texts["why"], values),
+        **({"numbers": numbers} if numbers else {}),
+    }
+
+
+SPANS = {"span": ("start_step", "end_step"), "window_span": ("window_start", "window_end"), "high_span": ("high_start", "high_end")}
+"""Ranges on a finding's axis that templates quote as one phrase ("epochs 5–29", "第 5–29 步")."""
+
+
+def is_step_key(key: str) -> bool:
+    """Evidence keys that are positions on the run's axis (not values measured at one, like metric_at_loss_step)."""
+    return key.endswith("_step") and not key.startswith("metric_at")
+
+
+def place(value: Any, unit: str, lang: str) -> str:
+    """`value` as a position with its unit word: "step 11", "epoch 11", "第 11 步"."""
+    return _fill(UNITS[lang][unit if unit in UNITS[lang] else "step"][0], {"n": format_number(value)})
+
+
+def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
+    """Add ``<key>_at`` for every step in `values` and the `SPANS` ranges, in `unit` ("step" or "epoch")."""
+    words = UNITS[lang][unit if unit in UNITS[lang] else "step"]
+    for key in [k for k in values if is_step_key(k)]:
+        if dict.get(values, key) is not None:
+            dict.__setitem__(values, f"{key}_at", place(dict.get(values, key), unit, lang))
+    for name, (a, b) in SPANS.items():
+        lo, hi = dict.get(values, a), dict.get(values, b)
+        if lo is not None and hi is not None:
+            dict.__setitem__(values, name, _fill(words[1], {"a": format_number(lo), "b": format_number(hi)}))
+
+
+def finding_values(finding: Finding, numbers: dict[str, Any] | None = None, lang: str = "en") -> _Values:
+    """What a finding's templates are filled from: its evidence, its step range (with unit words), then the run's
+    numbers."""
+    values = _Values(finding.evidence)
+    values.setdefault("start_step", finding.start_step)
+    values.setdefault("end_step", finding.end_step)
+    for key, value in (numbers or {}).items():
+        values.setdefault(key, value)
+    add_places(values, finding.unit or "step", lang)
+    return values
+
+
+def render_finding(finding: Finding, lang: str = "en", numbers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A finding in `lang`; `numbers` are the run's own (`present.actions.run_numbers`) for its suggestions."""
+    spec = FINDINGS[finding.code]
+    values = finding_values(finding, numbers, lang)
+    for name, key, templates in spec.fragments:
+        # Several fragments may fill one name (alternative wordings): the first whose key is present wins.
+        if finding.evidence.get(key) is not None:
+            if not dict.get(values, name):
+                dict.__setitem__(values, name, _fill(templates[lang], values))
+        elif name not in finding.evidence and dict.get(values, name) is None:
+            dict.__setitem__(values, name, "")
+    return {
+        "code": finding.code,
+        "severity": finding.severity,
+        "title": spec.title[lang],
+        "message": _fill(spec.message[lang], values),
+        "start_step": finding.start_step,
+        "end_step": finding.end_step,
+        "unit": finding.unit or "step",
+        "confidence": round(finding.confidence, 2),
+        "series": list(finding.tags),
+        "evidence": {k: json_number(v) for k, v in finding.evidence.items()},
+        "suggestions": [
+            render_suggestion(sid, lang, values, bool((numbers or {}).get("lr_schedule"))) for sid in spec.suggestions
+        ],
+    }
+
+
+def best_basis(kind: str | None, tag: str | None, fallback: str | None, lang: str) -> str:
+    """Why the best step was chosen, in `lang` (the English `fallback` for a report built without a kind)."""
+    if kind in BEST_BASIS[lang] and tag is not None:
+        return _fill(BEST_BASIS[lang][kind], {"tag": tag})
+    return fallback or ""

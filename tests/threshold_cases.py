@@ -210,13 +210,33 @@ def nl_chance(x: float) -> RunData:
 
 
 def nl_metric_gain(x: float) -> RunData:
-    """Flat loss at no ln(C); a validation accuracy that gains x."""
-    return run(train_loss=np.full(10, 0.9), val_accuracy=np.linspace(0.5, 0.5 + x, 10))
+    """Flat loss at no ln(C); a validation accuracy that gains x, from 0.7 (far from any chance level 1/C, where
+    `CHANCE_METRIC_BAND` would call it chance whatever its gain)."""
+    return run(train_loss=np.full(10, 0.9), val_accuracy=np.linspace(0.7, 0.7 + x, 10))
 
 
 def nl_above_chance(x: float) -> RunData:
     """Loss at ln 2 (two classes, chance 0.5); accuracy climbs to x above chance."""
     return run(train_loss=np.full(10, math.log(2)), val_accuracy=np.linspace(0.5, 0.5 + x, 10))
+
+
+def nl_chance_band(x: float) -> RunData:
+    """Train and validation accuracy flat x of the way from chance (0.5, two classes) to perfect; the loss falls 30%
+    to a value that is no ln(C), so only the accuracy can say chance."""
+    acc = 0.5 + 0.5 * x + np.resize([0.0, 0.001, -0.001], 10)  # a constant series is no metric; median unchanged
+    return run(train_loss=np.linspace(5.0, 3.5, 10), train_accuracy=acc, val_accuracy=acc)
+
+
+def nl_chance_spread(x: float) -> RunData:
+    """Accuracies at chance (0.5) but for one evaluation x of the way to perfect (10 points: not smoothed)."""
+    acc = 0.5 + np.resize([0.0, 0.001, -0.001], 10)
+    acc[6] = 0.5 + 0.5 * x
+    return run(train_loss=np.linspace(5.0, 3.5, 10), train_accuracy=acc, val_accuracy=acc)
+
+
+def nl_chance_train_learns(x: float) -> RunData:
+    """Validation accuracy at chance, no training accuracy; the training loss improves by x (to no ln(C))."""
+    return run(train_loss=np.linspace(5.0, 5.0 * (1 - x), 10), val_accuracy=np.resize([0.5, 0.49, 0.51], 10))
 
 
 # -- val_better_than_train -------------------------------------------------------------------
@@ -1155,6 +1175,9 @@ EDGES: tuple[Edge, ...] = (
     Edge("no_learning", "CHANCE_TOLERANCE", nl_chance, "below"),
     Edge("no_learning", "METRIC_MIN_GAIN", nl_metric_gain, "below"),
     Edge("no_learning", "METRIC_ABOVE_CHANCE", nl_above_chance, "below"),
+    Edge("no_learning", "CHANCE_METRIC_BAND", nl_chance_band, "below"),
+    Edge("no_learning", "CHANCE_METRIC_SPREAD", nl_chance_spread, "below"),
+    Edge("no_learning", "CHANCE_TRAIN_LEARNS", nl_chance_train_learns, "below"),
     Edge("val_better_than_train", "VBT_MIN_FRACTION", vbt_fraction, "above"),
     Edge("val_better_than_train", "VBT_MIN_MARGIN", vbt_margin, "above"),
     Edge("data_problem", "DATA_TRAIN_FLAT", dp_train_flat, "below"),

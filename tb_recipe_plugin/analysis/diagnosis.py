@@ -59,6 +59,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
         "initial_loss_off",
         "lr_too_small",
         "update_ratio_low",
+        "periodic_loss",
         "data_problem",
     ),
     "underfitting": ("dying_relu", "vanishing_gradients", "saturated_activations", "lr_too_small", "update_ratio_low"),

@@ -106,13 +106,19 @@ DIV_EXPLODE_RATIO = 10.0
 """A loss that reaches 10x its starting value has exploded, whatever happened before."""
 
 
-@rule("error", thresholds=("DIV_RISE_OF_DROP", "DIV_MIN_RATIO", "DIV_TAIL", "DIV_EXPLODE_RATIO"))
+@rule(
+    "error",
+    after=("no_learning",),
+    thresholds=("DIV_RISE_OF_DROP", "DIV_MIN_RATIO", "DIV_TAIL", "DIV_EXPLODE_RATIO"),
+)
 def divergence(ctx: Context) -> Finding | None:
     """Training loss that turns upward (or explodes) and does not come back.
 
     Only the training loss counts: a rising validation loss with a falling
     training loss is overfitting. A training loss that rises is almost always an
-    optimisation problem (learning rate too high) or a pipeline bug.
+    optimisation problem (learning rate too high) or a pipeline bug. In a run
+    whose accuracy never left chance (`no_learning`'s accuracy path) a fall and
+    a rise of the loss are its scatter, not a turn: only an explosion counts there.
     """
     c = ctx.train_curve()
     if c is None or c.n < 4:
@@ -129,7 +135,7 @@ def divergence(ctx: Context) -> Finding | None:
     # Stays up: every tail point at least halfway from the minimum to the end level, or to the starting level when
     # the climb went past it (an accelerating blow-up is still low early in the tail compared with its last point).
     sustained = bool(np.all(y[tail] > low + 0.5 * min(rise, max(drop, 0.0)))) and i_min < c.n - max(2, int(tail.sum()))
-    rising = rise > DIV_RISE_OF_DROP * drop and ratio_ok and sustained and rise > 0
+    rising = rise > DIV_RISE_OF_DROP * drop and ratio_ok and sustained and rise > 0 and not _never_learned(ctx)
     if not (rising or exploded):
         return None
     min_step = int(c.bsteps[i_min])
@@ -150,6 +156,11 @@ def divergence(ctx: Context) -> Finding | None:
     )
 
 
+def _never_learned(ctx: Context) -> bool:
+    """Did `no_learning` find every accuracy of the run at chance from the first evaluation to the last?"""
+    return any(f.code == "no_learning" and "metric_median" in f.evidence for f in ctx.findings)
+
+
 NO_LEARN_MAX_IMPROVEMENT = 0.05
 """Less than 5% below the starting loss over the whole run counts as not learning."""
 NO_LEARN_TRAIN_BESIDE_FLAT_VAL = 0.2
@@ -162,6 +173,19 @@ METRIC_MIN_GAIN = 0.05
 """...unless a validation metric improved by more than this (absolute, for 0-1 metrics),"""
 METRIC_ABOVE_CHANCE = 0.1
 """...or, when the loss says C classes, an accuracy got 10 points above chance (1/C)."""
+CHANCE_METRIC_BAND = 0.05
+"""An accuracy whose median over the whole run lies within 5% of the way from chance (1/C; C from the callback, or the
+nearest of 2-12 classes) to perfect, and whose smoothed curve stays within CHANCE_METRIC_SPREAD of chance from the
+first evaluation to the last, has learned nothing, however noisy the loss beside it: a loss that scatters (an LR of 5
+with SGD) hides ln(C), the accuracy does not. A curve that climbs (a language model's token accuracy rising to 0.3)
+leaves the band on the way, and one that levels off a little above chance is underfitting, not this."""
+CHANCE_METRIC_SPREAD = 0.15
+"""...(15% of the way from chance to perfect, either side, for every smoothed point)."""
+CHANCE_TRAIN_LEARNS = 0.3
+"""Without a training accuracy, a training loss that improved by 30% or more has learned the training set, and a
+validation accuracy at chance beside it is `data_problem`'s ground (its own 30%), not a model that learns nothing."""
+CHANCE_METRIC_CLASSES = range(2, 13)
+"""Class counts an accuracy alone may name: above ~12, chance (1/C < 8%) is too close to "learned a little"."""
 NO_LEARN_COLLAPSE_TAIL = 0.2
 """A model that learned and then collapsed: the training loss at ln(C) at every point of the last 20% of the run
 (and an accuracy, if logged, back at chance) learns nothing any more, whatever it reached before."""
@@ -204,6 +228,9 @@ def _chance_classes(ctx: Context, typical: float) -> int | None:
         "METRIC_MIN_GAIN",
         "METRIC_ABOVE_CHANCE",
         "NO_LEARN_COLLAPSE_TAIL",
+        "CHANCE_METRIC_BAND",
+        "CHANCE_METRIC_SPREAD",
+        "CHANCE_TRAIN_LEARNS",
     ),
 )
 def no_learning(ctx: Context) -> Finding | None:
@@ -221,6 +248,15 @@ def no_learning(ctx: Context) -> Finding | None:
     improvement = rel(first - best, first)
     if first <= 0:
         return None
+    chance = _accuracy_at_chance(ctx)
+    if chance is not None and ("train_metric" in ctx.curves or improvement < CHANCE_TRAIN_LEARNS):
+        evidence = _progress_evidence(c, first, best, improvement)
+        evidence.update(chance)
+        typical, ln_c = float(np.median(c.values)), math.log(int(chance["classes"]))
+        if abs(typical - ln_c) <= CHANCE_TOLERANCE * ln_c:  # the loss says it too
+            evidence.update(typical_value=typical, ln_classes=ln_c)
+        tags = (c.tag, str(chance["metric_tag"]))
+        return Finding("no_learning", int(c.steps[0]), int(c.steps[-1]), evidence, 0.9, tags)
     vl = ctx.curves.get("val_loss")
     val_gain = None
     if vl is not None and vl is not c and vl.n >= 3:
@@ -260,6 +296,32 @@ def no_learning(ctx: Context) -> Finding | None:
         0.95 if classes is not None else 0.8,
         (c.tag,),
     )
+
+
+def _accuracy_at_chance(ctx: Context) -> dict | None:
+    """Evidence when every logged accuracy (train and validation) sat at chance level for the whole run."""
+    curves = [c for c in (ctx.curves.get("val_metric"), ctx.curves.get("train_metric")) if c is not None]
+    accs = [(c, as_fraction(c)) for c in curves if "acc" in c.tag.lower() and c.n >= NO_LEARN_MIN_POINTS]
+    accs = [(c, f) for c, f in accs if f is not None]
+    if not accs or len(accs) < len(curves):
+        return None  # a metric that is not an accuracy may show learning the accuracy test cannot read
+    head, head_values = accs[0]
+    median = float(np.median(head_values))
+    known = class_count(ctx.internals)
+    classes = known if known is not None else min(CHANCE_METRIC_CLASSES, key=lambda k: abs(median - 1.0 / k))
+    level = 1.0 / classes
+    room = 1.0 - level  # from chance to perfect
+    peaks = []
+    for c, values in accs:
+        # the smoothed curve as a fraction too (a percentage is divided by 100 as `as_fraction` did)
+        smooth = c.smooth * (float(values[0]) / float(c.values[0]) if c.values[0] else 1.0)
+        peaks.append(float(np.max(smooth)))
+        if abs(float(np.median(values)) - level) > CHANCE_METRIC_BAND * room:
+            return None
+        if float(np.max(np.abs(smooth - level))) > CHANCE_METRIC_SPREAD * room:
+            return None
+    return {"metric_tag": head.tag, "metric_median": median, "metric_max": peaks[0], "classes": classes,
+            "chance": round(level, 4)}  # fmt: skip
 
 
 def _collapsed(ctx: Context, c: Curve, first: float, best: float, improvement: float) -> Finding | None:
@@ -305,11 +367,15 @@ def _start_of_final_run(mask: np.ndarray, steps: np.ndarray) -> int | None:
 
 
 def _progress_evidence(c: Curve, first: float, best: float, improvement: float) -> dict:
-    """What both no_learning paths say about the loss: where it started, ended, and its best."""
+    """What both no_learning paths say about the loss: where it started, ended, and its best.
+
+    The rule decides on the smoothed best (`best`); the message quotes logged values, so its "best" is the lowest
+    logged point, never above the last one it also quotes."""
+    del best
     return {
         "tag": c.tag,
         "first_value": first,
         "last_value": float(c.values[-1]),
-        "best_value": best,
+        "best_value": float(np.min(c.values)),
         "improvement_pct": pct(improvement),
     }

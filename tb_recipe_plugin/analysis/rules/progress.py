@@ -191,7 +191,8 @@ def still_learning(ctx: Context) -> Finding | None:
         int(c.steps[-1]),
         {
             "tag": c.tag,
-            "tail_change_pct": pct(gain),
+            # the trend the decision read (smoothed end points can show ~0 on a jagged tail that trends down)
+            "tail_change_pct": pct(-tail_trend(c, STILL_TAIL)[0]),
             "tail_fraction_pct": pct(STILL_TAIL),
             "last_value": float(c.values[-1]),
             "also_improving": val_note or None,

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context
 
@@ -68,7 +70,27 @@ class Rule:
         if finding.code != self.code:
             raise ValueError(f"rule {self.code} returned a finding with code {finding.code!r}")
         finding.severity = self.severity
+        finding.evidence = evidence_values(finding.evidence)
         return finding
+
+
+def evidence_values(evidence: Mapping[str, object]) -> dict:
+    """Evidence as documented: numbers (int or float) and strings only. A flag becomes 0/1, a numpy scalar a
+    Python number, and a value the rule did not have (None) is left out, so no message or JSON says "None"."""
+    out: dict = {}
+    for key, value in evidence.items():
+        if value is None:
+            continue
+        if isinstance(value, bool | np.bool_):
+            value = int(value)
+        elif isinstance(value, np.integer):
+            value = int(value)
+        elif isinstance(value, np.floating):
+            value = float(value)
+        elif not isinstance(value, int | float | str):
+            value = str(value)
+        out[key] = value
+    return out
 
 
 _DECLARED: dict[str, Rule] = {}

@@ -64,10 +64,11 @@ FINDINGS: dict[str, FindingSpec] = {
     "divergence": FindingSpec(
         {"en": "Training diverges", "zh": "训练发散"},
         {
-            "en": "{tag} fell to {min_value} at {min_step_at} and then rose to {last_value} by {end_step_at} ({ratio}x its minimum) without recovering.",
-            "zh": "{tag} 在{min_step_at}降到 {min_value} 后回升，到{end_step_at}为 {last_value}（最低值的 {ratio} 倍），且没有恢复。",
+            "en": "{tag} fell to {min_value} at {min_step_at} and then rose to {last_value} by {end_step_at}{ratio_text} without recovering.",
+            "zh": "{tag} 在{min_step_at}降到 {min_value} 后回升，到{end_step_at}为 {last_value}{ratio_text}，且没有恢复。",
         },
         ("lower_lr", "clip_gradients", "lr_warmup", "check_pipeline", "add_batchnorm"),
+        (("ratio_text", "ratio", {"en": " ({ratio}x its minimum)", "zh": "（最低值的 {ratio} 倍）"}),),
     ),
     "no_learning": FindingSpec(
         {"en": "Nothing is being learned", "zh": "模型没有学到东西"},
@@ -102,10 +103,18 @@ FINDINGS: dict[str, FindingSpec] = {
             ),
             (
                 "chance_note",
-                "classes",
+                "ln_classes",
                 {
                     "en": "; {typical_value} ≈ ln({classes}) = {ln_classes}, the loss of a uniform guess over {classes} classes",
                     "zh": "；{typical_value} ≈ ln({classes}) = {ln_classes}，正是对 {classes} 个类别均匀猜测时的损失",
+                },
+            ),
+            (
+                "chance_note",
+                "metric_median",
+                {
+                    "en": "; {metric_tag} stayed at chance the whole run (median {metric_median}, never above {metric_max}, where a uniform guess over {classes} classes scores {chance})",
+                    "zh": "；{metric_tag} 整个训练都停在随机水平（中位数 {metric_median}，最高不超过 {metric_max}，而对 {classes} 个类别均匀猜测的得分是 {chance}）",
                 },
             ),
         ),

@@ -31,16 +31,24 @@ HEADLINES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("梯度爆炸：梯度范数在{peak_step_at}达到 {peak}，是初期水平的 {ratio} 倍",),
     },
     "divergence": {
-        "en": ("training diverged: {tag} rose from {min_value} at {min_step_at} to {last_value} ({ratio}x its minimum)",),
-        "zh": ("训练发散：{tag} 从{min_step_at}的 {min_value} 升到 {last_value}（最低值的 {ratio} 倍）",),
+        "en": (
+            "training diverged: {tag} rose from {min_value} at {min_step_at} to {last_value} ({ratio}x its minimum)",
+            "training diverged: {tag} rose from {min_value} at {min_step_at} to {last_value}",
+        ),
+        "zh": (
+            "训练发散：{tag} 从{min_step_at}的 {min_value} 升到 {last_value}（最低值的 {ratio} 倍）",
+            "训练发散：{tag} 从{min_step_at}的 {min_value} 升到 {last_value}",
+        ),
     },
     "no_learning": {
         "en": (
+            "nothing is being learned: {metric_tag} stays at chance level the whole run ({metric_median}, a uniform guess over {classes} classes scores {chance})",
             "nothing is being learned: {tag} stays at {typical_value} ≈ ln({classes}), a uniform guess over {classes} classes",
             "nothing is being learned: {tag} improved only {improvement_pct}% over the run",
             "nothing is being learned: {tag} stays at {last_value}",
         ),
         "zh": (
+            "模型什么也没学到：{metric_tag} 整个训练都停在随机水平（{metric_median}；对 {classes} 个类别均匀猜测的得分是 {chance}）",
             "模型什么也没学到：{tag} 一直停在 {typical_value} ≈ ln({classes})，即对 {classes} 个类别均匀猜测",
             "模型什么也没学到：{tag} 整个训练只改善了 {improvement_pct}%",
             "模型什么也没学到：{tag} 一直停在 {last_value}",

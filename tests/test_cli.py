@@ -156,3 +156,15 @@ def test_console_script_on_demo_logs_and_help_is_light():
     probe += "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'numpy', 'keras')]\nprint(bad)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ}).stdout
     assert out.strip().endswith("[]"), out
+
+
+def test_the_readme_sample_is_the_current_output(capsys):
+    """Issue 9: the README's sample output is what `tb-recipe analyze demo_logs --run keras_overfitting` prints."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = "$ tb-recipe analyze demo_logs --run keras_overfitting\n"
+    start = readme.index("```text\n" + command) + len("```text\n" + command)
+    sample = readme[start : readme.index("```", start)]
+    demo = str(root / "demo_logs")
+    _, out, _ = run_cli("analyze", demo, "--run", "keras_overfitting", "--no-color", capsys=capsys)
+    assert out.replace(demo, "demo_logs") == sample

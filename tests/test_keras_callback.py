@@ -26,7 +26,7 @@ from tb_recipe_plugin.analysis.series import RunData  # noqa: E402
 from tb_recipe_plugin.internal_tags import LayerStat, Window  # noqa: E402
 from tb_recipe_plugin.io.loader import iter_runs  # noqa: E402
 from tb_recipe_plugin.keras import DiagnosisCallback  # noqa: E402
-from tb_recipe_plugin.present.catalogue import FINDINGS  # noqa: E402
+from tb_recipe_plugin.present.catalogue import FINDINGS, SUGGESTIONS  # noqa: E402
 from tests.keras_runs import blobs, compiled, fault_run, mlp, trained_logdir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,7 +379,25 @@ def test_terminate_on_nonfinite_stops_with_a_message(tmp_path, capsys):
     history = model.fit(x, y, batch_size=64, epochs=8, verbose=0, callbacks=[cb])
     assert len(history.epoch) < 8
     err = capsys.readouterr().err
-    assert "non-finite gradients from step" in err and "Training stopped" in err and "clipnorm" in err
+    assert "non-finite gradients from step" in err and "Training stopped" in err
+    # the catalogue's advice, word for word (issue 9: not a second, different wording in the callback)
+    assert SUGGESTIONS["clip_gradients"]["en"]["action"] in err and SUGGESTIONS["lower_lr"]["en"]["action"] in err
+
+
+def test_the_callback_speaks_the_language_it_is_given(tmp_path, capsys):
+    """The NaN warning and the end-of-fit diagnosis in Chinese, from the same catalogue as the CLI."""
+    model, x, y = fault_run("nan_input")
+    cb = DiagnosisCallback(str(tmp_path), update_freq=5, terminate_on_nonfinite=True, lang="zh")
+    model.fit(x, y, batch_size=64, epochs=8, verbose=0, callbacks=[cb])
+    captured = capsys.readouterr()
+    assert "梯度出现非有限值" in captured.err and SUGGESTIONS["clip_gradients"]["zh"]["action"] in captured.err
+    assert "下一步" in captured.out and "错误" in captured.out  # the printed report: actions heading, severity
+    assert "Try next" not in captured.out and "try next" not in captured.out
+
+
+def test_bad_lang_is_rejected():
+    with pytest.raises(ValueError, match="lang"):
+        DiagnosisCallback("logs", lang="fr")
 
 
 def test_bad_update_freq_is_rejected():

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The README's picture: refreshed only on request, so a test run leaves the tree clean.
 SCREENSHOT = ROOT / "docs" / "diagnosis_tab.png" if os.environ.get("UPDATE_SCREENSHOT") else None
 SIGNALS_SCREENSHOT = ROOT / "docs" / "diagnosis_tab_callback.png" if os.environ.get("UPDATE_SCREENSHOT") else None
+VERDICT_SCREENSHOTS = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOT") else None
+SWEEP = "a_sweep_with_a_long_shared_name_2026_11_30"  # runs of a sweep: names that differ only at the end
 DEMO_RUNS = len(json.loads((ROOT / "demo_logs" / "expected.json").read_text()))
 ANALYSIS_BUG = "analysis_bug"
 UNDECODABLE = b"bad\xffbyte"  # a folder name that is not UTF-8 (Linux allows any byte but / and NUL)
@@ -60,10 +62,12 @@ def tensorboard(tmp_path_factory):
     for name in NAMES:
         write_run(logdir / name, **overfitting())
     write_run(logdir / ANALYSIS_BUG, **overfitting())
+    for lr in ("lr_0.1", "lr_0.01"):
+        write_run(logdir / SWEEP / lr, **overfitting())
     if sys.platform == "linux":
         write_run(logdir / "undecodable", **overfitting())
         os.rename(logdir / "undecodable", os.fsencode(logdir) + b"/" + UNDECODABLE)
-    expected_runs = DEMO_RUNS + 2 + len(NAMES) + (sys.platform == "linux")
+    expected_runs = DEMO_RUNS + 4 + len(NAMES) + (sys.platform == "linux")
     port = free_port()
     launch = f"from tests.tb_app import serve_with_a_failing_rule as serve; serve({ANALYSIS_BUG!r})"
     log = (logdir.parent / "tensorboard.log").open("w+")  # a file, not a pipe nobody drains while tests run
@@ -269,7 +273,114 @@ def test_an_analysis_error_is_shown_apart_from_read_errors(page):
     frame.locator("#title").filter(has_text="Diagnosis").wait_for(timeout=10_000)
 
 
-PLUGIN_ROUTES = ("index.js", "plotly.js", "runs", "diagnosis?run=keras_healthy", "series?run=keras_healthy")
+VERDICTS = {
+    "keras_overfitting": ("Overfitting: validation/epoch_loss was best at epoch 9", "early_stopping"),
+    "keras_nan_divergence": ("the learning rate had risen 10.6x", "lower_lr"),
+    "keras_healthy": ("Healthy, and validation/epoch_loss was still improving", "train_longer"),
+}
+
+
+@pytest.mark.parametrize("run", list(VERDICTS))
+def test_verdict_and_actions_come_before_the_charts(page, run):
+    """Issue 9: what is wrong and what to try first, above the curves; the finding cards below them."""
+    frame = tab(page)
+    frame.locator("#filter").fill("")
+    frame.locator(f".run[data-run='{run}']").click()
+    frame.locator("#main h2").filter(has_text=run).wait_for(timeout=30_000)
+    text, first_action = VERDICTS[run]
+    verdict = frame.locator(".verdict .headline")
+    verdict.wait_for(timeout=30_000)
+    assert text in verdict.text_content()
+    actions = frame.locator(".verdict ol.actions li")
+    assert 1 <= actions.count() <= 3 and actions.first.get_attribute("data-action") == first_action
+    frame.locator("#chart-loss .main-svg").first.wait_for(timeout=30_000)
+    top = {sel: frame.locator(sel).first.bounding_box()["y"] for sel in (".verdict", "#chart-loss", ".card")}
+    assert top[".verdict"] < top["#chart-loss"] < top[".card"]
+    assert frame.locator(".card details[open]").count() == 0  # the cards' suggestions start collapsed
+    if VERDICT_SCREENSHOTS:
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(VERDICT_SCREENSHOTS / f"verdict_{run}.png"))
+
+
+def test_charts_read_as_the_issue_asks(page):
+    frame = tab(page)
+    frame.locator("#filter").fill("")
+    frame.locator(".run[data-run='keras_nan_divergence']").click()
+    frame.locator("#chart-batch .main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    batch = frame.locator("#chart-batch")
+    assert batch.evaluate("el => el.layout.yaxis.type") == "log"  # a batch loss up to 3e22 spans > 3 decades
+    assert batch.evaluate("el => el.layout.showlegend") is True  # the tag is named even for one series
+    assert frame.locator("#chart-batch .legendtext").first.text_content() == "train/tb_recipe/batch_loss"
+    assert frame.locator("#chart-loss").evaluate("el => el.layout.xaxis.title.text") == "epoch"
+    assert batch.evaluate("el => el.layout.xaxis.title.text") == "step"
+    frame.locator(".run[data-run='keras_overfitting']").click()
+    note = frame.locator("#lr-note")
+    note.filter(has_text="constant").wait_for(timeout=30_000)
+    assert "0.001" in note.text_content() and frame.locator("#chart-lr").evaluate("el => el.style.display") == "none"
+    frame.locator("#chart-loss .main-svg").first.wait_for(timeout=30_000)
+    page.evaluate("document.body.classList.add('dark-mode')")
+    frame.locator("html.dark").wait_for(state="attached", timeout=10_000)
+    page.wait_for_timeout(800)
+    grid = frame.locator("#chart-loss").evaluate("el => el.layout.xaxis.gridcolor")
+    assert grid == "#555"  # the dark theme's line colour, not Plotly's light default
+    page.evaluate("document.body.classList.remove('dark-mode')")
+    frame.locator("html:not(.dark)").wait_for(state="attached", timeout=10_000)
+
+
+def test_clicking_a_finding_scrolls_to_its_range(page):
+    frame = tab(page)
+    frame.locator(".run[data-run='keras_overfitting']").click()
+    frame.locator("#chart-loss .main-svg").first.wait_for(timeout=30_000)
+    frame.locator("#main").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    frame.locator(".card[data-code='overfitting']").click()
+    page.wait_for_timeout(1500)
+    chart = frame.locator("#chart-loss")
+    assert "selected" in chart.evaluate("el => el.layout.shapes.map(s => s.name)")
+    box, height = chart.bounding_box(), frame.locator("body").evaluate("() => window.innerHeight")
+    assert 0 <= box["y"] and box["y"] + box["height"] / 2 <= height  # scrolled into view
+
+
+def test_runs_with_a_long_shared_prefix_can_be_told_apart(page):
+    frame = tab(page)
+    frame.locator("#filter").fill(SWEEP)
+    rows = frame.locator("#runs .run")
+    rows.first.wait_for(timeout=10_000)
+    shown = sorted(rows.locator(".name").all_text_contents())
+    assert shown == ["…lr_0.01", "…lr_0.1"]
+    assert sorted(r.get_attribute("title") for r in rows.all()) == [f"{SWEEP}/lr_0.01", f"{SWEEP}/lr_0.1"]
+    frame.locator("#filter").fill("")
+
+
+def test_a_late_answer_for_an_earlier_click_is_not_painted(page):
+    """Click A, then B before A's answer arrives: B stays on screen."""
+    frame = tab(page)
+    frame.locator("#filter").fill("")
+    frame.locator("body").evaluate(
+        """() => {
+          const original = window.__realFetch = window.fetch;
+          window.fetch = (url, ...rest) => String(url).includes('run=keras_overfitting')
+            ? new Promise((resolve) => setTimeout(() => resolve(original(url, ...rest)), 1500))
+            : original(url, ...rest);
+        }"""
+    )
+    frame.locator(".run[data-run='keras_overfitting']").click()
+    frame.locator(".run[data-run='keras_healthy']").click()
+    frame.locator("#main h2").filter(has_text="keras_healthy").wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)  # A's answer has arrived by now
+    assert frame.locator("#main h2").text_content().endswith("keras_healthy")
+    assert "Healthy" in frame.locator(".verdict .headline").text_content()
+    frame.locator("body").evaluate("() => { window.fetch = window.__realFetch; }")
+
+
+PLUGIN_ROUTES = (
+    "index.js",
+    "plotly.js",
+    "runs",
+    "diagnosis?run=keras_healthy",
+    "series?run=keras_healthy",
+    "strings",
+)
 
 
 @pytest.mark.parametrize("route", PLUGIN_ROUTES)

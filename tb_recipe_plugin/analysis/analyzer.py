@@ -21,7 +21,7 @@ from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
 from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
 from tb_recipe_plugin.analysis.series import RunData, Series
-from tb_recipe_plugin.analysis.units import curve_unit, finding_unit
+from tb_recipe_plugin.analysis.units import finding_unit, raw_unit
 from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
 
 
@@ -87,7 +87,7 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> tuple[Ru
     report.best_step, report.best_step_kind, best_tag = _best_step(ctx)
     if best_tag is not None:
         report.best_step_tag = best_tag
-        report.best_step_unit = curve_unit(ctx, best_tag)
+        report.best_step_unit = raw_unit(ctx, best_tag)
         report.best_step_basis = BEST_BASIS_EN[report.best_step_kind or "best"].format(tag=best_tag)
     report.status = _status(report)
     return report, ctx
@@ -159,6 +159,9 @@ def _best_step(ctx: Context) -> tuple[int | None, str | None, str | None]:
     for role, kind in (("val_loss", "lowest"), ("val_metric", "best")):
         c = ctx.curves.get(role)
         if c is not None:
+            if ctx.roles[role].source == "epoch_index_on_step_axis":
+                # told on the axis the run logged it on (the epoch, as its chart shows), not the one rules used
+                c = make_curve(ctx.run.series[c.tag], direction=c.direction) or c
             return c.best_step(), kind, c.tag
     t = ctx.curves.get("train_loss")
     if t is not None and not np.all(np.isfinite(t.series.values)):

@@ -66,6 +66,8 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tb_recipe_plugin import internal_tags as tags
 from tb_recipe_plugin.internal_tags import LayerStat, Meta, Window
 from tb_recipe_plugin.keras import adapter
+from tb_recipe_plugin.present.catalogue import LANGS, render_suggestion
+from tb_recipe_plugin.present.catalogue.labels import CALLBACK
 
 DEFAULT_UPDATE_FREQ = 100
 DEFAULT_PROBE_SIZE = 128
@@ -141,10 +143,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
         update_ratios: bool = True,
         terminate_on_nonfinite: bool = False,
         print_diagnosis: bool = True,
+        lang: str = "en",
     ) -> None:
         super().__init__()
         if int(update_freq) < 1:
             raise ValueError(f"update_freq must be a positive number of steps, got {update_freq!r}")
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+        self.lang = lang
         self.log_dir = os.fspath(log_dir)
         self.update_freq = int(update_freq)
         self.probe_data = probe_data
@@ -575,21 +581,11 @@ class DiagnosisCallback(keras.callbacks.Callback):
             return
         first = int(d["first_nonfinite_step"])
         layers = [self._layers[i] for i in np.flatnonzero(d["layer_nonfinite"])]
-        what = []
-        if bad_grad:
-            where = ", ".join(layers[:3]) + (" ..." if len(layers) > 3 else "")
-            what.append(f"non-finite gradients from step {first} (layers: {where})")
-        if bad_loss:
-            what.append(f"a non-finite loss on {bad_loss} step(s)")
-        message = (
-            f"tb-recipe: {' and '.join(what)}. Check the inputs and labels for NaN/Inf, lower the learning rate "
-            "10x, add gradient clipping (e.g. `clipnorm=1.0` on the optimizer) and avoid log/division of values "
-            "that can reach 0."
-        )
+        message = _nonfinite_message(self.lang, first if bad_grad else None, layers, bad_loss)
         self._stopped_for = message
         if self.terminate_on_nonfinite:
             self.model.stop_training = True
-            print(message + " Training stopped (terminate_on_nonfinite=True).", file=sys.stderr)
+            print(message + CALLBACK[self.lang]["stopped"], file=sys.stderr)
         else:
             self._warn("nonfinite", message)
 
@@ -600,7 +596,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         from tb_recipe_plugin.present.text import print_report
 
         report = analyze_run(self._run_data())
-        print_report([report], self.log_dir, "en", Console(file=sys.stdout, highlight=False))
+        print_report([report], self.log_dir, self.lang, Console(file=sys.stdout, highlight=False))
 
     def _run_data(self):  # noqa: ANN202 - RunData, imported lazily
         from tb_recipe_plugin.analysis.series import RunData, Series
@@ -965,3 +961,21 @@ def _is_chief(strategy: Any) -> bool:
     if task_type == "chief":
         return True
     return task_type == "worker" and task_id == 0 and "chief" not in spec
+
+
+NONFINITE_ACTIONS = ("check_inputs_nan", "lower_lr", "clip_gradients", "safe_loss_ops")
+"""What the NaN warning during fit says to try: the catalogue's advice for non-finite losses and gradients, in the
+order the end-of-fit diagnosis ranks it when nothing else is known."""
+
+
+def _nonfinite_message(lang: str, grad_step: int | None, layers: list[str], bad_loss: int) -> str:
+    """The warning printed the moment the device statistics show NaN/Inf, worded from the catalogue."""
+    words = CALLBACK[lang]
+    what = []
+    if grad_step is not None:
+        where = ", ".join(layers[:3]) + (" ..." if len(layers) > 3 else "")
+        what.append(words["nonfinite_grads"].format(step=grad_step, layers=where))
+    if bad_loss:
+        what.append(words["nonfinite_loss"].format(count=bad_loss))
+    actions = " ".join(render_suggestion(sid, lang, {})["action"] for sid in NONFINITE_ACTIONS)
+    return words["nonfinite"].format(what=words["and"].join(what), actions=actions)

@@ -47,9 +47,14 @@ def render_diagnosis(report: RunReport, lang: str = "en", all_actions: bool = Fa
             dict.__setitem__(values, "best_step_at", place(report.best_step, report.best_step_unit, lang))
         rendered = render_suggestion(a.id, lang, values, bool(numbers.get("lr_schedule")))
         actions.append({**rendered, "from": list(a.sources)})
+    best_text = None
+    if report.best_step is not None:
+        basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
+        best_text = f"{place(report.best_step, report.best_step_unit, lang)} ({basis})"
     return {
         "kind": d.kind,
         "verdict": verdict(report, lang),
+        "best": best_text,
         "primary": d.primary,
         "cause": _cause(d, lang),
         "chain": chain(report, lang),

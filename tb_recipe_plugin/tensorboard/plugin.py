@@ -40,6 +40,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
             "/runs": self._serve_runs,
             "/diagnosis": self._serve_diagnosis,
             "/series": self._serve_series,
+            "/strings": self._serve_strings,
         }
         return {route: _read_only(app) for route, app in apps.items()}
 
@@ -82,6 +83,10 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def _serve_series(self, request):
         return self._call(request, "series")
+
+    @wrappers.Request.application
+    def _serve_strings(self, request):
+        return self._call(request, "strings")
 
     def _call(self, request, route: str):
         """Parse arguments, run the plain route function, map its errors to 400/404."""

@@ -25,15 +25,18 @@ from tensorboard.data import provider as tb_provider
 
 from tb_recipe_plugin.analysis.analyzer import analyze_run
 from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, json_number
+from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.series import RunData, Series
+from tb_recipe_plugin.analysis.units import raw_unit
 from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
 from tb_recipe_plugin.io.loader import run_of_folder
 from tb_recipe_plugin.present.catalogue import LANGS
+from tb_recipe_plugin.present.catalogue.labels import TAB, UNITS
 from tb_recipe_plugin.present.json_report import run_to_dict
 from tb_recipe_plugin.present.safe_text import visible
 
 SCALARS = "scalars"
-DISPLAYED = ("run", "best_step_basis", "roles", "findings", "errors", "analysis_errors")
+DISPLAYED = ("run", "best_step_basis", "diagnosis", "roles", "findings", "errors", "analysis_errors")
 """The fields of a /diagnosis answer that the tab shows, repeated in its `display` object."""
 
 
@@ -92,6 +95,11 @@ class DiagnosisService:
         body = run_to_dict(report, lang)
         return {"schema": SCHEMA, "lang": lang, **body, "display": {k: _visible_tree(body[k]) for k in DISPLAYED}}
 
+    def strings(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
+        """Every word the tab shows, in every language, from the one catalogue (the tab keeps none of its own)."""
+        del ctx, eid, run, lang
+        return {code: {**TAB[code], "units": UNITS[code]} for code in LANGS}
+
     def series(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
         """The curves the tab draws: every role's series, with NaN/Inf steps listed apart
         (JSON has no NaN, and a chart must show them rather than drop them)."""
@@ -104,6 +112,7 @@ class DiagnosisService:
         signals += [tag for f in report.findings for tag in f.tags if internal_part(tag) is not None]
         for tag in signals:
             wanted.setdefault(tag, ["signal"])
+        where = Context(run=data, roles=report.roles)
         for tag, roles in wanted.items():
             s = data.series.get(tag)
             if s is None:
@@ -112,6 +121,7 @@ class DiagnosisService:
             out[tag] = {
                 "display": visible(tag),
                 "roles": roles,
+                "unit": raw_unit(where, tag),  # what its steps count: the chart's x axis says step or epoch
                 "steps": s.steps[finite].tolist(),
                 "values": [json_number(float(v)) for v in s.values[finite]],
                 "nonfinite": [

@@ -8,7 +8,7 @@ renders through here, so a wording or a translation is changed in one place.
 """
 
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS, LANGS, FindingSpec
-from tb_recipe_plugin.present.catalogue.render import format_number, render_finding
+from tb_recipe_plugin.present.catalogue.render import format_number, render_finding, render_suggestion
 from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
 
-__all__ = ["FINDINGS", "LANGS", "SUGGESTIONS", "FindingSpec", "format_number", "render_finding"]
+__all__ = ["FINDINGS", "LANGS", "SUGGESTIONS", "FindingSpec", "format_number", "render_finding", "render_suggestion"]

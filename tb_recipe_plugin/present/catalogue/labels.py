@@ -92,3 +92,94 @@ BEST_BASIS: dict[str, dict[str, str]] = {
     "zh": {"lowest": "{tag} 最低", "best": "{tag} 最好", "lowest_before_nonfinite": "{tag} 变为非有限值之前的最低点"},
 }
 """Why a step is the one to keep."""
+
+CALLBACK: dict[str, dict[str, str]] = {
+    "en": {
+        "nonfinite_grads": "non-finite gradients from step {step} (layers: {layers})",
+        "nonfinite_loss": "a non-finite loss on {count} step(s)",
+        "and": " and ",
+        "nonfinite": "tb-recipe: {what}. Try next: {actions}",
+        "stopped": " Training stopped (terminate_on_nonfinite=True).",
+    },
+    "zh": {
+        "nonfinite_grads": "从第 {step} 步起梯度出现非有限值（层：{layers}）",
+        "nonfinite_loss": "{count} 步的损失为非有限值",
+        "and": "，以及",
+        "nonfinite": "tb-recipe：{what}。下一步：{actions}",
+        "stopped": " 训练已停止（terminate_on_nonfinite=True）。",
+    },
+}
+"""The Keras callback's messages during fit (its end-of-fit print is the CLI's text report)."""
+
+TAB: dict[str, dict[str, object]] = {
+    "en": {
+        "title": "Diagnosis",
+        "filter": "Filter runs",
+        "noRuns": "No scalar data yet.",
+        "emptyHelp": (
+            'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), '
+            "then reload.\nFor gradients, updates and activations too, add tb-recipe's callback:\n"
+            "  from tb_recipe_plugin.keras import DiagnosisCallback\n"
+            '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])'
+        ),
+        "best": "Recommended checkpoint:",
+        "noBest": "No validation curve, so no recommended checkpoint.",
+        "confidence": "confidence",
+        "suggestions": "Suggestions",
+        "actions": "Try next",
+        "moreActions": "{n} more suggestions in the findings below",
+        "why": "Why",
+        "findings": "Findings",
+        "errors": "Problems reading this run",
+        "analysisErrors": "Analysis failed (a tb-recipe bug; please report it)",
+        "analysisFailed": "analysis failed",
+        "losses": "Loss",
+        "batch": "Per-batch loss",
+        "metrics": "Metrics",
+        "lr": "Learning rate",
+        "lrConstant": "Learning rate constant at {value} ({tag}): no chart.",
+        "signal": "Gradients and activations (tb-recipe callback)",
+        "nothing": "No problems found in this run.",
+        "pick": "Select a run.",
+        "nonfinite": "non-finite",
+        "failed": "Could not load",
+        "tags": "Tags used",
+        "status": SEVERITY["en"],
+    },
+    "zh": {
+        "title": "诊断",
+        "filter": "筛选运行",
+        "noRuns": "还没有标量数据。",
+        "emptyHelp": (
+            '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。\n'
+            "想同时看到梯度、参数更新和激活统计，再加上 tb-recipe 的回调：\n"
+            "  from tb_recipe_plugin.keras import DiagnosisCallback\n"
+            '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])'
+        ),
+        "best": "推荐的检查点：",
+        "noBest": "没有验证曲线，无法推荐检查点。",
+        "confidence": "置信度",
+        "suggestions": "建议",
+        "actions": "下一步",
+        "moreActions": "另有 {n} 条建议，见下方各项发现",
+        "why": "原因",
+        "findings": "发现",
+        "errors": "读取此运行时的问题",
+        "analysisErrors": "分析失败（tb-recipe 的缺陷，请报告）",
+        "analysisFailed": "分析失败",
+        "losses": "损失",
+        "batch": "每个 batch 的损失",
+        "metrics": "指标",
+        "lr": "学习率",
+        "lrConstant": "学习率恒为 {value}（{tag}），不画图。",
+        "signal": "梯度与激活（tb-recipe 回调）",
+        "nothing": "此运行没有发现问题。",
+        "pick": "请选择一个运行。",
+        "nonfinite": "非有限值",
+        "failed": "无法加载",
+        "tags": "使用的标签",
+        "status": SEVERITY["zh"],
+    },
+}
+"""The Diagnosis tab's words, served to it by the ``/strings`` route (with `UNITS`), so the tab has no catalogue
+of its own."""

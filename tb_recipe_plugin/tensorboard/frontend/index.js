@@ -7,34 +7,9 @@
 // overrides and undecodable bytes written as \x1b, \u202e, \xff by the server's
 // present.safe_text.visible); the raw `run` is used only to ask for a run.
 
-const STRINGS = {
-  en: {
-    title: 'Diagnosis', filter: 'Filter runs', noRuns: 'No scalar data yet.',
-    emptyHelp: 'Log training curves, e.g. model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")]), then reload.\n' +
-      'For gradients, updates and activations too, add tb-recipe\'s callback:\n' +
-      '  from tb_recipe_plugin.keras import DiagnosisCallback\n' +
-      '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
-    best: 'Recommended checkpoint: step', noBest: 'No validation curve, so no recommended checkpoint.',
-    steps: 'steps', confidence: 'confidence', suggestions: 'What to change', errors: 'Problems reading this run',
-    analysisErrors: 'Analysis failed (a tb-recipe bug; please report it)', analysisFailed: 'analysis failed',
-    losses: 'Loss', batch: 'Per-batch loss', metrics: 'Metrics', lr: 'Learning rate', signal: 'Gradients and activations (tb-recipe callback)', nothing: 'No problems found in this run.',
-    pick: 'Select a run.', nonfinite: 'non-finite', failed: 'Could not load', tags: 'Tags used',
-    status: {error: 'error', warning: 'warning', info: 'info', ok: 'ok', no_data: 'no data'},
-  },
-  zh: {
-    title: '诊断', filter: '筛选运行', noRuns: '还没有标量数据。',
-    emptyHelp: '先记录训练曲线，例如 model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir="logs/run1")])，然后刷新。\n' +
-      '想同时看到梯度、参数更新和激活统计，再加上 tb-recipe 的回调：\n' +
-      '  from tb_recipe_plugin.keras import DiagnosisCallback\n' +
-      '  model.fit(..., callbacks=[keras.callbacks.TensorBoard("logs/run1"), DiagnosisCallback("logs/run1")])',
-    best: '推荐的检查点：第', noBest: '没有验证曲线，无法推荐检查点。',
-    steps: '步', confidence: '置信度', suggestions: '建议的调整', errors: '读取此运行时的问题',
-    analysisErrors: '分析失败（tb-recipe 的缺陷，请报告）', analysisFailed: '分析失败',
-    losses: '损失', batch: '每个 batch 的损失', metrics: '指标', lr: '学习率', signal: '梯度与激活（tb-recipe 回调）', nothing: '此运行没有发现问题。',
-    pick: '请选择一个运行。', nonfinite: '非有限值', failed: '无法加载', tags: '使用的标签',
-    status: {error: '错误', warning: '警告', info: '提示', ok: '正常', no_data: '无数据'},
-  },
-};
+// Every word shown comes from the server's catalogue (`/strings`, tb_recipe_plugin/present/catalogue/labels.py),
+// the same one the CLI and the Keras callback print from. Only the message for a failed first load is kept here.
+const FALLBACK = {failed: 'Could not load', status: {}};
 
 const CSS = `
   :root { --fg:#212121; --muted:#616161; --bg:#fff; --panel:#f5f5f5; --line:#e0e0e0; --accent:#f57c00;
@@ -63,12 +38,24 @@ const CSS = `
   .card ol { margin:6px 0 0; padding-left:20px; }
   .card .why { color:var(--muted); }
   .chart { height:280px; margin:8px 0 16px; }
+  .verdict { border:1px solid var(--line); border-left:4px solid var(--line); border-radius:4px; padding:10px 12px; margin:8px 0 12px; background:var(--panel); }
+  .verdict .headline { font-size:15px; font-weight:500; margin:0 0 6px; }
+  .verdict .chain { color:var(--muted); margin:0 0 6px; }
+  .verdict h3 { font-size:13px; margin:8px 0 2px; font-weight:500; }
+  .verdict ol { margin:4px 0 0; padding-left:20px; }
+  .verdict .why, .card .why { color:var(--muted); }
+  .card details { margin-top:6px; }
+  .card summary { color:var(--muted); cursor:pointer; }
+  .card.flash { animation: flash 1.2s ease-out; }
+  @keyframes flash { from { box-shadow:0 0 0 4px var(--accent); } to { box-shadow:none; } }
+  .lr-note { color:var(--muted); margin:0 0 12px; }
   .muted { color:var(--muted); }
   button.lang { border:1px solid var(--line); background:var(--bg); color:var(--fg); border-radius:4px; padding:2px 6px; cursor:pointer; }
   button.lang.active { border-color:var(--accent); color:var(--accent); }
 `;
 
-const state = {lang: 'en', runs: [], selected: null, report: null, series: null, finding: null, filter: ''};
+const state = {lang: 'en', strings: null, runs: [], selected: null, report: null, series: null, finding: null, filter: '',
+               request: 0};
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -82,7 +69,10 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const t = () => STRINGS[state.lang];
+const t = () => (state.strings ? state.strings[state.lang] : FALLBACK);
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, key) => (key in values ? String(values[key]) : m));
+const place = (n, unit) => fill((t().units[unit] || t().units.step)[0], {n});
+const span = (a, b, unit) => (a === b ? place(a, unit) : fill((t().units[unit] || t().units.step)[1], {a, b}));
 const color = (name) => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
 // Plotly renders a subset of HTML in text: escape so a tag name stays text.
 const plotlyText = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -108,12 +98,30 @@ function loadPlotly() {
   });
 }
 
+// Runs of a sweep often share a long prefix ("exp/2026-11-30/resnet50_lr0.1_bs128_..."): when every listed name
+// does, the list shows each from where they start to differ, after an ellipsis, with the whole name in the tooltip.
+const SHARED_PREFIX_MIN = 16;
+function sharedPrefix(names) {
+  if (names.length < 2) return 0;
+  let n = names[0].length;
+  for (const name of names) {
+    let i = 0;
+    while (i < n && i < name.length && name[i] === names[0][i]) i++;
+    n = i;
+  }
+  // Cut at a folder boundary when there is one in a long enough prefix, else at a word boundary (_ or -).
+  const slash = names[0].lastIndexOf('/', n - 1) + 1;
+  const cut = slash >= SHARED_PREFIX_MIN ? slash : Math.max(names[0].lastIndexOf('_', n - 1), names[0].lastIndexOf('-', n - 1)) + 1;
+  return cut >= SHARED_PREFIX_MIN ? cut : 0;
+}
+
 function renderRunList() {
   const list = document.getElementById('runs');
   list.replaceChildren();
   const needle = state.filter.toLowerCase();
-  for (const row of state.runs) {
-    if (needle && !row.display.toLowerCase().includes(needle)) continue;
+  const rows = state.runs.filter((row) => !needle || row.display.toLowerCase().includes(needle));
+  const cut = sharedPrefix(rows.map((row) => row.display));  // of the runs listed: filtering to a sweep trims it
+  for (const row of rows) {
     const counts = ['error', 'warning', 'info'].filter((s) => row.counts[s]).map((s) => `${row.counts[s]} ${t().status[s]}`);
     const count = el('span', {class: 'count', text: counts.join(' · ')});
     if (row.analysis_errors) {
@@ -122,24 +130,45 @@ function renderRunList() {
     // data-run holds the raw name as an attribute value (never parsed as HTML); tests select runs by it.
     const item = el('div', {class: 'run' + (row.run === state.selected ? ' selected' : ''), 'data-run': row.run, title: row.display,
                             onclick: () => selectRun(row.run)},
-      badge(row.status), el('span', {class: 'name', text: row.display}), count);
+      badge(row.status), el('span', {class: 'name', text: cut ? '…' + row.display.slice(cut) : row.display}), count);
     list.appendChild(item);
   }
 }
 
-function findingCard(f, index) {
+function findingCard(f, index, related) {
   const card = el('div', {class: 'card' + (state.finding === index ? ' selected' : ''), 'data-code': f.code,
                           style: `border-left-color:${color(f.severity)}`, onclick: () => selectFinding(index)});
   card.appendChild(el('h3', {}, badge(f.severity), document.createTextNode(' ' + f.title)));
-  card.appendChild(el('div', {class: 'meta', text: `${f.code} · ${t().steps} ${f.start_step}–${f.end_step} · ${t().confidence} ${f.confidence.toFixed(2)}`}));
+  const meta = [f.code, span(f.start_step, f.end_step, f.unit), `${t().confidence} ${f.confidence.toFixed(2)}`];
+  if (related) meta.push(related);
+  card.appendChild(el('div', {class: 'meta', text: meta.join(' · ')}));
   card.appendChild(el('div', {class: 'message', text: f.message}));
+  // Suggestions collapsed: the top actions are above; these are every change this finding alone asks for.
   const list = el('ol');
   for (const s of f.suggestions) {
     list.appendChild(el('li', {}, el('span', {text: s.action + ' '}), el('span', {class: 'why', text: s.why})));
   }
-  card.appendChild(el('div', {class: 'meta', text: t().suggestions}));
-  card.appendChild(list);
+  const details = el('details', {onclick: (e) => e.stopPropagation()}, el('summary', {text: `${t().suggestions} (${f.suggestions.length})`}), list);
+  card.appendChild(details);
   return card;
+}
+
+function verdictPanel(d, status) {
+  const panel = el('div', {class: 'verdict', style: `border-left-color:${color(status) || color('line')}`});
+  panel.appendChild(el('p', {class: 'headline', text: d.verdict}));
+  if (d.chain.length > 1) panel.appendChild(el('p', {class: 'chain', text: `${t().why}: ` + d.chain.map((c) => c.text).join(' → ')}));
+  if (d.actions.length) {
+    panel.appendChild(el('h3', {text: t().actions}));
+    const list = el('ol', {class: 'actions'});
+    for (const a of d.actions) {
+      list.appendChild(el('li', {'data-action': a.id}, el('span', {text: a.action + ' '}), el('span', {class: 'why', text: a.why})));
+    }
+    panel.appendChild(list);
+    if (d.actions_total > d.actions.length) {
+      panel.appendChild(el('p', {class: 'muted', text: fill(t().moreActions, {n: d.actions_total - d.actions.length})}));
+    }
+  }
+  return panel;
 }
 
 function renderMain() {
@@ -151,17 +180,23 @@ function renderMain() {
     return;
   }
   const shown = r.display;
+  const d = shown.diagnosis;
   main.appendChild(el('h2', {}, badge(r.status), document.createTextNode(' ' + shown.run)));
-  main.appendChild(el('p', {text: r.best_step == null ? t().noBest : `${t().best} ${r.best_step} (${shown.best_step_basis})`}));
+  // What is wrong and what to try first, above everything else; then the curves; then the findings.
+  if (d) main.appendChild(verdictPanel(d, r.status));
+  main.appendChild(el('p', {class: 'best', text: d && d.best ? `${t().best} ${d.best}` : t().noBest}));
   const roles = Object.entries(shown.roles).map(([role, info]) => `${role}=${info.tag}`).join(' · ');
   if (roles) main.appendChild(el('p', {class: 'muted', text: `${t().tags}: ${roles}`}));
-  if (!shown.findings.length) main.appendChild(el('p', {text: t().nothing}));
-  shown.findings.forEach((f, i) => main.appendChild(findingCard(f, i)));
-  errorList(main, 'read-errors', t().errors, shown.errors);
-  errorList(main, 'analysis-errors', t().analysisErrors, shown.analysis_errors);
+  main.appendChild(el('p', {class: 'lr-note', id: 'lr-note', style: 'display:none'}));
   for (const [id, title] of [['loss', t().losses], ['batch', t().batch], ['metric', t().metrics], ['lr', t().lr], ['signal', t().signal]]) {
     main.appendChild(el('div', {id: `chart-${id}`, class: 'chart', 'data-title': title}));
   }
+  main.appendChild(el('h3', {class: 'findings-heading', text: t().findings}));
+  if (!shown.findings.length) main.appendChild(el('p', {text: t().nothing}));
+  const why = Object.fromEntries((d ? d.related : []).map((x) => [x.code, x.why]));
+  shown.findings.forEach((f, i) => main.appendChild(findingCard(f, i, why[f.code])));
+  errorList(main, 'read-errors', t().errors, shown.errors);
+  errorList(main, 'analysis-errors', t().analysisErrors, shown.analysis_errors);
   drawCharts();
 }
 
@@ -180,19 +215,55 @@ function errorList(parent, cls, heading, errors) {
 const GROUPS = {loss: ['train_loss', 'val_loss'], batch: ['batch_loss'], metric: ['train_metric', 'val_metric'], lr: ['lr'],
                 signal: ['signal']};
 
+// A series over more than 3 decades (a NaN run's loss reaching 3e22) would flatten every other point on a linear axis.
+const LOG_DECADES = 3;
+
+function spansDecades(entries) {
+  let lo = Infinity, hi = -Infinity;
+  for (const [, s] of entries) {
+    for (const v of s.values) {
+      if (typeof v !== 'number') continue;
+      if (v <= 0) return false;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  return isFinite(lo) && hi / lo > 10 ** LOG_DECADES;
+}
+
+// A constant learning rate is one number, not a chart.
+function constantLr(entries) {
+  if (entries.length !== 1) return null;
+  const [tag, s] = entries[0];
+  const values = s.values.filter((v) => typeof v === 'number');
+  if (!values.length || s.nonfinite.length) return null;
+  const lo = Math.min(...values), hi = Math.max(...values);
+  return hi <= lo * 1.0001 ? {value: values[0], tag: s.display || tag} : null;
+}
+
 async function drawCharts() {
   if (!state.series || !state.report) return;
+  const token = state.request;
   const Plotly = await loadPlotly();
+  if (token !== state.request) return;
   for (const [id, roles] of Object.entries(GROUPS)) {
     const div = document.getElementById(`chart-${id}`);
     if (!div) continue;
     const entries = Object.entries(state.series.series).filter(([, s]) => s.roles.some((role) => roles.includes(role)) &&
       !(id === 'batch' && s.roles.some((role) => GROUPS.loss.includes(role))));
     if (!entries.length) { div.style.display = 'none'; continue; }
+    const flat = id === 'lr' ? constantLr(entries) : null;
+    if (flat) {
+      div.style.display = 'none';
+      const note = document.getElementById('lr-note');
+      note.textContent = fill(t().lrConstant, flat);
+      note.style.display = '';
+      continue;
+    }
     const traces = [];
     let top = -Infinity;
-    for (const [, s] of entries) {
-      traces.push({x: s.steps, y: s.values, name: plotlyText(s.display), mode: s.steps.length > 60 ? 'lines' : 'lines+markers', type: 'scatter'});
+    for (const [tag, s] of entries) {
+      traces.push({x: s.steps, y: s.values, name: plotlyText(s.display), meta: tag, mode: s.steps.length > 60 ? 'lines' : 'lines+markers', type: 'scatter'});
       for (const v of s.values) if (typeof v === 'number' && v > top) top = v;
     }
     for (const [, s] of entries) {
@@ -212,9 +283,16 @@ async function drawCharts() {
                    fillcolor: color(f.severity), opacity: selected ? 0.3 : 0.1, layer: 'below',
                    line: {width: selected ? 2 : 0, color: color(f.severity)}, name: selected ? 'selected' : f.code});
     });
+    const units = new Set(entries.map(([, s]) => s.unit || 'step'));
+    const unit = units.size === 1 ? [...units][0] : 'step';
+    const axisWord = fill((t().units[unit] || t().units.step)[0], {n: ''}).trim();
+    const log = id === 'lr' || id === 'signal' || spansDecades(entries);
+    const grid = {gridcolor: color('line'), zerolinecolor: color('line'), linecolor: color('line')};
     const layout = {title: {text: div.dataset.title, font: {size: 13}}, margin: {l: 50, r: 10, t: 30, b: 30}, shapes,
                     paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)', font: {color: color('fg')},
-                    legend: {orientation: 'h'}, xaxis: {title: {text: 'step'}}, yaxis: {type: id === 'lr' || id === 'signal' ? 'log' : 'linear'}};
+                    showlegend: true, legend: {orientation: 'h'},
+                    xaxis: {title: {text: axisWord}, ...grid}, yaxis: {type: log ? 'log' : 'linear', ...grid}};
+    if (token !== state.request) return;
     await Plotly.react(div, traces, layout, {displaylogo: false, responsive: true});
   }
 }
@@ -222,23 +300,36 @@ async function drawCharts() {
 async function selectRun(name) {
   state.selected = name;
   state.finding = null;
+  const token = ++state.request;  // a later click wins: an earlier answer arriving late is dropped
   renderRunList();
   const q = new URLSearchParams({run: name, lang: state.lang});
+  let report, series;
   try {
-    [state.report, state.series] = await Promise.all([getJSON(`./diagnosis?${q}`), getJSON(`./series?${q}`)]);
+    [report, series] = await Promise.all([getJSON(`./diagnosis?${q}`), getJSON(`./series?${q}`)]);
   } catch (err) {
+    if (token !== state.request) return;
     state.report = null;
     const row = state.runs.find((r) => r.run === name);
     document.getElementById('main').replaceChildren(el('p', {text: `${t().failed} ${row ? row.display : ''}: ${err.message}`}));
     return;
   }
+  if (token !== state.request) return;
+  state.report = report;
+  state.series = series;
   renderMain();
 }
 
+// Clicking a finding highlights its range on the charts that show its series and scrolls to the first of them.
 function selectFinding(index) {
   state.finding = state.finding === index ? null : index;
   document.querySelectorAll('.card').forEach((card, i) => card.classList.toggle('selected', i === state.finding));
-  drawCharts();
+  drawCharts().then(() => {
+    if (state.finding == null) return;
+    const f = state.report.findings[state.finding];
+    const shows = (div) => div.style.display !== 'none' && div.data && div.data.some((trace) => f.series.includes(trace.meta));
+    const target = [...document.querySelectorAll('.chart')].find(shows) || document.getElementById('chart-loss');
+    if (target && target.scrollIntoView) target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  });
 }
 
 function renderShell(root) {
@@ -281,6 +372,12 @@ export async function render() {
   followTheme();
   const root = el('div', {id: 'app'});
   document.body.appendChild(root);
+  try {
+    state.strings = await getJSON('./strings');
+  } catch (err) {
+    root.replaceChildren(el('p', {text: `${FALLBACK.failed}: ${err.message}`}));
+    return;
+  }
   renderShell(root);
   try {
     state.runs = (await getJSON('./runs')).runs;

@@ -32,8 +32,13 @@ _NONE = re.compile(r"\b(None|null)\b")
 PAIRS = (("best_value", "last_value"), ("val_best", "val_last"))
 """Evidence pairs of a best and a last value of one curve."""
 LR_ACTIONS = {"lower_lr": ("lr_low", "lr_high", "below"), "raise_lr": ("lr_up_low", "lr_up_high", "above")}
-RUN_NUMBER_ACTIONS = {"train_longer": "epochs", "larger_batch": "batch_size", "smaller_batch": "batch_size"}
-"""Actions that must quote a number the run logged (the facts key that says it did)."""
+RUN_NUMBER_ACTIONS = {
+    "train_longer": ("epochs", "epochs"),
+    "larger_batch": ("batch_size", "batch_size"),
+    "smaller_batch": ("batch_size", "batch_size"),
+    "clip_gradients": ("grad_norm_p90", "clip_norm"),
+}
+"""Actions that must quote a number the run logged: (the facts key that says it did, the number the action quotes)."""
 
 
 def violations(report: RunReport, lang: str = "en") -> list[str]:
@@ -134,7 +139,7 @@ def _diagnosis(name: str, doc: dict[str, Any], report: RunReport) -> list[str]:
                 out.append(f"{name}: lower_lr proposes {numbers[lo]}-{numbers[hi]} from {now}")
             elif side == "above" and not now < numbers[lo] <= numbers[hi]:
                 out.append(f"{name}: raise_lr proposes {numbers[lo]}-{numbers[hi]} from {now}")
-        fact = RUN_NUMBER_ACTIONS.get(a["id"])
-        if fact is not None and fact in facts and fact not in numbers:
+        fact, quoted = RUN_NUMBER_ACTIONS.get(a["id"], (None, None))
+        if fact is not None and fact in facts and quoted not in numbers:
             out.append(f"{name}: {a['id']} is generic although the run logged {fact} ({facts[fact]})")
     return out

@@ -164,3 +164,24 @@ def test_a_run_at_chance_is_no_learning_whatever_the_noise():
     assert "noisy_loss" not in {f.code for f in report.findings}  # the noise is not the verdict
     assert verdict(report, "en").startswith("Nothing is being learned: validation/epoch_accuracy stays at chance")
     assert report.diagnosis.facts["lr_peak"] == 5.0
+
+
+def test_a_step_says_its_epoch_when_the_run_proved_the_epoch_length():
+    from tb_recipe_plugin.present.catalogue.render import place
+
+    assert place(531, "step", "en", 45) == "step 531 (epoch 11)"
+    assert place(45, "step", "en", 45) == "step 45 (epoch 0)" and place(46, "step", "en", 45) == "step 46 (epoch 1)"
+    assert place(531, "step", "zh", 45) == "第 531 步（第 11 个 epoch）"
+    assert place(531, "step", "en") == "step 531" and place(11, "epoch", "en", 45) == "epoch 11"
+
+
+def test_callback_runs_get_clip_and_warmup_numbers_from_their_own_logs():
+    from pathlib import Path
+
+    from tb_recipe_plugin.io.loader import iter_runs
+
+    (rd,) = iter_runs(str(Path(__file__).resolve().parents[1] / "demo_logs" / "keras_nan_divergence"))
+    d = render_diagnosis(analyze_run(rd), "en", all_actions=True)
+    numbers = {a["id"]: a.get("numbers", {}) for a in d["actions"]}
+    assert 0.5 < numbers["clip_gradients"]["clip_norm"] < 5  # the healthy first half's norms, not the 5e15 peak
+    assert numbers["lr_warmup"]["total_steps"] == 720 and numbers["lr_warmup"]["warmup_high"] == 36

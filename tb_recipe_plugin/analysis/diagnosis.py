@@ -100,6 +100,9 @@ ORDER = (
 )
 """Among equally severe roots, which names the run's problem best (a NaN before anything else it caused)."""
 
+CLIP_MIN_POINTS = 20
+"""Gradient norms the callback logged, at least, before their 90th percentile over the first half of the run is
+quoted as a clipping threshold (a run that blows up does so late; its first half shows the norms of healthy steps)."""
 FAILURE_CODES = frozenset({"nonfinite_loss", "nonfinite_gradients", "exploding_gradients", "divergence", "loss_spikes"})
 """Findings that an LR schedule climbing to a damaging value explains."""
 LR_RISE_FACTOR = 10.0
@@ -262,9 +265,19 @@ def run_facts(ctx: Context) -> dict[str, float | int | str]:
             facts[key] = int(value)
     if ctx.steps_per_epoch:
         facts["steps_per_epoch"] = int(ctx.steps_per_epoch)
+    g = ctx.internals.grad_norm
+    if g is not None and len(g) >= CLIP_MIN_POINTS:
+        early = g.values[g.steps <= g.steps[0] + 0.5 * (g.steps[-1] - g.steps[0])]
+        early = early[np.isfinite(early) & (early > 0)]
+        if early.size >= CLIP_MIN_POINTS // 2:
+            facts["grad_norm_p90"] = float(np.percentile(early, 90))
     epochs = _epochs(ctx)
     if epochs:
         facts["epochs"] = epochs
+    batch = ctx.curves.get("batch_loss")
+    if batch is not None and batch.series.steps.size >= 2 and batch.series.steps[-1] > 0:
+        # a per-batch curve counts optimizer (or logging) steps; its last one, NaN points included
+        facts["total_steps"] = int(batch.series.steps[-1])
     return facts
 
 

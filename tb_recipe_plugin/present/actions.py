@@ -82,6 +82,16 @@ def run_numbers(diagnosis: Diagnosis, findings: list[Finding]) -> dict[str, Any]
     epochs = facts.get("epochs")
     if isinstance(epochs, int) and epochs > 0:
         out["epochs"], out["epochs_target"] = epochs, 2 * epochs
+    total = facts.get("total_steps")
+    if isinstance(total, int) and total >= 100:
+        out["total_steps"] = total
+        out["warmup_low"], out["warmup_high"] = max(1, round(0.01 * total)), max(2, round(0.05 * total))
+    p90 = facts.get("grad_norm_p90")
+    if isinstance(p90, float) and p90 > 0:
+        out["clip_norm"] = _sig(p90)
+    per_epoch = facts.get("steps_per_epoch")
+    if isinstance(per_epoch, int) and per_epoch > 1:
+        out["steps_per_epoch"] = per_epoch  # steps quoted on the optimizer's axis also say their epoch
     params = facts.get("num_params")
     if isinstance(params, int) and params > 0:
         out["num_params"] = f"{params:,}"

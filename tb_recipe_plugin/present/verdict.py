@@ -85,8 +85,8 @@ def story_order(report: RunReport) -> list[Finding]:
     return sorted(report.findings, key=lambda f: (f.code not in rank, rank.get(f.code, 0), relation.get(f.code, 0)))
 
 
-def headline(finding: Finding, lang: str) -> str:
-    return fill_first(HEADLINES[finding.code][lang], finding_values(finding, None, lang))
+def headline(finding: Finding, lang: str, numbers: dict[str, Any] | None = None) -> str:
+    return fill_first(HEADLINES[finding.code][lang], finding_values(finding, numbers, lang))
 
 
 def verdict(report: RunReport, lang: str) -> str:
@@ -108,7 +108,7 @@ def verdict(report: RunReport, lang: str) -> str:
             best = _fill(CLAUSES["best"][lang], {"best_step_at": at, "best_basis": basis})
         return _fill(FRAMES["healthy"][lang], {"best": best})
     primary = by_code[d.primary]
-    head = headline(primary, lang)
+    head = headline(primary, lang, run_numbers(d, report.findings))
     if d.kind == "healthy":
         if d.primary == "still_learning":
             values = run_numbers(d, report.findings)
@@ -134,8 +134,9 @@ def chain(report: RunReport, lang: str) -> list[dict[str, str]]:
     if d.cause in CAUSE_SOURCE:
         source = CAUSE_SOURCE[d.cause]
         out.append({"code": source, "text": _fill(CAUSE_TITLES[source][lang], _Values(d.facts))})
+    numbers = run_numbers(d, report.findings)
     for code in [d.primary, *_descendants(d.primary, d)]:
-        out.append({"code": code, "text": _upper(headline(by_code[code], lang), lang)})
+        out.append({"code": code, "text": _upper(headline(by_code[code], lang, numbers), lang)})
     return out
 
 

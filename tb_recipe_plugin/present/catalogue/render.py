@@ -8,7 +8,7 @@ from typing import Any
 
 from tb_recipe_plugin.analysis.report import Finding, json_number
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS
-from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, UNITS
+from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH, UNITS
 from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
 
 
@@ -84,17 +84,23 @@ def is_step_key(key: str) -> bool:
     return key.endswith("_step") and not key.startswith("metric_at")
 
 
-def place(value: Any, unit: str, lang: str) -> str:
-    """`value` as a position with its unit word: "step 11", "epoch 11", "第 11 步"."""
-    return _fill(UNITS[lang][unit if unit in UNITS[lang] else "step"][0], {"n": format_number(value)})
+def place(value: Any, unit: str, lang: str, steps_per_epoch: Any = None) -> str:
+    """`value` as a position with its unit word: "step 11", "epoch 11", "第 11 步"; a step with the epoch it falls in
+    when the run proved its epoch length ("step 531 (epoch 11)": steps count from 1, epochs from 0)."""
+    text = _fill(UNITS[lang][unit if unit in UNITS[lang] else "step"][0], {"n": format_number(value)})
+    if unit == "step" and isinstance(steps_per_epoch, int) and steps_per_epoch > 1 and isinstance(value, int | float):
+        epoch = max(0, int((value - 1) // steps_per_epoch))
+        text = _fill(STEP_IN_EPOCH[lang], {"step": text, "epoch": epoch})
+    return text
 
 
 def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
     """Add ``<key>_at`` for every step in `values` and the `SPANS` ranges, in `unit` ("step" or "epoch")."""
     words = UNITS[lang][unit if unit in UNITS[lang] else "step"]
+    per_epoch = dict.get(values, "steps_per_epoch")
     for key in [k for k in values if is_step_key(k)]:
         if dict.get(values, key) is not None:
-            dict.__setitem__(values, f"{key}_at", place(dict.get(values, key), unit, lang))
+            dict.__setitem__(values, f"{key}_at", place(dict.get(values, key), unit, lang, per_epoch))
     for name, (a, b) in SPANS.items():
         lo, hi = dict.get(values, a), dict.get(values, b)
         if lo is not None and hi is not None:

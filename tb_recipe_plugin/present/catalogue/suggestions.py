@@ -40,10 +40,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "clip_gradients": {
         "en": {
             "action": "Clip gradients by global norm at 5-15 (Keras: `Adam(clipnorm=5.0)`; PyTorch: `torch.nn.utils.clip_grad_norm_(params, 5.0)`), or at the 90th percentile of the gradient norms you observe.",
+            "run_action": "Clip gradients by global norm at about {clip_norm}, the 90th percentile of this run's gradient norms over its first half (Keras: `Adam(clipnorm={clip_norm})`; PyTorch: `torch.nn.utils.clip_grad_norm_(params, {clip_norm})`).",
             "why": "Clipping caps the size of a single update, so one bad batch or a steep region cannot throw the weights far away.",
         },
         "zh": {
             "action": "按全局范数裁剪梯度，阈值取 5-15（Keras：`Adam(clipnorm=5.0)`；PyTorch：`torch.nn.utils.clip_grad_norm_(params, 5.0)`），或取观察到的梯度范数的第 90 百分位。",
+            "run_action": "按全局范数裁剪梯度，阈值取约 {clip_norm}，即本次训练前半段梯度范数的第 90 百分位（Keras：`Adam(clipnorm={clip_norm})`；PyTorch：`torch.nn.utils.clip_grad_norm_(params, {clip_norm})`）。",
             "why": "梯度裁剪限制了单次更新的幅度，一个坏 batch 或一段陡峭区域不会把权重甩得太远。",
         },
     },
@@ -80,10 +82,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "lr_warmup": {
         "en": {
             "action": "Warm the learning rate up linearly from ~1% of its target over the first 1-5% of the steps (Keras: `CosineDecay(..., warmup_target=lr, warmup_steps=n)`; PyTorch: `LinearLR(opt, start_factor=0.01, total_iters=n)`).",
+            "run_action": "Warm the learning rate up linearly from ~1% of its target over the first {warmup_low}-{warmup_high} steps, 1-5% of this run's {total_steps} (Keras: `CosineDecay(..., warmup_target=lr, warmup_steps={warmup_high})`; PyTorch: `LinearLR(opt, start_factor=0.01, total_iters={warmup_high})`).",
             "why": "Early updates come from random weights and poorly estimated optimizer statistics; full-size steps at that point are what most often blows a run up.",
         },
         "zh": {
             "action": "在前 1-5% 的训练步数里做学习率预热，从目标值的约 1% 线性升到目标值（Keras：`CosineDecay(..., warmup_target=lr, warmup_steps=n)`；PyTorch：`LinearLR(opt, start_factor=0.01, total_iters=n)`）。",
+            "run_action": "在前 {warmup_low}-{warmup_high} 步（本次训练 {total_steps} 步的 1-5%）做学习率预热，从目标值的约 1% 线性升到目标值（Keras：`CosineDecay(..., warmup_target=lr, warmup_steps={warmup_high})`；PyTorch：`LinearLR(opt, start_factor=0.01, total_iters={warmup_high})`）。",
             "why": "训练初期权重是随机的、优化器的统计量也不准，这时用全量步长最容易让训练崩掉。",
         },
     },

@@ -177,17 +177,14 @@ class DiagnosisCallback(keras.callbacks.Callback):
             self._mode = _Mode.CURVES
             self._warn(
                 "unsupported",
-                f"tb-recipe: {reason}. No gradient, weight or activation statistics are recorded and the model is "
-                "not touched; training is unaffected and the end-of-fit diagnosis uses the loss and metric curves "
-                "only.",
+                self._say("unsupported", reason=reason),
             )
             return
         peer = self._peer()
         if peer is not None:
             self._warn(
                 "peer",
-                f"tb-recipe: another DiagnosisCallback (log dir {peer.log_dir!r}) already records this fit; "
-                "this one records nothing.",
+                self._say("peer", log_dir=repr(peer.log_dir)),
             )
             return
         self._mode = _Mode.FULL
@@ -198,8 +195,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             self._mode = _Mode.CURVES
             self._warn(
                 "install",
-                f"tb-recipe: could not attach to this model ({type(exc).__name__}: {exc}); no statistics recorded, "
-                "the end-of-fit diagnosis uses the curves only.",
+                self._say("install", error=f"{type(exc).__name__}: {exc}"),
             )
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
@@ -338,7 +334,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             except Exception:  # noqa: BLE001 - restoring the rest matters more
                 restored = False
             if not restored:
-                self._warn("restore", f"tb-recipe: {patch.name} was replaced by someone else; ours is left inert.")
+                self._warn("restore", self._say("restore", name=patch.name))
         if patches:
             self._guard("restore", lambda: adapter.reset_train_function(self.model))
         writer, self._writer = self._writer, None
@@ -381,7 +377,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 callback._record_step(list(grads), trainable_variables)
                 recorded = True
             except Exception as exc:  # noqa: BLE001 - tracing our ops must not break the step
-                callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
+                callback._warn("trace", callback._say("trace", error=f"{type(exc).__name__}: {exc}"))
             result = original(grads, trainable_variables)
             if recorded:
                 callback._stats.end_step()
@@ -400,7 +396,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 pairs = list(reduced)
                 callback._record_gradients([g for g, _ in pairs], [v for _, v in pairs], scale=None)
             except Exception as exc:  # noqa: BLE001
-                callback._warn("trace", f"tb-recipe: gradient statistics disabled ({type(exc).__name__}: {exc}).")
+                callback._warn("trace", callback._say("trace", error=f"{type(exc).__name__}: {exc}"))
             return reduced
 
         return all_reduce
@@ -565,8 +561,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             self._writer = None
             self._warn(
                 "write",
-                f"tb-recipe: cannot write summaries to {self.log_dir} ({type(exc).__name__}: {exc}); "
-                "training continues.",
+                self._say("write", log_dir=self.log_dir, error=f"{type(exc).__name__}: {exc}"),
             )
 
     def _flush(self) -> None:
@@ -643,7 +638,11 @@ class DiagnosisCallback(keras.callbacks.Callback):
             key = what
             if what in _WRITER_STEPS:
                 key, self._writer = "write", None  # stop writing; the console diagnosis still works from memory
-            self._warn(key, f"tb-recipe: {what} failed ({type(exc).__name__}: {exc}); training continues.")
+            self._warn(key, self._say("failed", what=what, error=f"{type(exc).__name__}: {exc}"))
+
+    def _say(self, key: str, **values: object) -> str:
+        """A message of the callback in its language, from the catalogue (`present/catalogue/labels.py`)."""
+        return CALLBACK[getattr(self, "lang", "en")][key].format(**values)
 
     def _warn(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -103,6 +103,13 @@ CALLBACK: dict[str, dict[str, str]] = {
         "and": " and ",
         "nonfinite": "tb-recipe: {what}. Try next: {actions}",
         "stopped": " Training stopped (terminate_on_nonfinite=True).",
+        "unsupported": "tb-recipe: {reason}. No gradient, weight or activation statistics are recorded and the model is not touched; training is unaffected and the end-of-fit diagnosis uses the loss and metric curves only.",
+        "peer": "tb-recipe: another DiagnosisCallback (log dir {log_dir}) already records this fit; this one records nothing.",
+        "install": "tb-recipe: could not attach to this model ({error}); no statistics recorded, the end-of-fit diagnosis uses the curves only.",
+        "restore": "tb-recipe: {name} was replaced by someone else; ours is left inert.",
+        "trace": "tb-recipe: gradient statistics disabled ({error}).",
+        "write": "tb-recipe: cannot write summaries to {log_dir} ({error}); training continues.",
+        "failed": "tb-recipe: {what} failed ({error}); training continues.",
     },
     "zh": {
         "nonfinite_grads": "从第 {step} 步起梯度出现非有限值（层：{layers}）",
@@ -110,6 +117,13 @@ CALLBACK: dict[str, dict[str, str]] = {
         "and": "，以及",
         "nonfinite": "tb-recipe：{what}。下一步：{actions}",
         "stopped": " 训练已停止（terminate_on_nonfinite=True）。",
+        "unsupported": "tb-recipe：{reason}。不记录梯度、权重和激活统计，也不改动模型；训练不受影响，训练结束时的诊断只用损失和指标曲线。",
+        "peer": "tb-recipe：另一个 DiagnosisCallback（日志目录 {log_dir}）已在记录这次训练；这个回调不记录任何内容。",
+        "install": "tb-recipe：无法挂接到这个模型（{error}）；不记录统计量，训练结束时的诊断只用曲线。",
+        "restore": "tb-recipe：{name} 已被其他代码替换；我们的版本保持不生效。",
+        "trace": "tb-recipe：梯度统计已关闭（{error}）。",
+        "write": "tb-recipe：无法把摘要写入 {log_dir}（{error}）；训练继续。",
+        "failed": "tb-recipe：{what} 失败（{error}）；训练继续。",
     },
 }
 """The Keras callback's messages during fit (its end-of-fit print is the CLI's text report)."""

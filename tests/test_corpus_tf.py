@@ -153,3 +153,11 @@ def test_tiny_run_writes_the_tags_its_facts_name(name: str, tmp_path: Path) -> N
     else:
         assert facts.metric_direction == "min" and facts.chance_metric and facts.chance_metric > 0
     json.dumps(facts.to_json())  # facts.json must be writable
+    # issue 9: the report of a real training run keeps every invariant (the 495-run corpus is checked where it exists)
+    from tb_recipe_plugin.analysis.analyzer import analyze_run
+    from tb_recipe_plugin.io.loader import iter_runs
+    from tests.invariants import violations
+
+    for run in iter_runs(str(tmp_path)):
+        report = analyze_run(run)
+        assert violations(report, "en") + violations(report, "zh") == []

@@ -297,6 +297,10 @@ def test_verdict_and_actions_come_before_the_charts(page, run):
     top = {sel: frame.locator(sel).first.bounding_box()["y"] for sel in (".verdict", "#chart-loss", ".card")}
     assert top[".verdict"] < top["#chart-loss"] < top[".card"]
     assert frame.locator(".card details[open]").count() == 0  # the cards' suggestions start collapsed
+    # every finding range shaded on the loss chart lies within the chart's own axis (steps vs epochs converted)
+    x_max = frame.locator("#chart-loss").evaluate("el => Math.max(...el.data.flatMap(t => t.x))")
+    ends = frame.locator("#chart-loss").evaluate("el => el.layout.shapes.map(s => s.x1)")
+    assert all(end <= x_max + 1 for end in ends), (ends, x_max)
     if VERDICT_SCREENSHOTS:
         page.wait_for_timeout(500)
         page.screenshot(path=str(VERDICT_SCREENSHOTS / f"verdict_{run}.png"))

@@ -21,8 +21,8 @@ from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
-from tb_recipe_plugin.present.catalogue.labels import MARKDOWN, SEVERITY, UNITS
-from tb_recipe_plugin.present.catalogue.render import best_basis, place
+from tb_recipe_plugin.present.catalogue.labels import MARKDOWN, SEVERITY
+from tb_recipe_plugin.present.catalogue.render import best_basis, place, span_text
 from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.text import sort_key
 from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
@@ -99,8 +99,7 @@ def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str, all_ac
         numbers = run_numbers(r.diagnosis, r.findings) if r.diagnosis is not None else {}
         for finding in story_order(r):
             f = render_finding(finding, lang, numbers)
-            words = UNITS[lang].get(f["unit"], UNITS[lang]["step"])
-            span = words[1].format(a=f["start_step"], b=f["end_step"])
+            span = span_text(f["start_step"], f["end_step"], f["unit"], lang, numbers.get("steps_per_epoch"))
             out.append(
                 f"### {SEVERITY[lang][f['severity']]}: {md_escape(f['title'])} "
                 f"(`{f['code']}`, {md_escape(span)}, {h['confidence']} {f['confidence']:.2f})"

@@ -21,7 +21,7 @@ from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
 from tb_recipe_plugin.present.catalogue.labels import SEVERITY, TEXT
-from tb_recipe_plugin.present.catalogue.render import best_basis, place
+from tb_recipe_plugin.present.catalogue.render import best_basis, place, span_text
 from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
@@ -126,7 +126,7 @@ def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool
     numbers = run_numbers(report.diagnosis, report.findings) if report.diagnosis is not None else {}
     for finding in story_order(report):
         f = render_finding(finding, lang, numbers)
-        span = place(f["start_step"], f["unit"], lang) if f["start_step"] == f["end_step"] else _span(f, lang)
+        span = span_text(f["start_step"], f["end_step"], f["unit"], lang, numbers.get("steps_per_epoch"))
         console.print(
             f"  [{STYLE[f['severity']]}]{SEVERITY[lang][f['severity']]}[/] [bold]{safe(f['title'])}[/] "
             f"[dim]({f['code']}, {span}, {words['confidence']} {f['confidence']:.2f})[/]"
@@ -140,9 +140,3 @@ def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool
         console.print(f"  [red]{words['errors']}:[/] {safe(error)}")
     for error in report.analysis_errors:
         console.print(f"  [bold red]{words['analysis_errors']}:[/] {safe(error)}")
-
-
-def _span(f: dict, lang: str) -> str:
-    from tb_recipe_plugin.present.catalogue.labels import UNITS
-
-    return UNITS[lang].get(f["unit"], UNITS[lang]["step"])[1].format(a=f["start_step"], b=f["end_step"])

@@ -9,6 +9,7 @@ UNITS: dict[str, dict[str, tuple[str, str]]] = {
 """A position and a range on a finding's axis: optimizer (or logging) steps, or epochs when the run counted its
 curve by epoch (Keras' ``epoch_*`` summaries are written at the epoch index)."""
 STEP_IN_EPOCH: dict[str, str] = {"en": "{step} (epoch {epoch})", "zh": "{step}（第 {epoch} 个 epoch）"}
+STEPS_IN_EPOCHS: dict[str, str] = {"en": "{steps} (epochs {a}–{b})", "zh": "{steps}（第 {a}–{b} 个 epoch）"}
 """A step of a run whose epoch length is proven, with the epoch it falls in (numbered as Keras and TensorBoard
 number them, from 0), so a callback step can be found on a per-epoch chart."""
 

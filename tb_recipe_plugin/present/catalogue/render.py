@@ -8,7 +8,7 @@ from typing import Any
 
 from tb_recipe_plugin.analysis.report import Finding, json_number
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS
-from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH, UNITS
+from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH, STEPS_IN_EPOCHS, UNITS
 from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
 
 
@@ -94,9 +94,20 @@ def place(value: Any, unit: str, lang: str, steps_per_epoch: Any = None) -> str:
     return text
 
 
+def span_text(lo: Any, hi: Any, unit: str, lang: str, steps_per_epoch: Any = None) -> str:
+    """A range on a finding's axis: "epochs 5–29", "steps 720–900 (epochs 15–19)", "第 5–29 步"."""
+    if lo == hi:
+        return place(lo, unit, lang, steps_per_epoch)
+    words = UNITS[lang][unit if unit in UNITS[lang] else "step"]
+    text = _fill(words[1], {"a": format_number(lo), "b": format_number(hi)})
+    if unit == "step" and isinstance(steps_per_epoch, int) and steps_per_epoch > 1 and isinstance(lo, int | float):
+        a, b = (max(0, int((v - 1) // steps_per_epoch)) for v in (lo, hi))
+        text = _fill(STEPS_IN_EPOCHS[lang], {"steps": text, "a": a, "b": b})
+    return text
+
+
 def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
     """Add ``<key>_at`` for every step in `values` and the `SPANS` ranges, in `unit` ("step" or "epoch")."""
-    words = UNITS[lang][unit if unit in UNITS[lang] else "step"]
     per_epoch = dict.get(values, "steps_per_epoch")
     for key in [k for k in values if is_step_key(k)]:
         if dict.get(values, key) is not None:
@@ -104,7 +115,7 @@ def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
     for name, (a, b) in SPANS.items():
         lo, hi = dict.get(values, a), dict.get(values, b)
         if lo is not None and hi is not None:
-            dict.__setitem__(values, name, _fill(words[1], {"a": format_number(lo), "b": format_number(hi)}))
+            dict.__setitem__(values, name, span_text(lo, hi, unit, lang, per_epoch))
 
 
 def finding_values(finding: Finding, numbers: dict[str, Any] | None = None, lang: str = "en") -> _Values:

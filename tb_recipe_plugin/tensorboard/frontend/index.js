@@ -73,6 +73,14 @@ const t = () => (state.strings ? state.strings[state.lang] : FALLBACK);
 const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, key) => (key in values ? String(values[key]) : m));
 const place = (n, unit) => fill((t().units[unit] || t().units.step)[0], {n});
 const span = (a, b, unit) => (a === b ? place(a, unit) : fill((t().units[unit] || t().units.step)[1], {a, b}));
+// With the epoch length the run proved, a range of optimizer steps also says its epochs, as the CLI does.
+const spanWithEpochs = (a, b, unit) => {
+  const perEpoch = state.report && state.report.diagnosis && state.report.diagnosis.facts.steps_per_epoch;
+  const text = span(a, b, unit);
+  if (unit !== 'step' || !perEpoch || perEpoch < 2) return text;
+  const epoch = (v) => Math.max(0, Math.floor((v - 1) / perEpoch));
+  return `${text} (${fill((t().units.epoch)[1], {a: epoch(a), b: epoch(b)})})`;
+};
 const color = (name) => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
 // Plotly renders a subset of HTML in text: escape so a tag name stays text.
 const plotlyText = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -139,7 +147,7 @@ function findingCard(f, index, related) {
   const card = el('div', {class: 'card' + (state.finding === index ? ' selected' : ''), 'data-code': f.code,
                           style: `border-left-color:${color(f.severity)}`, onclick: () => selectFinding(index)});
   card.appendChild(el('h3', {}, badge(f.severity), document.createTextNode(' ' + f.title)));
-  const meta = [f.code, span(f.start_step, f.end_step, f.unit), `${t().confidence} ${f.confidence.toFixed(2)}`];
+  const meta = [f.code, spanWithEpochs(f.start_step, f.end_step, f.unit), `${t().confidence} ${f.confidence.toFixed(2)}`];
   if (related) meta.push(related);
   card.appendChild(el('div', {class: 'meta', text: meta.join(' · ')}));
   card.appendChild(el('div', {class: 'message', text: f.message}));
@@ -275,16 +283,22 @@ async function drawCharts() {
                    text: s.nonfinite.map((p) => `${p.value} @ ${p.step}`), hoverinfo: 'text+name'});
     }
     const tags = new Set(entries.map(([tag]) => tag));
+    const units = new Set(entries.map(([, s]) => s.unit || 'step'));
+    const unit = units.size === 1 ? [...units][0] : 'step';
+    // A finding's range is on its own axis (steps or epochs); on a chart of the other kind it is converted with the
+    // epoch length the run proved (steps count from 1, epochs from 0), or left off when there is none.
+    const perEpoch = state.report.diagnosis && state.report.diagnosis.facts.steps_per_epoch;
+    const onChart = (v, from) => (from === unit ? v : !perEpoch ? null : unit === 'epoch' ? (v - 1) / perEpoch : (v + 1) * perEpoch);
     const shapes = [];
     state.report.findings.forEach((f, i) => {
       if (f.start_step == null || !(f.series.some((tag) => tags.has(tag)) || (id === 'loss' && !f.series.length))) return;
+      const x0 = onChart(f.start_step, f.unit || 'step'), x1 = onChart(f.end_step, f.unit || 'step');
+      if (x0 == null || x1 == null) return;
       const selected = state.finding === i;
-      shapes.push({type: 'rect', xref: 'x', yref: 'paper', x0: f.start_step, x1: f.end_step === f.start_step ? f.end_step + 0.5 : f.end_step, y0: 0, y1: 1,
+      shapes.push({type: 'rect', xref: 'x', yref: 'paper', x0, x1: x1 === x0 ? x1 + 0.5 : x1, y0: 0, y1: 1,
                    fillcolor: color(f.severity), opacity: selected ? 0.3 : 0.1, layer: 'below',
                    line: {width: selected ? 2 : 0, color: color(f.severity)}, name: selected ? 'selected' : f.code});
     });
-    const units = new Set(entries.map(([, s]) => s.unit || 'step'));
-    const unit = units.size === 1 ? [...units][0] : 'step';
     const axisWord = fill((t().units[unit] || t().units.step)[0], {n: ''}).trim();
     const log = id === 'lr' || id === 'signal' || spansDecades(entries);
     const grid = {gridcolor: color('line'), zerolinecolor: color('line'), linecolor: color('line')};

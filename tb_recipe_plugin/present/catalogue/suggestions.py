@@ -204,10 +204,12 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "more_data": {
         "en": {
             "action": "Collect more real training data, and print the parameter count (`model.count_params()`) next to the sample count: a million parameters on ten thousand samples will memorize.",
+            "run_action": "Collect more real training data, and put this model's {num_params} trainable parameters next to the sample count: a million parameters on ten thousand samples will memorize.",
             "why": "More real data is the only regularizer that improves generalization monotonically.",
         },
         "zh": {
             "action": "尽量收集更多真实训练数据，并把参数量（`model.count_params()`）和样本量放在一起比较：一万个样本训练一百万个参数，必然会死记硬背。",
+            "run_action": "尽量收集更多真实训练数据，并把这个模型的 {num_params} 个可训练参数和样本量放在一起比较：一万个样本训练一百万个参数，必然会死记硬背。",
             "why": "真实数据是唯一能让泛化稳定、单调变好的正则化。",
         },
     },

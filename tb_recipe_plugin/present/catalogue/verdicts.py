@@ -187,7 +187,7 @@ FRAMES: dict[str, dict[str, str]] = {
     "healthy": {"en": "Healthy: no problem found{best}.", "zh": "健康：没有发现问题{best}。"},
     "healthy_still_learning": {
         "en": "Healthy, and {headline}: train about 2x longer{longer}.",
-        "zh": "健康，且{headline}：训练时间可以延长约 1 倍{longer}。",
+        "zh": "健康，且 {headline}：训练时间可以延长约 1 倍{longer}。",
     },
     "healthy_note": {"en": "Healthy: {headline}.", "zh": "健康：{headline}。"},
     "no_data": {"en": "Nothing to diagnose: {error}.", "zh": "无法诊断：{error}。"},

@@ -236,6 +236,69 @@ def score(
     return out
 
 
+@dataclass
+class VerdictAgreement:
+    """How the one verdict per run (issue 9) agrees with the labels.
+
+    Runs labelled with a warning- or error-level code should get a problem verdict naming one of them as its primary
+    problem; runs labelled with info-level codes only (still learning, validation below training) a healthy verdict
+    with one of them as its note; runs labelled with nothing a healthy verdict, or at worst a problem the label
+    accepts (a plateau on a converged run).
+    """
+
+    problem_runs: int = 0
+    primary_expected: int = 0  # told as a problem whose primary code is expected
+    primary_allowed: int = 0  # ...whose primary code is expected or acceptable
+    told_healthy: int = 0  # a missed problem
+    info_runs: int = 0
+    info_named: int = 0  # told healthy, with an expected code as its note
+    healthy_runs: int = 0
+    healthy_told_healthy: int = 0
+    healthy_primary_allowed: int = 0  # ...or told as a problem whose primary code the label accepts
+
+
+def verdict_agreement(
+    verdicts: Mapping[str, tuple[str, str | None]],
+    labels: Sequence[Mapping[str, Any]],
+    severity: Mapping[str, str],
+) -> VerdictAgreement:
+    out = VerdictAgreement()
+    for lab in labels:
+        kind, primary = verdicts.get(lab["run"], ("no_data", None))
+        expected, acceptable = set(lab.get("expected", ())), set(lab.get("acceptable", ()))
+        if any(severity.get(c) in ("warning", "error") for c in expected):
+            out.problem_runs += 1
+            if kind == "problem":
+                out.primary_expected += primary in expected
+                out.primary_allowed += primary in expected | acceptable
+            else:
+                out.told_healthy += kind == "healthy"
+        elif expected:
+            out.info_runs += 1
+            out.info_named += kind == "healthy" and primary in expected
+        else:
+            out.healthy_runs += 1
+            out.healthy_told_healthy += kind == "healthy"
+            out.healthy_primary_allowed += kind == "healthy" or (kind == "problem" and primary in acceptable)
+    return out
+
+
+def format_verdicts(name: str, v: VerdictAgreement) -> list[str]:
+    def share(k: int, n: int) -> str:
+        return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
+
+    return [
+        f"-- verdicts ({name}): one diagnosis per run against the labels",
+        f"   labelled with a warning/error: primary code expected {share(v.primary_expected, v.problem_runs)}, "
+        f"expected or acceptable {share(v.primary_allowed, v.problem_runs)}, told healthy "
+        f"{share(v.told_healthy, v.problem_runs)}",
+        f"   labelled with info codes only: told healthy with one of them as the note "
+        f"{share(v.info_named, v.info_runs)}",
+        f"   labelled healthy: told healthy {share(v.healthy_told_healthy, v.healthy_runs)}, healthy or a problem the "
+        f"label accepts {share(v.healthy_primary_allowed, v.healthy_runs)}",
+    ]
+
+
 # --------------------------------------------------------------------------- splits and the frozen held-out set
 
 
@@ -618,6 +681,7 @@ class ToolRun:
 
     predicted: dict[str, list[str]] = field(default_factory=dict)
     findings: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    verdicts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # (diagnosis kind, primary code)
     errors: dict[str, list[str]] = field(default_factory=dict)
     timing: peer_runmedic.Timing = field(default_factory=peer_runmedic.Timing)
 
@@ -633,6 +697,8 @@ def run_tb_recipe(sources: Mapping[str, Any]) -> ToolRun:
             report = analyze_run(load_run(source))
         out.predicted[name] = [f.code for f in report.findings]
         out.findings[name] = [(f.code, float(f.confidence)) for f in report.findings]
+        if report.diagnosis is not None:
+            out.verdicts[name] = (report.diagnosis.kind, report.diagnosis.primary)
         messages = list(report.errors) + [f"analysis error: {e}" for e in report.analysis_errors]
         if messages:
             out.errors[name] = messages
@@ -1001,6 +1067,8 @@ def format_set(result: SetResult, show_heldout_runs: bool = False) -> str:
         lines.append(f"   whole set: macro-F1 {_macro(result.total)} over {len(result.total.runs)} runs")
     for name, scores in result.groups.items():
         lines += format_group(name, scores, runs=show_heldout_runs or name != HELDOUT)
+        agreement = verdict_agreement(result.ours.verdicts, result.split_labels[name], result.severity)
+        lines += format_verdicts(name, agreement)
         if name == result.headline:
             if result.programs:
                 lines += format_programs(result.programs)

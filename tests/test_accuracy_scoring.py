@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.accuracy import CodeStats, is_healthy, score
+from benchmarks.accuracy import CodeStats, is_healthy, score, verdict_agreement
 
 HEALTHY = {
     "run": "h",
@@ -508,3 +508,28 @@ def test_targets_pass_and_fail_on_their_thresholds() -> None:
     unknown = targets(headline=None)
     assert [t.passed for t in unknown] == [None] * 5
     assert all("n/a" in t.line() for t in unknown)
+
+
+def test_verdict_agreement_counts_each_kind_of_label_apart() -> None:
+    """Issue 9's measure: the primary problem against the labels, per kind of label."""
+    severity = {"overfitting": "warning", "plateau": "warning", "still_learning": "info", "nonfinite_loss": "error"}
+    labels = [
+        {"run": "a", "expected": ["overfitting"], "acceptable": ["plateau"]},
+        {"run": "b", "expected": ["overfitting"], "acceptable": ["plateau"]},
+        {"run": "c", "expected": ["nonfinite_loss"]},
+        {"run": "d", "expected": ["still_learning"]},
+        {"run": "e", "expected": [], "acceptable": ["plateau"]},
+        {"run": "f", "expected": []},
+    ]
+    verdicts = {
+        "a": ("problem", "overfitting"),
+        "b": ("problem", "plateau"),
+        "c": ("healthy", None),
+        "d": ("healthy", "still_learning"),
+        "e": ("problem", "plateau"),
+        "f": ("problem", "plateau"),
+    }
+    v = verdict_agreement(verdicts, labels, severity)
+    assert (v.problem_runs, v.primary_expected, v.primary_allowed, v.told_healthy) == (3, 1, 2, 1)
+    assert (v.info_runs, v.info_named) == (1, 1)
+    assert (v.healthy_runs, v.healthy_told_healthy, v.healthy_primary_allowed) == (2, 0, 1)

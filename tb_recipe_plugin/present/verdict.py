@@ -14,9 +14,9 @@ from tb_recipe_plugin.analysis.report import Finding, RunReport, json_number
 from tb_recipe_plugin.present.actions import CAUSE_SOURCE, TOP_ACTIONS, rank_actions, run_numbers
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS
 from tb_recipe_plugin.present.catalogue.render import (
-    _fill,
-    _Values,
+    TemplateValues,
     best_basis,
+    fill,
     fill_first,
     finding_values,
     place,
@@ -37,7 +37,7 @@ def render_diagnosis(report: RunReport, lang: str = "en", all_actions: bool = Fa
     actions = []
     for a in shown:
         source = by_code.get(a.sources[0])
-        values = finding_values(source, numbers, lang) if source is not None else _Values(numbers)
+        values = finding_values(source, numbers, lang) if source is not None else TemplateValues(numbers)
         for code in a.sources[1:]:  # a number only a later source has (the dead layers' names)
             if code in by_code:
                 for key, value in by_code[code].evidence.items():
@@ -97,7 +97,7 @@ def verdict(report: RunReport, lang: str) -> str:
     by_code = {f.code: f for f in report.findings}
     if d.kind == "no_data":
         error = report.errors[0] if report.errors else "no data"
-        return _fill(FRAMES["no_data"][lang], {"error": error})
+        return fill(FRAMES["no_data"][lang], {"error": error})
     if d.kind == "failed":
         return FRAMES["failed"][lang]
     if d.primary is None:
@@ -105,23 +105,23 @@ def verdict(report: RunReport, lang: str) -> str:
         if report.best_step is not None:
             basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
             at = place(report.best_step, report.best_step_unit, lang)
-            best = _fill(CLAUSES["best"][lang], {"best_step_at": at, "best_basis": basis})
-        return _fill(FRAMES["healthy"][lang], {"best": best})
+            best = fill(CLAUSES["best"][lang], {"best_step_at": at, "best_basis": basis})
+        return fill(FRAMES["healthy"][lang], {"best": best})
     primary = by_code[d.primary]
     head = headline(primary, lang, run_numbers(d, report.findings))
     if d.kind == "healthy":
         if d.primary == "still_learning":
             values = run_numbers(d, report.findings)
-            longer = _fill(CLAUSES["longer"][lang], _Values(values)) if "epochs" in values else ""
-            return _fill(FRAMES["healthy_still_learning"][lang], {"headline": head, "longer": longer})
-        return _fill(FRAMES["healthy_note"][lang], {"headline": head})
+            longer = fill(CLAUSES["longer"][lang], TemplateValues(values)) if "epochs" in values else ""
+            return fill(FRAMES["healthy_still_learning"][lang], {"headline": head, "longer": longer})
+        return fill(FRAMES["healthy_note"][lang], {"headline": head})
     led = _descendants(d.primary, d)
     led_to = ""
     if led:
         items = CLAUSES["list_sep"][lang].join(NOUNS[c][lang] for c in led)
-        led_to = _fill(CLAUSES["led_to"][lang], {"items": items})
-    cause = _fill(CLAUSES["lr_rise"][lang], _Values(d.facts)) if d.cause == "lr_rise" else ""
-    return _fill(FRAMES["problem"][lang], {"headline": _upper(head, lang), "led_to": led_to, "cause": cause})
+        led_to = fill(CLAUSES["led_to"][lang], {"items": items})
+    cause = fill(CLAUSES["lr_rise"][lang], TemplateValues(d.facts)) if d.cause == "lr_rise" else ""
+    return fill(FRAMES["problem"][lang], {"headline": _upper(head, lang), "led_to": led_to, "cause": cause})
 
 
 def chain(report: RunReport, lang: str) -> list[dict[str, str]]:
@@ -133,7 +133,7 @@ def chain(report: RunReport, lang: str) -> list[dict[str, str]]:
     out = []
     if d.cause in CAUSE_SOURCE:
         source = CAUSE_SOURCE[d.cause]
-        out.append({"code": source, "text": _fill(CAUSE_TITLES[source][lang], _Values(d.facts))})
+        out.append({"code": source, "text": fill(CAUSE_TITLES[source][lang], TemplateValues(d.facts))})
     numbers = run_numbers(d, report.findings)
     for code in [d.primary, *_descendants(d.primary, d)]:
         out.append({"code": code, "text": _upper(headline(by_code[code], lang, numbers), lang)})
@@ -153,14 +153,14 @@ def _cause(d: Diagnosis, lang: str) -> dict[str, Any] | None:
     if d.cause not in CAUSE_SOURCE:
         return None
     source = CAUSE_SOURCE[d.cause]
-    return {"code": source, "text": _fill(CAUSE_TITLES[source][lang], _Values(d.facts))}
+    return {"code": source, "text": fill(CAUSE_TITLES[source][lang], TemplateValues(d.facts))}
 
 
 def _relation_text(relation: str, of: str | None, primary: str | None, lang: str) -> str:
     if relation == "consequence":
         if of is None or of == primary:
             return RELATIONS["consequence_primary"][lang]
-        return _fill(RELATIONS["consequence"][lang], {"of": NOUNS[of][lang]})
+        return fill(RELATIONS["consequence"][lang], {"of": NOUNS[of][lang]})
     return RELATIONS[relation][lang]
 
 

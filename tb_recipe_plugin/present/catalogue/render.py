@@ -12,7 +12,7 @@ from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH,
 from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
 
 
-class _Values(dict):
+class TemplateValues(dict):
     """format_map source: formats numbers compactly and tolerates missing keys."""
 
     def __missing__(self, key: str) -> str:
@@ -35,7 +35,7 @@ def format_number(value: Any) -> Any:
     return f"{value:.4g}"
 
 
-def _fill(template: str, values: dict[str, Any]) -> str:
+def fill(template: str, values: dict[str, Any]) -> str:
     # Field names only; a template never uses format specs, so user-provided
     # strings (tag names) cannot inject format syntax.
     out = []
@@ -55,8 +55,8 @@ def fill_first(templates: tuple[str, ...] | list[str], values: dict[str, Any]) -
     """The first template whose every field has a value, filled; the last one (with "?" for gaps) if none has."""
     for template in templates:
         if all(dict.get(values, name) is not None for name in fields(template)):
-            return _fill(template, values)
-    return _fill(templates[-1], values)
+            return fill(template, values)
+    return fill(templates[-1], values)
 
 
 def render_suggestion(sid: str, lang: str, values: dict[str, Any], schedule: bool = False) -> dict[str, Any]:
@@ -69,8 +69,8 @@ def render_suggestion(sid: str, lang: str, values: dict[str, Any], schedule: boo
     numbers = {f: json_number(dict.get(values, f)) for f in fields(chosen)} if chosen else {}
     return {
         "id": sid,
-        "action": _fill(chosen or texts["action"], values),
-        "why": _fill(texts["why"], values),
+        "action": fill(chosen or texts["action"], values),
+        "why": fill(texts["why"], values),
         **({"numbers": numbers} if numbers else {}),
     }
 
@@ -87,10 +87,10 @@ def is_step_key(key: str) -> bool:
 def place(value: Any, unit: str, lang: str, steps_per_epoch: Any = None) -> str:
     """`value` as a position with its unit word: "step 11", "epoch 11", "第 11 步"; a step with the epoch it falls in
     when the run proved its epoch length ("step 531 (epoch 11)": steps count from 1, epochs from 0)."""
-    text = _fill(UNITS[lang][unit if unit in UNITS[lang] else "step"][0], {"n": format_number(value)})
+    text = fill(UNITS[lang][unit if unit in UNITS[lang] else "step"][0], {"n": format_number(value)})
     if unit == "step" and isinstance(steps_per_epoch, int) and steps_per_epoch > 1 and isinstance(value, int | float):
         epoch = max(0, int((value - 1) // steps_per_epoch))
-        text = _fill(STEP_IN_EPOCH[lang], {"step": text, "epoch": epoch})
+        text = fill(STEP_IN_EPOCH[lang], {"step": text, "epoch": epoch})
     return text
 
 
@@ -99,10 +99,10 @@ def span_text(lo: Any, hi: Any, unit: str, lang: str, steps_per_epoch: Any = Non
     if lo == hi:
         return place(lo, unit, lang, steps_per_epoch)
     words = UNITS[lang][unit if unit in UNITS[lang] else "step"]
-    text = _fill(words[1], {"a": format_number(lo), "b": format_number(hi)})
+    text = fill(words[1], {"a": format_number(lo), "b": format_number(hi)})
     if unit == "step" and isinstance(steps_per_epoch, int) and steps_per_epoch > 1 and isinstance(lo, int | float):
         a, b = (max(0, int((v - 1) // steps_per_epoch)) for v in (lo, hi))
-        text = _fill(STEPS_IN_EPOCHS[lang], {"steps": text, "a": a, "b": b})
+        text = fill(STEPS_IN_EPOCHS[lang], {"steps": text, "a": a, "b": b})
     return text
 
 
@@ -118,10 +118,10 @@ def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
             dict.__setitem__(values, name, span_text(lo, hi, unit, lang, per_epoch))
 
 
-def finding_values(finding: Finding, numbers: dict[str, Any] | None = None, lang: str = "en") -> _Values:
+def finding_values(finding: Finding, numbers: dict[str, Any] | None = None, lang: str = "en") -> TemplateValues:
     """What a finding's templates are filled from: its evidence, its step range (with unit words), then the run's
     numbers."""
-    values = _Values(finding.evidence)
+    values = TemplateValues(finding.evidence)
     values.setdefault("start_step", finding.start_step)
     values.setdefault("end_step", finding.end_step)
     for key, value in (numbers or {}).items():
@@ -138,14 +138,14 @@ def render_finding(finding: Finding, lang: str = "en", numbers: dict[str, Any] |
         # Several fragments may fill one name (alternative wordings): the first whose key is present wins.
         if finding.evidence.get(key) is not None:
             if not dict.get(values, name):
-                dict.__setitem__(values, name, _fill(templates[lang], values))
+                dict.__setitem__(values, name, fill(templates[lang], values))
         elif name not in finding.evidence and dict.get(values, name) is None:
             dict.__setitem__(values, name, "")
     return {
         "code": finding.code,
         "severity": finding.severity,
         "title": spec.title[lang],
-        "message": _fill(spec.message[lang], values),
+        "message": fill(spec.message[lang], values),
         "start_step": finding.start_step,
         "end_step": finding.end_step,
         "unit": finding.unit or "step",
@@ -161,5 +161,5 @@ def render_finding(finding: Finding, lang: str = "en", numbers: dict[str, Any] |
 def best_basis(kind: str | None, tag: str | None, fallback: str | None, lang: str) -> str:
     """Why the best step was chosen, in `lang` (the English `fallback` for a report built without a kind)."""
     if kind in BEST_BASIS[lang] and tag is not None:
-        return _fill(BEST_BASIS[lang][kind], {"tag": tag})
+        return fill(BEST_BASIS[lang][kind], {"tag": tag})
     return fallback or ""

@@ -155,7 +155,7 @@ def nodes(fields: list[Field], desc: Descriptor | None) -> Iterator[tuple[list[F
 # --------------------------------------------------------------------------- valid streams from real protos
 
 TAGS = ["loss", "acc", "train/loss", "val/acc", "é", "\ufffd", "a\ufffdb", "x" * 70, "", "\x00"]
-PLUGINS = ["scalars", "scalars", "scalars", "histograms", "text", "", "custom"]
+PLUGINS = ["scalars", "scalars", "scalars", "histograms", "text", "", "custom", "hparams"]
 # dtype -> (struct format for tensor_content, repeated field, example values)
 DTYPES: dict[int, tuple[str, str, list[Any]]] = {
     1: ("<f", "float_val", [0.5, -1.25, float("nan"), float("inf")]),
@@ -471,6 +471,7 @@ class Outcome:
 
     series: dict[str, tuple[list[int], bytes, list[float]]]
     report: dict[str, Any] = field(default_factory=dict)
+    hparams: dict[str, bytes] = field(default_factory=dict)  # HParams plugin contents (issue 10)
 
 
 def read_with(data: bytes, mode: str) -> Outcome:
@@ -481,7 +482,7 @@ def read_with(data: bytes, mode: str) -> Outcome:
         key: (s.steps.tolist(), _value_bits(s.values), s.wall_times.tolist())
         for key, s in collector.to_series().items()
     }
-    return Outcome(series, asdict(report))
+    return Outcome(series, asdict(report), dict(collector.hparams))
 
 
 def _value_bits(values: np.ndarray) -> bytes:

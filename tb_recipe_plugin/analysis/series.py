@@ -47,3 +47,5 @@ class RunData:
     name: str
     series: dict[str, Series] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # TensorBoard HParams plugin data as written (tag -> serialized HParamsPluginData); `analysis/hparams.py` reads it
+    hparams: dict[str, bytes] = field(default_factory=dict)

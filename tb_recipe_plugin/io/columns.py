@@ -330,6 +330,11 @@ def metadata_plugin(raw: bytes) -> str | None:
     return event.summary.value[0].metadata.plugin_data.plugin_name
 
 
+def metadata_content(raw: bytes) -> bytes:
+    """The plugin's own content of a serialized SummaryMetadata that `metadata_plugin` accepted."""
+    return event_pb2.Event.FromString(in_event(_WRAP_METADATA, raw)).summary.value[0].metadata.plugin_data.content
+
+
 @dataclass
 class _Tensors:
     """The single tensor of each record that has one: validity, and the value when its layout is known."""

@@ -45,7 +45,7 @@ from google_crc32c import _crc32c
 from tensorboard.compat.proto import event_pb2, tensor_pb2
 
 from tb_recipe_plugin.analysis.series import Series
-from tb_recipe_plugin.io.columns import Batch, decode_columns, metadata_plugin
+from tb_recipe_plugin.io.columns import Batch, decode_columns, metadata_content, metadata_plugin
 from tb_recipe_plugin.io.framing import (
     FOOTER_SIZE,
     FOUND,
@@ -78,6 +78,8 @@ __all__ = [
 ]
 
 SCALARS_PLUGIN = "scalars"
+HPARAMS_PLUGIN = "hparams"
+"""TensorBoard's HParams plugin: its summaries carry the run's hyperparameters in their metadata, no scalar."""
 
 _CHUNK = 4 << 20  # bounded read size: a multi-GB event file is never held in memory at once
 
@@ -161,6 +163,7 @@ class FolderScope:
         self.prefix = prefix
         self.plugins: dict[str, str] = {}  # tag -> plugin name of its first metadata
         self.points: dict[str, _Points] = {}  # raw tag -> columns (shared with the collector)
+        self.hparams = collector.hparams  # the run's HParams plugin contents (shared with the collector)
         self.metadata_plugins: dict[bytes, str | None] = {}  # serialized SummaryMetadata -> plugin (None: invalid)
 
     def points_for(self, tag: str) -> _Points:
@@ -191,6 +194,9 @@ class ScalarCollector:
     def __init__(self) -> None:
         self._points: dict[str, _Points] = {}
         self._scopes: dict[str, FolderScope] = {}
+        # HParams plugin data (`_hparams_/experiment`, `_hparams_/session_start_info`, ...): tag -> the serialized
+        # HParamsPluginData of its first metadata, as TensorBoard's HParams plugin reads it. Parsed by analysis.
+        self.hparams: dict[str, bytes] = {}
 
     def scope(self, prefix: str = "") -> FolderScope:
         scope = self._scopes.get(prefix)
@@ -317,6 +323,8 @@ def _apply_event(event: event_pb2.Event, scope: FolderScope, report: FileReport)
             tag = value.tag
             if value.HasField("metadata") and tag not in scope.plugins:
                 scope.plugins[tag] = value.metadata.plugin_data.plugin_name  # first-seen wins
+                if scope.plugins[tag] == HPARAMS_PLUGIN:
+                    scope.hparams.setdefault(tag, value.metadata.plugin_data.content)
             if value.HasField("simple_value"):
                 number = value.simple_value
             elif value.HasField("tensor") and scope.plugins.get(tag) == SCALARS_PLUGIN:
@@ -429,9 +437,12 @@ def _register_metadata(batch: Batch, lo: int, hi: int, scope: FolderScope) -> di
         if tag in scope.plugins:
             continue
         record = int(with_meta[pos])
-        plugin = scope.plugin_of_metadata(batch.metas[int(meta_rows[record])])
+        raw = batch.metas[int(meta_rows[record])]
+        plugin = scope.plugin_of_metadata(raw)
         assert plugin is not None  # records with invalid metadata are slow
         scope.plugins[tag] = plugin
+        if plugin == HPARAMS_PLUGIN:
+            scope.hparams.setdefault(tag, metadata_content(raw))
         learnt[code] = lo + record
     return learnt
 

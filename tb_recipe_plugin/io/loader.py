@@ -297,7 +297,7 @@ def load_run(source: RunSource) -> RunData:
     errors = list(source.errors)
     for split, path in source.files:
         errors.extend(_read_file(collector, split, path))
-    return RunData(name=source.name, series=collector.to_series(), errors=errors)
+    return RunData(name=source.name, series=collector.to_series(), errors=errors, hparams=dict(collector.hparams))
 
 
 def _read_file(collector: ScalarCollector, split: str | None, path: str) -> list[str]:

@@ -25,13 +25,14 @@ def test_tensorboardx_add_hparams(tmp_path: Path) -> None:
         writer.add_hparams({"lr": 0.01, "bs": 64, "optimizer": "adam", "nesterov": True}, {"hparam/accuracy": 0.9},
                            name="hp")  # fmt: skip
     runs = _runs(tmp_path)
-    child = runs["run/hp"]  # tensorboardX writes add_hparams into a child folder of the run
-    assert SESSION_START_TAG in child.hparams
-    hp = run_hparams(child.name, child.hparams)
+    # tensorboardX writes add_hparams into a child folder of the run: folded into the run it describes
+    assert list(runs) == ["run"]
+    run = runs["run"]
+    assert SESSION_START_TAG in run.hparams and list(run.series) == ["loss"]  # the metric's one point is not a curve
+    hp = run_hparams(run.name, run.hparams)
     assert hp is not None and hp.source == "hparams_plugin"
     assert hp.values == {"lr": 0.01, "bs": 64.0, "optimizer": "adam", "nesterov": True}
     assert hp.metrics == ("hparam/accuracy",)
-    assert "hparam/accuracy" in child.series  # the metric is a scalar of that child folder
 
 
 def test_tensorflow_hparams_api(tmp_path: Path) -> None:
@@ -58,10 +59,24 @@ def test_torch_add_hparams(tmp_path: Path) -> None:
 
     with SummaryWriter(str(tmp_path / "run")) as writer:
         writer.add_scalar("Loss/train", 0.5, 0)
-        writer.add_hparams({"lr": 1e-3, "batch_size": 32}, {"hparam/loss": 0.5}, run_name="child")
-    child = _runs(tmp_path)["run/child"]
-    got = run_hparams(child.name, child.hparams)
+        writer.add_hparams({"lr": 1e-3, "batch_size": 32}, {"hparam/loss": 0.5})  # child named by a timestamp
+    runs = _runs(tmp_path)
+    assert list(runs) == ["run"]
+    got = run_hparams("run", runs["run"].hparams)
     assert got is not None and got.values == {"lr": 1e-3, "batch_size": 32.0}
+
+
+def test_a_child_run_with_curves_stays_a_run(tmp_path: Path) -> None:
+    """Only a child that records hyperparameters and single values is folded; a nested run of its own is not."""
+    tensorboardx = pytest.importorskip("tensorboardX")
+    with tensorboardx.SummaryWriter(str(tmp_path / "run")) as writer:
+        writer.add_scalar("loss", 1.0, 0)
+    with tensorboardx.SummaryWriter(str(tmp_path / "run" / "nested")) as writer:
+        for step in range(3):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+        writer.add_hparams({"lr": 0.1}, {"hparam/acc": 0.5}, name=".")  # hparams in the nested run's own folder
+    runs = _runs(tmp_path)
+    assert sorted(runs) == ["run", "run/nested"] and not runs["run"].hparams
 
 
 def test_unreadable_plugin_data_is_a_note_and_the_name_still_counts() -> None:

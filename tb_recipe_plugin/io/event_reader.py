@@ -80,6 +80,10 @@ __all__ = [
 SCALARS_PLUGIN = "scalars"
 HPARAMS_PLUGIN = "hparams"
 """TensorBoard's HParams plugin: its summaries carry the run's hyperparameters in their metadata, no scalar."""
+HPARAMS_SESSION_START_TAG = "_hparams_/session_start_info"
+"""The HParams summary that holds a run's hyperparameter values (TensorBoard's `metadata.SESSION_START_INFO_TAG`)."""
+HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
+"""The HParams summary that declares the hyperparameters and metrics of an experiment."""
 
 _CHUNK = 4 << 20  # bounded read size: a multi-GB event file is never held in memory at once
 

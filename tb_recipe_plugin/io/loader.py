@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from tb_recipe_plugin.analysis.series import RunData
-from tb_recipe_plugin.io.event_reader import ScalarCollector, read_event_stream
+from tb_recipe_plugin.io.event_reader import HPARAMS_SESSION_START_TAG, ScalarCollector, read_event_stream
 
 EVENT_FILE_MARKER = "tfevents"
 # Keras' `train/` and `validation/`, and the `train_inner/` (per update), `train/` (per epoch) and `valid/` writers
@@ -55,6 +55,9 @@ class RunSource:
     name: str
     files: list[tuple[str | None, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Event files of a child folder that only records this run's hyperparameters (PyTorch's and tensorboardX's
+    # `add_hparams` write into `<run>/<timestamp>/`): read for their HParams data, not as curves.
+    hparams_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,7 +90,43 @@ def discover_runs(logdir: str) -> list[RunSource]:
         source.errors.extend(folder.errors)
     for source in runs.values():
         source.files.sort(key=lambda item: _file_order(item[1]))
+    _fold_hparams_children(runs)
     return [runs[name] for name in sorted(runs)]
+
+
+HPARAMS_CHILD_MAX_BYTES = 1 << 20
+"""A child folder is read at discovery to see whether it only records hyperparameters when its event files hold at
+most 1 MiB together (`add_hparams` writes a few hundred bytes); larger folders are runs of their own."""
+
+
+def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
+    """Fold `<run>/<child>` into `<run>` when the child's event files hold HParams session data and no curve of more
+    than one point: what PyTorch's and tensorboardX's `add_hparams` write (the hyperparameters and one value per
+    metric, in a child folder named by a timestamp). TensorBoard lists such a child as a run of its own; users
+    expect the hyperparameters on the run they trained. Local logdirs only (a remote check would cost a download)."""
+    for name in sorted(runs, key=len, reverse=True):
+        parent, _, child = name.rpartition("/")
+        source = runs.get(name)
+        if not parent or parent not in runs or child in SPLIT_FOLDERS or source is None or source.errors:
+            continue
+        paths = [path for _, path in source.files]
+        if any(is_url(path) for path in paths) or not _small(paths):
+            continue
+        collector = ScalarCollector()
+        for split, path in source.files:
+            _read_file(collector, split, path)
+        if HPARAMS_SESSION_START_TAG in collector.hparams and all(
+            len(s) <= 1 for s in collector.to_series().values()
+        ):
+            runs[parent].hparams_files.extend(paths)
+            del runs[name]
+
+
+def _small(paths: list[str]) -> bool:
+    try:
+        return sum(os.stat(path).st_size for path in paths) <= HPARAMS_CHILD_MAX_BYTES
+    except OSError:
+        return False
 
 
 def run_of_folder(rel_dir: str) -> tuple[str, str | None]:
@@ -297,7 +336,13 @@ def load_run(source: RunSource) -> RunData:
     errors = list(source.errors)
     for split, path in source.files:
         errors.extend(_read_file(collector, split, path))
-    return RunData(name=source.name, series=collector.to_series(), errors=errors, hparams=dict(collector.hparams))
+    hparams = dict(collector.hparams)
+    for path in source.hparams_files:
+        child = ScalarCollector()
+        errors.extend(_read_file(child, None, path))
+        for tag, content in child.hparams.items():
+            hparams.setdefault(tag, content)  # the run's own HParams data, if it has any, comes first
+    return RunData(name=source.name, series=collector.to_series(), errors=errors, hparams=hparams)
 
 
 def _read_file(collector: ScalarCollector, split: str | None, path: str) -> list[str]:

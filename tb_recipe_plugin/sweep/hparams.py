@@ -24,10 +24,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-HParamValue = float | str | bool
+from tb_recipe_plugin.io.event_reader import HPARAMS_EXPERIMENT_TAG as EXPERIMENT_TAG
+from tb_recipe_plugin.io.event_reader import HPARAMS_SESSION_START_TAG as SESSION_START_TAG
 
-SESSION_START_TAG = "_hparams_/session_start_info"
-EXPERIMENT_TAG = "_hparams_/experiment"
+HParamValue = float | str | bool
 
 
 @dataclass(frozen=True)

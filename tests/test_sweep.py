@@ -1,0 +1,99 @@
+"""Sweeps (issue 10) on constructed sweeps with a known answer: which hyperparameter matters, which runs failed and
+what they share, whether the ranking beats the seed noise, what to search next."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.sweep import analysis as sw
+from tb_recipe_plugin.sweep.hparams import run_hparams
+from tests.curves import decay, run
+
+LRS = (0.001, 0.01, 0.1, 1.0)
+FLOOR = {0.001: 0.8, 0.01: 0.3, 0.1: 0.5}  # the score depends on the LR, U-shaped, best at 0.01
+
+
+def _sweep_runs(seed_noise: float = 0.005, bs_effect: float = 0.0):
+    reports, data, hps = [], {}, {}
+    for lr, bs, seed in itertools.product(LRS, (32, 128), (1, 2)):
+        name = f"sweep/lr={lr},bs={bs},seed={seed}"
+        rng = np.random.default_rng(seed * 1000 + bs)
+        if lr == 1.0:  # diverges: NaN after a few epochs
+            val = decay(30, 2.0, 0.5)
+            val[8:] = np.nan
+            train = val.copy()
+        else:
+            floor = FLOOR[lr] + bs_effect * (bs == 128) + seed_noise * rng.standard_normal()
+            train = decay(30, 2.0, floor * 0.8)
+            val = decay(30, 2.0, floor)
+        rd = run(name, train_loss=train, val_loss=val)
+        reports.append(analyze_run(rd))
+        data[name] = rd
+        hps[name] = run_hparams(name, {})
+    return reports, data, hps
+
+
+def test_a_grid_sweep_reads_as_a_practitioner_would():
+    reports, data, hps = _sweep_runs()
+    (sweep,) = sw.analyze_sweeps(reports, data, hps)
+    assert sweep.name == "sweep" and sweep.metric_tag == "val_loss" and sweep.direction == "min"
+    assert sweep.hparams == ["batch_size", "lr", "seed"]
+    importance = dict(sweep.importance)
+    assert set(importance) == {"batch_size", "lr"}  # the seed is no hyperparameter to tune
+    assert importance["lr"] > 0.9 and importance["batch_size"] < sw.NO_EFFECT
+    assert sweep.importance[0][0] == "lr"
+    best = next(r for r in sweep.runs if r.run == sweep.ranking[0])
+    assert best.hparams["lr"] == 0.01
+    assert not any(r.hparams["lr"] == 1.0 for r in sweep.runs if r.run in sweep.ranking)  # failed runs are unranked
+    failed = next(f for f in sweep.findings if f.code == "failed_range")
+    assert failed.hparam == "lr" and failed.evidence["side"] == "at_least" and failed.evidence["threshold"] == 1.0
+    assert (failed.evidence["hits"], failed.evidence["of"]) == (4, 4)
+    assert any(f.code == "no_effect" and f.hparam == "batch_size" for f in sweep.findings)
+    search = dict(sweep.advice)["search_range"]
+    assert search["hparam"] == "lr" and search["scale"] == "log" and search["low"] < 0.01 < search["high"]
+
+
+def test_a_lead_within_the_seed_spread_is_called_noise():
+    reports, data, hps = _sweep_runs(seed_noise=0.001, bs_effect=0.05)
+    (quiet,) = sw.analyze_sweeps(reports, data, hps)
+    assert not any(f.code == "ranking_is_noise" for f in quiet.findings)  # seeds agree, batch size 32 leads clearly
+    reports, data, hps = _sweep_runs(seed_noise=0.3)  # seeds scatter more than configurations differ
+    (noisy,) = sw.analyze_sweeps(reports, data, hps)
+    assert any(f.code == "ranking_is_noise" for f in noisy.findings)
+
+
+def test_the_best_value_on_the_edge_of_the_range_is_flagged():
+    global FLOOR
+    saved = FLOOR
+    FLOOR = {0.001: 0.8, 0.01: 0.5, 0.1: 0.3}  # better and better up to the largest LR that did not diverge
+    try:
+        reports, data, hps = _sweep_runs()
+    finally:
+        FLOOR = saved
+    # drop the diverging LR so 0.1 is the top of the searched range
+    keep = [r for r in reports if "lr=1.0" not in r.run]
+    (sweep,) = sw.analyze_sweeps(keep, data, hps)
+    edge = next(f for f in sweep.findings if f.code == "best_at_edge")
+    assert edge.hparam == "lr" and edge.evidence["side"] == "high"
+    search = dict(sweep.advice)["search_range"]
+    assert search["high"] == pytest.approx(1.0)  # 10x past the edge
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_fewer_than_three_runs_are_no_sweep(n):
+    reports, data, hps = _sweep_runs()
+    assert sw.analyze_sweeps(reports[:n], data, hps) == []
+
+
+def test_importance_on_a_constructed_answer():
+    """y = 3 * log10(lr) + noise-free: lr explains all of it, a second random categorical nothing."""
+    runs = [
+        sw.SweepRun(f"r{i}", {"lr": lr, "opt": opt}, "run_name", "ok", 1, 3 * np.log10(lr), [], False, False)
+        for i, (lr, opt) in enumerate(itertools.product((1e-4, 1e-3, 1e-2, 1e-1), ("adam", "sgd")))
+    ]
+    assert sw._importance("lr", runs) == pytest.approx(1.0)
+    assert sw._importance("opt", runs) == pytest.approx(0.0, abs=1e-9)

@@ -26,7 +26,10 @@ from tb_recipe_plugin.present import FORMATS
 from tb_recipe_plugin.present.safe_text import visible
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tb_recipe_plugin.analysis.report import RunReport
+    from tb_recipe_plugin.analysis.series import RunData
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 ROLE_HELP = "train_loss, val_loss, train_metric, val_metric, lr, batch_loss"
@@ -79,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show every suggested action and every suggestion of each finding (default: the top 3 actions)",
     )
+    sweep = sub.add_parser(
+        "sweep",
+        help="read the runs of a hyperparameter sweep together",
+        description="Find the sweeps under LOGDIR (3+ runs with hyperparameters in one folder) and say which "
+        "hyperparameter matters, which runs failed and why, and what to search next.",
+    )
+    sweep.add_argument("logdir", metavar="LOGDIR")
+    sweep.add_argument("--metric", metavar="TAG", help="rank runs by this tag (default: as analyze chooses)")
+    sweep.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="output format")
+    sweep.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the report")
+    sweep.add_argument("--run", metavar="GLOB", help="only runs whose name matches this glob")
+    sweep.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    sweep.add_argument("--no-color", action="store_true", help="never colour the text output")
     return parser
 
 
@@ -96,8 +112,15 @@ def parse_roles(items: Sequence[str]) -> dict[str, str]:
     return roles
 
 
-def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], progress: bool) -> list[RunReport]:
-    """Load and analyse one run at a time so memory follows the largest run, not the logdir."""
+def analyze_logdir(
+    logdir: str,
+    run_glob: str | None,
+    roles: dict[str, str],
+    progress: bool,
+    on_run: Callable[[RunData, RunReport], None] | None = None,
+) -> list[RunReport]:
+    """Load and analyse one run at a time so memory follows the largest run, not the logdir. `on_run` sees each
+    run's data beside its report before the data is dropped (the sweep keeps what it ranks by)."""
     from tb_recipe_plugin.analysis.analyzer import analyze_run
     from tb_recipe_plugin.analysis.report import RunReport
     from tb_recipe_plugin.io.loader import LogdirError, discover_runs, load_run, select_runs
@@ -124,6 +147,8 @@ def analyze_logdir(logdir: str, run_glob: str | None, roles: dict[str, str], pro
             missing = [f"--role {r}={t}: no such tag in this run" for r, t in roles.items() if r not in override]
             report = analyze_run(run, override)
             report.errors.extend(missing)
+            if on_run is not None:
+                on_run(run, report)
         except Exception as exc:  # noqa: BLE001 - one broken run must not stop the others
             report = RunReport(
                 run=source.name, status="error", analysis_errors=[f"analysis failed: {type(exc).__name__}: {exc}"]
@@ -201,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
+    if args.command == "sweep":
+        return _run_sweep(args, stdout_closed)
     try:
         roles = parse_roles(args.role)
         if args.output is None and stdout_closed:
@@ -227,6 +254,58 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def sweep_logdir(logdir: str, run_glob: str | None, metric: str | None, progress: bool) -> list:
+    """Every sweep under `logdir`. Each run is analysed as `analyze` does and kept only as its report, its
+    hyperparameters and the few curves a sweep ranks by, so memory stays bounded by the largest run."""
+    from tb_recipe_plugin.analysis.series import RunData
+    from tb_recipe_plugin.sweep.analysis import analyze_sweeps
+    from tb_recipe_plugin.sweep.hparams import run_hparams
+
+    data: dict[str, RunData] = {}
+    hparams = {}
+
+    def keep(run: RunData, report: RunReport) -> None:
+        hp = run_hparams(run.name, run.hparams)
+        if hp is None or not hp.values:
+            return
+        hparams[run.name] = hp
+        wanted = {t for t in (metric, report.best_step_tag) if t} | {r.tag for r in report.roles.values()}
+        data[run.name] = RunData(run.name, {t: s for t, s in run.series.items() if t in wanted})
+
+    reports = analyze_logdir(logdir, run_glob, {}, progress, on_run=keep)
+    return analyze_sweeps(reports, data, hparams, metric)
+
+
+def _run_sweep(args: argparse.Namespace, stdout_closed: bool) -> int:
+    from tb_recipe_plugin.present.sweep_report import SWEEP_FORMATS
+
+    try:
+        if args.output is None and stdout_closed:
+            raise CliError("stdout is closed: write the report to a file with -o FILE")
+        allow_color = not args.no_color and not os.environ.get("NO_COLOR")
+        color = allow_color and args.output is None and _isatty(sys.stdout)
+        sweeps = sweep_logdir(args.logdir, args.run, args.metric, progress=allow_color and _isatty(sys.stderr))
+        encoding = "utf-8" if args.output else getattr(sys.stdout, "encoding", None) or "utf-8"
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace")
+        SWEEP_FORMATS[args.format](sweeps, args.logdir, args.lang, stream, color)
+        stream.flush()
+        if args.output:
+            try:
+                with open(args.output, "wb") as out:
+                    out.write(raw.getvalue())
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        else:
+            _write_stdout(raw.getvalue())
+    except CliError as exc:
+        _say(f"tb-recipe: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
 
 
 def _write_stdout(data: bytes) -> None:

@@ -97,3 +97,50 @@ def test_importance_on_a_constructed_answer():
     ]
     assert sw._importance("lr", runs) == pytest.approx(1.0)
     assert sw._importance("opt", runs) == pytest.approx(0.0, abs=1e-9)
+
+
+def _write_sweep(root):
+    """A small sweep on disk: names carry lr and bs; one extra run gets its hyperparameters from add_hparams."""
+    from tests.test_cli import write_run
+
+    for lr, bs in itertools.product(LRS, (32, 128)):
+        val = list(decay(30, 2.0, FLOOR.get(lr, 0.5)))
+        if lr == 1.0:
+            val[8:] = [float("nan")] * 22
+        write_run(root / "sweep" / f"lr={lr},bs={bs}", **{"Loss/train": [v * 0.8 for v in val], "Loss/val": val})
+    write_run(root / "other" / "single", **{"Loss/train": list(decay(30))})  # no hyperparameters: no sweep
+
+
+def test_the_sweep_command_reports_json_text_and_markdown(tmp_path, capsys):
+    from tb_recipe_plugin.cli import main
+
+    _write_sweep(tmp_path)
+    assert main(["sweep", str(tmp_path), "--format", "json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "tb-recipe.sweep/1"
+    (sweep,) = doc["sweeps"]
+    assert sweep["name"] == "sweep" and sweep["metric"] == {"tag": "Loss/val", "direction": "min"}
+    assert sweep["hparams"] == ["batch_size", "lr"] and len(sweep["runs"]) == 8
+    assert {r["hparams_source"] for r in sweep["runs"]} == {"run_name"}
+    assert sweep["ranking"][0].startswith("sweep/lr=0.01,") and len(sweep["ranking"]) == 6
+    assert sweep["importance"][0]["hparam"] == "lr"
+    failed = next(f for f in sweep["findings"] if f["code"] == "failed_range")
+    assert failed["message"] == "lr >= 1: 2 of 2 runs failed (NaN or diverged)."
+    assert any(a["id"] == "search_range" and a["hparam"] == "lr" for a in sweep["advice"])
+    assert main(["sweep", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "sweep sweep · 8 runs" in text and "lr >= 1: 2 of 2 runs failed" in text and "failed" in text
+    assert main(["sweep", str(tmp_path), "--format", "markdown", "--lang", "zh"]) == 0
+    md = capsys.readouterr().out
+    assert "| # | run | batch\\_size | lr | best | status |" in md and "失败" in md
+
+
+def test_no_sweep_is_said_plainly(tmp_path, capsys):
+    from tb_recipe_plugin.cli import main
+    from tests.test_cli import write_run
+
+    write_run(tmp_path / "a", **{"Loss/train": list(decay(10))})
+    assert main(["sweep", str(tmp_path)]) == 0
+    assert "No sweep" in capsys.readouterr().out

@@ -31,7 +31,7 @@ from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 def run_to_dict(report: RunReport, lang: str = "en", all_actions: bool = False) -> dict[str, Any]:
     """One run: its diagnosis first (verdict, chain, ranked actions), then the findings in the diagnosis' order."""
     numbers = run_numbers(report.diagnosis, report.findings) if report.diagnosis is not None else {}
-    return _well_formed_tree(
+    return well_formed_tree(
         {
             "run": report.run,
             "status": report.status,
@@ -74,25 +74,25 @@ def render_json(
     del color
     doc = reports_to_dict(reports, logdir, lang, all_actions)
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-    if _encodable(text, stream):
-        text = _escape_hidden(text)
+    if encodable(text, stream):
+        text = escape_hidden(text)
     else:
         text = json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
     stream.write(text + "\n")
 
 
-def _well_formed_tree(value: Any) -> Any:
+def well_formed_tree(value: Any) -> Any:
     """Every string (keys included) of a JSON-ready tree with its lone surrogates escaped."""
     if isinstance(value, str):
         return well_formed(value)
     if isinstance(value, dict):
-        return {_well_formed_tree(k): _well_formed_tree(v) for k, v in value.items()}
+        return {well_formed_tree(k): well_formed_tree(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_well_formed_tree(v) for v in value]
+        return [well_formed_tree(v) for v in value]
     return value
 
 
-def _encodable(text: str, stream: TextIO) -> bool:
+def encodable(text: str, stream: TextIO) -> bool:
     encoding = getattr(stream, "encoding", None)
     if not encoding:
         return True
@@ -103,7 +103,7 @@ def _encodable(text: str, stream: TextIO) -> bool:
     return True
 
 
-def _escape_hidden(text: str) -> str:
+def escape_hidden(text: str) -> str:
     """Hidden characters of a serialised document as JSON escapes.
 
     Safe on the serialised text because such characters can only occur inside strings (the structure is ASCII

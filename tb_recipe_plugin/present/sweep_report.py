@@ -1,0 +1,159 @@
+"""`tb-recipe sweep`: the sweep report as JSON (schema ``tb-recipe.sweep/1``), terminal text or Markdown.
+
+Every sentence comes from the catalogue (`catalogue/sweeps.py`); run names and
+hyperparameter names are untrusted and go through the same escaping as the
+run report (`text.safe`, `markdown.md_escape`, JSON's own escapes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from tb_recipe_plugin import __version__
+from tb_recipe_plugin.analysis.report import json_number
+from tb_recipe_plugin.present.catalogue.render import TemplateValues, fill
+from tb_recipe_plugin.present.catalogue.sweeps import SWEEP_ADVICE, SWEEP_FINDINGS, SWEEP_WORDS
+from tb_recipe_plugin.present.json_report import encodable, escape_hidden, well_formed_tree
+from tb_recipe_plugin.sweep.analysis import Sweep, SweepFinding
+
+SCHEMA = "tb-recipe.sweep/1"
+
+
+def finding_message(f: SweepFinding, lang: str) -> str:
+    words = SWEEP_WORDS[lang]
+    values = TemplateValues(f.evidence)
+    dict.__setitem__(values, "hparam", f.hparam or "")
+    if "side" in f.evidence:
+        dict.__setitem__(values, "relation", words.get(str(f.evidence["side"]), ""))
+        dict.__setitem__(values, "side_word", words.get(str(f.evidence["side"]), ""))
+    return fill(SWEEP_FINDINGS[f.code][lang], values)
+
+
+def advice_message(kind: str, evidence: dict[str, Any], lang: str) -> str:
+    values = TemplateValues(evidence)
+    if "scale" in evidence:
+        dict.__setitem__(values, "scale_word", SWEEP_WORDS[lang][str(evidence["scale"])])
+    return fill(SWEEP_ADVICE[kind][lang], values)
+
+
+def sweep_to_dict(sweep: Sweep, lang: str) -> dict[str, Any]:
+    return {
+        "name": sweep.name,
+        "metric": {"tag": sweep.metric_tag, "direction": sweep.direction},
+        "hparams": list(sweep.hparams),
+        "runs": [
+            {
+                "run": r.run,
+                "hparams": {k: json_number(v) for k, v in r.hparams.items()},
+                "hparams_source": r.hparams_source,
+                "status": r.status,
+                "best_step": r.best_step,
+                "best_value": json_number(r.best_value),
+                "codes": list(r.codes),
+            }
+            for r in sweep.runs
+        ],
+        "ranking": list(sweep.ranking),
+        "importance": [{"hparam": h, "score": round(score, 4)} for h, score in sweep.importance],
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "message": finding_message(f, lang),
+                "hparam": f.hparam,
+                "runs": list(f.runs),
+                "evidence": {k: json_number(v) for k, v in f.evidence.items()},
+            }
+            for f in sweep.findings
+        ],
+        "advice": [
+            {"id": kind, "message": advice_message(kind, ev, lang), **{k: json_number(v) for k, v in ev.items()}}
+            for kind, ev in sweep.advice
+        ],
+    }
+
+
+def render_sweep_json(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    del color
+    doc = well_formed_tree(
+        {
+            "schema": SCHEMA,
+            "tool": {"name": "tb-recipe", "version": __version__},
+            "logdir": logdir,
+            "lang": lang,
+            "sweeps": [sweep_to_dict(s, lang) for s in sweeps],
+        }
+    )
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    text = escape_hidden(text) if encodable(text, stream) else json.dumps(doc, indent=2, allow_nan=False)
+    stream.write(text + "\n")
+
+
+def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    from tb_recipe_plugin.present.text import STYLE, make_console, safe
+
+    words = SWEEP_WORDS[lang]
+    console = make_console(stream, color)
+    console.print(f"[bold]tb-recipe {__version__}[/] · {safe(logdir)}")
+    if not sweeps:
+        console.print(words["none"])
+    for sweep in sweeps:
+        console.print()
+        console.print(
+            f"[bold]{words['sweep']} {safe(sweep.name)}[/] · {len(sweep.runs)} {words['runs']} · "
+            f"{words['metric']} {safe(sweep.metric_tag or '?')} ({sweep.direction})"
+        )
+        if sweep.importance:
+            parts = ", ".join(f"{safe(h)} {100 * s:.0f}%" for h, s in sweep.importance)
+            console.print(f"  {words['importance']}: {parts}")
+        for f in sweep.findings:
+            console.print(f"  [{STYLE.get(f.severity, 'bold')}]{f.severity}[/] {safe(finding_message(f, lang))}")
+        for kind, ev in sweep.advice:
+            console.print(f"  → {safe(advice_message(kind, ev, lang))}")
+        by_run = {r.run: r for r in sweep.runs}
+        console.print(f"  {words['ranking']}:")
+        for i, name in enumerate(sweep.ranking, 1):
+            r = by_run[name]
+            hp = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.hparams.items()))
+            console.print(f"    {i:>3}. {safe(name)}  {_short(r.best_value)}  [dim]{safe(hp)} · {r.status}[/]")
+        failed = [r for r in sweep.runs if r.failed]
+        for r in failed:
+            hp = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.hparams.items()))
+            console.print(f"      [red]{words['failed']}[/] {safe(r.run)}  [dim]{safe(hp)} · {', '.join(r.codes)}[/]")
+
+
+def render_sweep_markdown(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    from tb_recipe_plugin.present.markdown import md_escape, md_text
+
+    del color
+    words = SWEEP_WORDS[lang]
+    out = [f"# tb-recipe sweep report: {md_escape(logdir)}", ""]
+    if not sweeps:
+        out.append(md_escape(words["none"]))
+    for sweep in sweeps:
+        out += ["", f"## {md_escape(words['sweep'])} {md_escape(sweep.name)}", ""]
+        out += [f"- {md_text(finding_message(f, lang))}" for f in sweep.findings]
+        out += [f"- → {md_text(advice_message(kind, ev, lang))}" for kind, ev in sweep.advice]
+        names = sweep.hparams
+        out += ["", "| # | run | " + " | ".join(md_escape(h) for h in names) + " | best | status |",
+                "|---|---|" + "---|" * len(names) + "---|---|"]  # fmt: skip
+        by_run = {r.run: r for r in sweep.runs}
+        order = list(sweep.ranking) + [r.run for r in sweep.runs if r.run not in sweep.ranking]
+        for i, name in enumerate(order, 1):
+            r = by_run[name]
+            cells = " | ".join(md_escape(_short(r.hparams.get(h))) for h in names)
+            out.append(f"| {i} | {md_escape(name)} | {cells} | {md_escape(_short(r.best_value))} | {r.status} |")
+    stream.write("\n".join(out).rstrip() + "\n")
+
+
+def _short(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+SWEEP_FORMATS = {"text": render_sweep_text, "json": render_sweep_json, "markdown": render_sweep_markdown}

@@ -144,3 +144,26 @@ def test_no_sweep_is_said_plainly(tmp_path, capsys):
     write_run(tmp_path / "a", **{"Loss/train": list(decay(10))})
     assert main(["sweep", str(tmp_path)]) == 0
     assert "No sweep" in capsys.readouterr().out
+
+
+def test_hostile_run_and_hyperparameter_names_stay_inert(tmp_path, capsys):
+    """Names come from folders and event files: escape sequences and table syntax are shown, never acted on."""
+    from tb_recipe_plugin.cli import main
+    from tests.test_cli import write_run
+
+    for lr in (0.001, 0.01, 0.1):
+        name = f"sw\x1b[2J|x/lr={lr},evil\x07|k=v|"
+        write_run(tmp_path / name, **{"Loss/train": list(decay(20)), "Loss/val": list(decay(20, 2.0, lr * 3))})
+    for fmt in ("text", "markdown", "json"):
+        assert main(["sweep", str(tmp_path), "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out, fmt
+        if fmt == "markdown":
+            rows = [line for line in out.splitlines() if line.startswith("| ")]
+            assert rows and all(line.replace("\\|", "").count("|") == rows[0].count("|") for line in rows)
+        if fmt == "json":
+            import json
+
+            (sweep,) = json.loads(out)["sweeps"]
+            assert sweep["hparams"] == ["lr"]  # `|k=v|` after a control character is no name token
+            assert all("\x07" in r["run"] for r in sweep["runs"])  # the data keeps the name; display escapes it

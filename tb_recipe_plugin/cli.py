@@ -26,10 +26,7 @@ from tb_recipe_plugin.present import FORMATS
 from tb_recipe_plugin.present.safe_text import visible
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from tb_recipe_plugin.analysis.report import RunReport
-    from tb_recipe_plugin.analysis.series import RunData
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 ROLE_HELP = "train_loss, val_loss, train_metric, val_metric, lr, batch_loss"
@@ -82,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show every suggested action and every suggestion of each finding (default: the top 3 actions)",
     )
+    analyze.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes that read and analyse runs (default: the number of cores; 1: this process only)",
+    )
     sweep = sub.add_parser(
         "sweep",
         help="read the runs of a hyperparameter sweep together",
@@ -95,7 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--run", metavar="GLOB", help="only runs whose name matches this glob")
     sweep.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     sweep.add_argument("--no-color", action="store_true", help="never colour the text output")
+    sweep.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes that read and analyse runs (default: the number of cores; 1: this process only)",
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 process, got {value}")
+    return value
 
 
 def parse_roles(items: Sequence[str]) -> dict[str, str]:
@@ -117,13 +138,14 @@ def analyze_logdir(
     run_glob: str | None,
     roles: dict[str, str],
     progress: bool,
-    on_run: Callable[[RunData, RunReport], None] | None = None,
+    jobs: int | None = None,
 ) -> list[RunReport]:
-    """Load and analyse one run at a time so memory follows the largest run, not the logdir. `on_run` sees each
-    run's data beside its report before the data is dropped (the sweep keeps what it ranks by)."""
-    from tb_recipe_plugin.analysis.analyzer import analyze_run
-    from tb_recipe_plugin.analysis.report import RunReport
-    from tb_recipe_plugin.io.loader import LogdirError, discover_runs, load_run, select_runs
+    """Load and analyse every run (one at a time per process, `jobs` processes), reports in run order."""
+    return [r.report for r in _analysed(logdir, run_glob, roles, progress, jobs)]
+
+
+def _sources(logdir: str, run_glob: str | None) -> list:
+    from tb_recipe_plugin.io.loader import LogdirError, discover_runs, select_runs
 
     try:
         sources = discover_runs(logdir)
@@ -138,27 +160,27 @@ def analyze_logdir(
         sources = select_runs(sources, run_glob)
         if not sources:
             raise CliError(f"no run under {logdir} matches --run {run_glob!r}")
-    reports: list[RunReport] = []
+    return sources
+
+
+def _analysed(
+    logdir: str,
+    run_glob: str | None,
+    roles: dict[str, str],
+    progress: bool,
+    jobs: int | None,
+    sweep: bool = False,
+    metric: str | None = None,
+) -> list:
+    from tb_recipe_plugin.runner import analyze_sources
+
+    sources = _sources(logdir, run_glob)
     track = _progress(len(sources)) if progress and len(sources) >= PROGRESS_MIN_RUNS else None
-    for source in sources:
-        try:
-            run = load_run(source)
-            override = {r: t for r, t in roles.items() if t in run.series}
-            missing = [f"--role {r}={t}: no such tag in this run" for r, t in roles.items() if r not in override]
-            report = analyze_run(run, override)
-            report.errors.extend(missing)
-            if on_run is not None:
-                on_run(run, report)
-        except Exception as exc:  # noqa: BLE001 - one broken run must not stop the others
-            report = RunReport(
-                run=source.name, status="error", analysis_errors=[f"analysis failed: {type(exc).__name__}: {exc}"]
-            )
-        reports.append(report)
+    try:
+        return list(analyze_sources(sources, roles, jobs, sweep, metric, track))
+    finally:
         if track is not None:
-            track()
-    if track is not None:
-        track(done=True)
-    return reports
+            track(done=True)
 
 
 def _progress(total: int):
@@ -234,7 +256,9 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
             raise CliError("stdout is closed: write the report to a file with -o FILE")
         allow_color = not args.no_color and not os.environ.get("NO_COLOR")  # also no progress bar's codes
         color = allow_color and args.output is None and _isatty(sys.stdout)
-        reports = analyze_logdir(args.logdir, args.run, roles, progress=allow_color and _isatty(sys.stderr))
+        reports = analyze_logdir(
+            args.logdir, args.run, roles, progress=allow_color and _isatty(sys.stderr), jobs=args.jobs
+        )
         code = exit_code(reports, args.fail_on)
         if args.output:
             data = render_bytes(reports, args.logdir, args.format, args.lang, False, all_actions=args.all_actions)
@@ -256,26 +280,21 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
     return code
 
 
-def sweep_logdir(logdir: str, run_glob: str | None, metric: str | None, progress: bool) -> list:
+def sweep_logdir(
+    logdir: str, run_glob: str | None, metric: str | None, progress: bool, jobs: int | None = None
+) -> list:
     """Every sweep under `logdir`. Each run is analysed as `analyze` does and kept only as its report, its
     hyperparameters and the few curves a sweep ranks by, so memory stays bounded by the largest run."""
-    from tb_recipe_plugin.analysis.series import RunData
     from tb_recipe_plugin.sweep.analysis import analyze_sweeps
-    from tb_recipe_plugin.sweep.hparams import run_hparams
 
-    data: dict[str, RunData] = {}
-    hparams = {}
-
-    def keep(run: RunData, report: RunReport) -> None:
-        hp = run_hparams(run.name, run.hparams)
-        if hp is None or not hp.values:
-            return
-        hparams[run.name] = hp
-        wanted = {t for t in (metric, report.best_step_tag) if t} | {r.tag for r in report.roles.values()}
-        data[run.name] = RunData(run.name, {t: s for t, s in run.series.items() if t in wanted})
-
-    reports = analyze_logdir(logdir, run_glob, {}, progress, on_run=keep)
-    return analyze_sweeps(reports, data, hparams, metric)
+    results = _analysed(logdir, run_glob, {}, progress, jobs, sweep=True, metric=metric)
+    kept = [r for r in results if r.hparams is not None and r.curves is not None]
+    return analyze_sweeps(
+        [r.report for r in results],
+        {r.report.run: r.curves for r in kept},
+        {r.report.run: r.hparams for r in kept},
+        metric,
+    )
 
 
 def _run_sweep(args: argparse.Namespace, stdout_closed: bool) -> int:
@@ -286,7 +305,9 @@ def _run_sweep(args: argparse.Namespace, stdout_closed: bool) -> int:
             raise CliError("stdout is closed: write the report to a file with -o FILE")
         allow_color = not args.no_color and not os.environ.get("NO_COLOR")
         color = allow_color and args.output is None and _isatty(sys.stdout)
-        sweeps = sweep_logdir(args.logdir, args.run, args.metric, progress=allow_color and _isatty(sys.stderr))
+        sweeps = sweep_logdir(
+            args.logdir, args.run, args.metric, progress=allow_color and _isatty(sys.stderr), jobs=args.jobs
+        )
         encoding = "utf-8" if args.output else getattr(sys.stdout, "encoding", None) or "utf-8"
         raw = io.BytesIO()
         stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace")

@@ -168,3 +168,23 @@ def test_the_readme_sample_is_the_current_output(capsys):
     demo = str(root / "demo_logs")
     _, out, _ = run_cli("analyze", demo, "--run", "keras_overfitting", "--no-color", capsys=capsys)
     assert out.replace(demo, "demo_logs") == sample
+
+
+def test_worker_processes_give_the_same_report(tmp_path, capsys):
+    """--jobs 2 spreads the runs over two processes; the report is byte-for-byte the one of --jobs 1."""
+    from tb_recipe_plugin import runner
+
+    for i in range(runner.PARALLEL_MIN_RUNS + 5):
+        loss = healthy()
+        if i % 7 == 0:
+            loss[20:] = [float("nan")] * 10
+        write_run(tmp_path / f"run_{i:02d}", **{"Loss/train": loss, "Loss/val": [v * 1.05 for v in healthy()]})
+    outs = []
+    for jobs in ("1", "2"):
+        code, out, _ = run_cli("analyze", str(tmp_path), "--format", "json", "--jobs", jobs, capsys=capsys)
+        outs.append((code, out))
+    assert outs[0] == outs[1] and outs[0][0] == 1
+    assert len(json.loads(outs[0][1])["runs"]) == runner.PARALLEL_MIN_RUNS + 5
+    with pytest.raises(SystemExit) as usage:  # argparse: a usage error, exit code 2
+        run_cli("analyze", str(tmp_path), "--jobs", "0", capsys=capsys)
+    assert usage.value.code == 2

@@ -105,6 +105,9 @@ def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
             f"[bold]{words['sweep']} {safe(sweep.name)}[/] · {len(sweep.runs)} {words['runs']} · "
             f"{words['metric']} {safe(sweep.metric_tag or '?')} ({sweep.direction})"
         )
+        sources = sorted({r.hparams_source for r in sweep.runs})
+        shown = ", ".join(words["source_name"] if s == "run_name" else words["source_plugin"] for s in sources)
+        console.print(f"  {words['hparams']}: {safe(', '.join(sweep.hparams))} [dim]({shown})[/]")
         if sweep.importance:
             parts = ", ".join(f"{safe(h)} {100 * s:.0f}%" for h, s in sweep.importance)
             console.print(f"  {words['importance']}: {parts}")

@@ -59,8 +59,9 @@ SWEEP_WORDS: dict[str, dict[str, str]] = {
         "none": "No sweep: no folder holds 3 or more runs with hyperparameters (HParams data or names like lr=0.01).",
         "failed": "failed",
         "best": "best",
-        "source_name": "from the name",
-        "source_plugin": "HParams",
+        "source_name": "inferred from run names",
+        "source_plugin": "from HParams data",
+        "hparams": "hyperparameters",
     },
     "zh": {
         "at_least": ">=",
@@ -79,7 +80,8 @@ SWEEP_WORDS: dict[str, dict[str, str]] = {
         "none": "没有超参数搜索：没有哪个文件夹包含 3 个以上带超参数的运行（HParams 数据或 lr=0.01 这样的名字）。",
         "failed": "失败",
         "best": "最好",
-        "source_name": "取自名字",
-        "source_plugin": "HParams",
+        "source_name": "从运行名推断",
+        "source_plugin": "取自 HParams 数据",
+        "hparams": "超参数",
     },
 }

@@ -110,3 +110,20 @@ def test_run_name_tokens(name: str, values: dict) -> None:
 @pytest.mark.parametrize("name", ["version_0", "resnet50", "exp2", "UNet_RSMprop_combo", "2026-11-30_12-00"])
 def test_names_without_hyperparameters(name: str) -> None:
     assert from_run_name(name) is None
+
+
+def test_hugging_face_trainer_style_hparams_without_metrics(tmp_path: Path) -> None:
+    """HF's TensorBoardCallback calls add_hparams(args.to_sanitized_dict(), metric_dict={}) beside its curves."""
+    pytest.importorskip("torch")
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "runs" / "Nov30_12-00-00_host")) as writer:
+        writer.add_text("args", '{"learning_rate": 5e-05, "per_device_train_batch_size": 8}')
+        args = {"learning_rate": 5e-05, "per_device_train_batch_size": 8, "lr_scheduler_type": "linear"}
+        writer.add_hparams(args, {})
+        for step in range(0, 50, 10):
+            writer.add_scalar("train/loss", 2.0 - 0.01 * step, step)
+    runs = _runs(tmp_path)
+    assert list(runs) == ["runs/Nov30_12-00-00_host"]
+    got = run_hparams("x", next(iter(runs.values())).hparams)
+    assert got is not None and got.values["lr_scheduler_type"] == "linear" and got.values["learning_rate"] == 5e-05

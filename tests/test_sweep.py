@@ -167,3 +167,51 @@ def test_hostile_run_and_hyperparameter_names_stay_inert(tmp_path, capsys):
             (sweep,) = json.loads(out)["sweeps"]
             assert sweep["hparams"] == ["lr"]  # `|k=v|` after a control character is no name token
             assert all("\x07" in r["run"] for r in sweep["runs"])  # the data keeps the name; display escapes it
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from([1e-4, 1e-3, 0.01, 0.1, 1.0, 0.0, -1.0]),
+    st.integers(-3, 300).map(float),
+    st.text(max_size=4),
+    st.booleans(),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(["lr", "bs", "seed", "opt", "x"]), _VALUES, min_size=1, max_size=4),
+            st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+            st.sampled_from(["ok", "info", "warning", "error"]),
+            st.lists(st.sampled_from(["nonfinite_loss", "divergence", "still_learning", "plateau"]), max_size=3),
+        ),
+        min_size=0,
+        max_size=12,
+    )
+)
+def test_the_sweep_analysis_never_raises_and_keeps_its_invariants(runs):
+    """Any hyperparameter values (NaN, inf, strings, booleans, one value only), any scores, any statuses."""
+    import math
+
+    members = [
+        sw.SweepRun(f"r{i}", hp, "run_name", status, 1, None if v is None or not math.isfinite(v) else v, codes,
+                    bool(sw.FAILED_CODES.intersection(codes)), "still_learning" in codes)  # fmt: skip
+        for i, (hp, v, status, codes) in enumerate(runs)
+    ]
+    scored = [r for r in members if r.best_value is not None and not r.failed]
+    ranking = [r.run for r in sorted(scored, key=lambda r: r.best_value)]
+    tuned = sorted({k for r in members for k in r.hparams} - sw.SEED_NAMES)
+    importance = [(h, sw._importance(h, scored)) for h in tuned]
+    assert all(0.0 <= s <= 1.0 for _, s in importance)
+    findings = sw._findings(members, scored, tuned, ranking, importance, "min")
+    names = {r.run for r in members}
+    assert all(set(f.runs) <= names and f.severity in ("info", "warning", "error") for f in findings)
+    for kind, evidence in sw._advice(members, scored, tuned, ranking, importance):
+        assert kind in ("search_range", "random_search", "train_longer")
+        if kind == "search_range":
+            assert evidence["low"] <= evidence["high"]

@@ -177,15 +177,26 @@ def is_log_scale(h: str, runs: Sequence[SweepRun]) -> bool:
 
 
 def _importance(h: str, scored: Sequence[SweepRun]) -> float:
-    """Share of the variance of the scores explained by `h` alone (0-1)."""
+    """Share of the variance of the scores explained by `h` alone (0-1); 0 when it cannot be computed."""
+    with np.errstate(all="ignore"):
+        try:
+            share = _explained(h, scored)
+        except (np.linalg.LinAlgError, ValueError):  # a fit on degenerate values
+            return 0.0
+    return share if math.isfinite(share) else 0.0
+
+
+def _explained(h: str, scored: Sequence[SweepRun]) -> float:
     if len(scored) < MIN_SWEEP_RUNS:
         return 0.0
     y = np.asarray([float(r.best_value) for r in scored])  # type: ignore[arg-type]
     total = float(np.sum((y - y.mean()) ** 2))
-    if total <= 0:
+    if not math.isfinite(total) or total <= 0:
         return 0.0
     x = _numeric(h, scored)
     keys = [_key(r.hparams.get(h)) for r in scored]
+    if x is not None and not np.all(np.isfinite(x)):
+        x = None  # NaN/inf values: compared as groups, not fitted
     if x is None or len(set(keys)) <= FEW_VALUES:
         between = 0.0
         for k in set(keys):

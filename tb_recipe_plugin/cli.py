@@ -27,6 +27,9 @@ from tb_recipe_plugin.present.safe_text import visible
 
 if TYPE_CHECKING:
     from tb_recipe_plugin.analysis.report import RunReport
+    from tb_recipe_plugin.io.loader import RunSource
+    from tb_recipe_plugin.runner import Result
+    from tb_recipe_plugin.sweep.analysis import Sweep
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 ROLE_HELP = "train_loss, val_loss, train_metric, val_metric, lr, batch_loss"
@@ -144,7 +147,7 @@ def analyze_logdir(
     return [r.report for r in _analysed(logdir, run_glob, roles, progress, jobs)]
 
 
-def _sources(logdir: str, run_glob: str | None) -> list:
+def _sources(logdir: str, run_glob: str | None) -> list[RunSource]:
     from tb_recipe_plugin.io.loader import LogdirError, discover_runs, select_runs
 
     try:
@@ -171,7 +174,7 @@ def _analysed(
     jobs: int | None,
     sweep: bool = False,
     metric: str | None = None,
-) -> list:
+) -> list[Result]:
     from tb_recipe_plugin.runner import analyze_sources
 
     sources = _sources(logdir, run_glob)
@@ -282,7 +285,7 @@ def _run(args: argparse.Namespace, stdout_closed: bool) -> int:
 
 def sweep_logdir(
     logdir: str, run_glob: str | None, metric: str | None, progress: bool, jobs: int | None = None
-) -> list:
+) -> list[Sweep]:
     """Every sweep under `logdir`. Each run is analysed as `analyze` does and kept only as its report, its
     hyperparameters and the few curves a sweep ranks by, so memory stays bounded by the largest run."""
     from tb_recipe_plugin.sweep.analysis import analyze_sweeps

@@ -16,10 +16,14 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.io.loader import RunSource
+
+if TYPE_CHECKING:
+    from tb_recipe_plugin.sweep.hparams import HParams
 
 PARALLEL_MIN_RUNS = 40
 """Below 40 runs one process is faster than starting workers (each start costs more than analysing a few runs)."""
@@ -30,7 +34,7 @@ CHUNK = 16
 @dataclass
 class Result:
     report: RunReport
-    hparams: object | None = None  # sweep.hparams.HParams, when asked for
+    hparams: HParams | None = None  # when asked for (a sweep) and the run has any
     curves: RunData | None = None  # the curves a sweep ranks by, when asked for
 
 

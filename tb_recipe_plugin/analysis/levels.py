@@ -121,7 +121,7 @@ def _step_axis_anchor(
     from an evaluator at the trainer's epoch), the batch loss is the axis, and the training loss moves too.
     """
     train, batch = series[roles["train_loss"].tag], roles.get("batch_loss")
-    if batch is None or batch.tag == train.tag or "batch_loss" in derived or not _counts_up(train):
+    if batch is None or batch.tag == train.tag or "batch_loss" in derived or not counts_up(train):
         return train, EPOCH_AXIS_ROLES
     steps = series[batch.tag].steps
     if len(steps) < 2 or steps[-1] < EPOCH_AXIS_MIN_RATIO * train.steps[-1]:
@@ -140,7 +140,7 @@ def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series] |
     """
     # Steps are sorted and unique, so they are 0, 1, 2... (or 1, 2, 3...) exactly when the span is len - 1:
     # an O(1) test, as this runs for every candidate tag of a run with a million tags.
-    if not _counts_up(s) or len(anchor) < 2:
+    if not counts_up(s) or len(anchor) < 2:
         return None
     epochs = int(s.steps[-1] - s.steps[0] + 1)
     last = int(anchor.steps[-1])
@@ -153,7 +153,8 @@ def epoch_index_period(s: Series, anchor: Series, others: Mapping[str, Series] |
     return round(period)
 
 
-def _counts_up(s: Series) -> bool:
+def counts_up(s: Series) -> bool:
+    """Logged at 0, 1, 2... (or 1, 2, 3...), one point per step: an epoch index, when the run says so."""
     return len(s) >= 2 and s.steps[0] in (0, 1) and s.steps[-1] - s.steps[0] == len(s) - 1
 
 
@@ -187,7 +188,7 @@ class EpochEvidence:
         for tag, other in self._series.items():
             if len(other) < 2:
                 continue
-            if _counts_up(other):
+            if counts_up(other):
                 every, train_side = axes.setdefault((int(other.steps[0]), len(other)), ([], []))
                 if len(every) < _KEEP:
                     every.append(tag)

@@ -9,19 +9,14 @@ against the chart's x axis, which TensorBoard labels with the same numbers.
 
 from __future__ import annotations
 
+from tb_recipe_plugin.analysis.levels import counts_up
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context
-from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.analysis.tag_words import tokens
 
 EPOCH_AXIS_REACH = 4
 """Another series of the run whose steps reach 4x further than a 0, 1, 2... series counts optimizer steps, so the
 0, 1, 2... one counts epochs (the same ratio `levels.py` uses to put such a series on the step axis)."""
-
-
-def counts_up(s: Series | None) -> bool:
-    """Logged at 0, 1, 2... (or 1, 2, 3...), one point per step."""
-    return s is not None and len(s) >= 2 and s.steps[0] in (0, 1) and int(s.steps[-1] - s.steps[0]) == len(s) - 1
 
 
 def counts_epochs(ctx: Context, tag: str, level: str | None) -> bool:
@@ -30,9 +25,8 @@ def counts_epochs(ctx: Context, tag: str, level: str | None) -> bool:
     beyond it. A lone 0, 1, 2... series may count epochs or iterations, and is left as steps, as TensorBoard labels
     it."""
     s = ctx.run.series.get(tag)
-    if level != "epoch" or not counts_up(s):
+    if level != "epoch" or s is None or not counts_up(s):
         return False
-    assert s is not None
     if "epoch" in tokens(tag) or ctx.steps_per_epoch:
         return True
     reach = EPOCH_AXIS_REACH * float(s.steps[-1])

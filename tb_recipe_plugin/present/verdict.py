@@ -49,15 +49,15 @@ def render_diagnosis(report: RunReport, lang: str = "en", all_actions: bool = Fa
         actions.append({**rendered, "from": list(a.sources)})
     best_text = None
     if report.best_step is not None:
-        basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
-        best_text = f"{place(report.best_step, report.best_step_unit, lang)} ({basis})"
+        at, basis = _best(report, lang)
+        best_text = f"{at} ({basis})"
     return {
         "kind": d.kind,
-        "verdict": verdict(report, lang),
+        "verdict": verdict(report, lang, numbers),
         "best": best_text,
         "primary": d.primary,
         "cause": _cause(d, lang),
-        "chain": chain(report, lang),
+        "chain": chain(report, lang, numbers),
         "related": [
             {
                 "code": r.code,
@@ -89,8 +89,9 @@ def headline(finding: Finding, lang: str, numbers: dict[str, Any] | None = None)
     return fill_first(HEADLINES[finding.code][lang], finding_values(finding, numbers, lang))
 
 
-def verdict(report: RunReport, lang: str) -> str:
-    """One sentence: what is wrong, what it led to, and why; or that the run is healthy and what to do next."""
+def verdict(report: RunReport, lang: str, numbers: dict[str, Any] | None = None) -> str:
+    """One sentence: what is wrong, what it led to, and why; or that the run is healthy and what to do next.
+    `numbers`: the run's (`run_numbers`), when the caller has them already."""
     d = report.diagnosis
     if d is None:
         return ""
@@ -103,16 +104,14 @@ def verdict(report: RunReport, lang: str) -> str:
     if d.primary is None:
         best = ""
         if report.best_step is not None:
-            basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
-            at = place(report.best_step, report.best_step_unit, lang)
+            at, basis = _best(report, lang)
             best = fill(CLAUSES["best"][lang], {"best_step_at": at, "best_basis": basis})
         return fill(FRAMES["healthy"][lang], {"best": best})
-    primary = by_code[d.primary]
-    head = headline(primary, lang, run_numbers(d, report.findings))
+    numbers = run_numbers(d, report.findings) if numbers is None else numbers
+    head = headline(by_code[d.primary], lang, numbers)
     if d.kind == "healthy":
         if d.primary == "still_learning":
-            values = run_numbers(d, report.findings)
-            longer = fill(CLAUSES["longer"][lang], TemplateValues(values)) if "epochs" in values else ""
+            longer = fill(CLAUSES["longer"][lang], TemplateValues(numbers)) if "epochs" in numbers else ""
             return fill(FRAMES["healthy_still_learning"][lang], {"headline": head, "longer": longer})
         return fill(FRAMES["healthy_note"][lang], {"headline": head})
     led = _descendants(d.primary, d)
@@ -124,17 +123,15 @@ def verdict(report: RunReport, lang: str) -> str:
     return fill(FRAMES["problem"][lang], {"headline": _upper(head, lang), "led_to": led_to, "cause": cause})
 
 
-def chain(report: RunReport, lang: str) -> list[dict[str, str]]:
+def chain(report: RunReport, lang: str, numbers: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """The evidence chain, cause first: the cause the logs show, the primary finding, then what it led to."""
     d = report.diagnosis
     if d is None or d.primary is None or d.kind != "problem":
         return []
     by_code = {f.code: f for f in report.findings}
-    out = []
-    if d.cause in CAUSE_SOURCE:
-        source = CAUSE_SOURCE[d.cause]
-        out.append({"code": source, "text": fill(CAUSE_TITLES[source][lang], TemplateValues(d.facts))})
-    numbers = run_numbers(d, report.findings)
+    cause = _cause(d, lang)
+    out = [cause] if cause is not None else []
+    numbers = run_numbers(d, report.findings) if numbers is None else numbers
     for code in [d.primary, *_descendants(d.primary, d)]:
         out.append({"code": code, "text": _upper(headline(by_code[code], lang, numbers), lang)})
     return out
@@ -147,6 +144,12 @@ def _descendants(code: str, d: Diagnosis) -> list[str]:
         if r.relation == "consequence" and r.of == code and r.code not in out:
             out += [r.code, *_descendants(r.code, d)]
     return out
+
+
+def _best(report: RunReport, lang: str) -> tuple[str, str]:
+    """The recommended checkpoint as shown: its place on its axis, and why it was chosen."""
+    basis = best_basis(report.best_step_kind, report.best_step_tag, report.best_step_basis, lang)
+    return place(report.best_step, report.best_step_unit, lang), basis
 
 
 def _cause(d: Diagnosis, lang: str) -> dict[str, Any] | None:

@@ -159,21 +159,31 @@ def _key(value: HParamValue | None) -> str:
     return repr(value)
 
 
-def _numeric(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
-    """The hyperparameter's values as numbers (log10 for a positive rate spanning `LOG_SPAN`), or None."""
+def _floats(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
+    """The hyperparameter's values when every run has a number for it, else None."""
     values = [r.hparams.get(h) for r in runs]
     if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return None
-    x = np.asarray(values, dtype=np.float64)
-    if np.all(x > 0) and x.max() / x.min() >= LOG_SPAN:
-        return np.log10(x)
-    return x
+    return np.asarray(values, dtype=np.float64)
+
+
+def _log_scale(x: np.ndarray) -> bool:
+    with np.errstate(all="ignore"):
+        return bool(np.all(x > 0) and x.max() / x.min() >= LOG_SPAN)
 
 
 def is_log_scale(h: str, runs: Sequence[SweepRun]) -> bool:
-    values = [r.hparams.get(h) for r in runs]
-    x = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    return len(x) == len(values) and bool(x) and min(x) > 0 and max(x) / min(x) >= LOG_SPAN
+    """Positive values spanning `LOG_SPAN` or more: a rate, read (and searched) on a log scale."""
+    x = _floats(h, runs)
+    return x is not None and _log_scale(x)
+
+
+def _numeric(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
+    """The hyperparameter's values as numbers (log10 for a rate, `is_log_scale`), or None."""
+    x = _floats(h, runs)
+    if x is None:
+        return None
+    return np.log10(x) if _log_scale(x) else x
 
 
 def _importance(h: str, scored: Sequence[SweepRun]) -> float:

@@ -188,3 +188,15 @@ def test_worker_processes_give_the_same_report(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:  # argparse: a usage error, exit code 2
         run_cli("analyze", str(tmp_path), "--jobs", "0", capsys=capsys)
     assert usage.value.code == 2
+
+
+def test_the_json_report_does_not_depend_on_the_hash_seed():
+    """Two interpreters with different hash seeds print the same bytes (an action's `numbers` keep template order)."""
+    demo = str(Path(__file__).resolve().parents[1] / "demo_logs")
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        cmd = [sys.executable, "-m", "tb_recipe_plugin", "analyze", demo, "--run", "keras_nan_divergence"]
+        cmd += ["--format", "json"]
+        outs.append(subprocess.run(cmd, capture_output=True, env=env, check=False).stdout)
+    assert outs[0] == outs[1] and b'"lr_now"' in outs[0]

@@ -46,9 +46,11 @@ def fill(template: str, values: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def fields(template: str) -> set[str]:
-    """The field names a template quotes."""
-    return {name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name}
+def fields(template: str) -> list[str]:
+    """The field names a template quotes, once each, in the order it quotes them (a set would make the order of
+    an action's `numbers` in the JSON depend on the interpreter's hash seed)."""
+    names = [name for _lit, name, _spec, _conv in string.Formatter().parse(template) if name]
+    return list(dict.fromkeys(names))
 
 
 def fill_first(templates: tuple[str, ...] | list[str], values: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ what they share, whether the ranking beats the seed noise, what to search next."
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -169,7 +170,7 @@ def test_hostile_run_and_hyperparameter_names_stay_inert(tmp_path, capsys):
             assert all("\x07" in r["run"] for r in sweep["runs"])  # the data keeps the name; display escapes it
 
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _VALUES = st.one_of(
@@ -194,10 +195,11 @@ _VALUES = st.one_of(
         max_size=12,
     )
 )
+@example(runs=[({"lr": 0.0}, 0.0, "ok", []), ({"lr": 0.0}, 0.0, "ok", []), ({"lr": math.nan}, 1.0, "ok", [])])
 def test_the_sweep_analysis_never_raises_and_keeps_its_invariants(runs):
-    """Any hyperparameter values (NaN, inf, strings, booleans, one value only), any scores, any statuses."""
-    import math
+    """Any hyperparameter values (NaN, inf, strings, booleans, one value only), any scores, any statuses.
 
+    The explicit example is one CI found: a NaN learning rate on the best run gave a search range of NaN-NaN."""
     members = [
         sw.SweepRun(f"r{i}", hp, "run_name", status, 1, None if v is None or not math.isfinite(v) else v, codes,
                     bool(sw.FAILED_CODES.intersection(codes)), "still_learning" in codes)  # fmt: skip
@@ -211,7 +213,10 @@ def test_the_sweep_analysis_never_raises_and_keeps_its_invariants(runs):
     findings = sw._findings(members, scored, tuned, ranking, importance, "min")
     names = {r.run for r in members}
     assert all(set(f.runs) <= names and f.severity in ("info", "warning", "error") for f in findings)
+    numbers = [v for f in findings for v in f.evidence.values() if isinstance(v, float)]
+    assert all(math.isfinite(v) for v in numbers)
     for kind, evidence in sw._advice(members, scored, tuned, ranking, importance):
         assert kind in ("search_range", "random_search", "train_longer")
         if kind == "search_range":
+            assert math.isfinite(evidence["low"]) and math.isfinite(evidence["high"])
             assert evidence["low"] <= evidence["high"]

@@ -159,12 +159,25 @@ def _key(value: HParamValue | None) -> str:
     return repr(value)
 
 
-def _floats(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
-    """The hyperparameter's values when every run has a number for it, else None."""
-    values = [r.hparams.get(h) for r in runs]
-    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+def _number(v: object) -> float | None:
+    """A hyperparameter value as a finite number, else None: booleans are categories, and NaN/inf (a failed
+    conversion in the writer) has no place on a range or an axis."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
-    return np.asarray(values, dtype=np.float64)
+    return float(v)
+
+
+def _numbers(h: str, runs: Sequence[SweepRun]) -> dict[str, float]:
+    """Run name -> the finite numeric value of `h`, for the runs that have one."""
+    return {r.run: x for r in runs if (x := _number(r.hparams.get(h))) is not None}
+
+
+def _floats(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
+    """The hyperparameter's values when every run has a finite number for it, else None."""
+    values = _numbers(h, runs)
+    if not runs or len(values) < len(runs):
+        return None
+    return np.asarray([values[r.run] for r in runs], dtype=np.float64)
 
 
 def _log_scale(x: np.ndarray) -> bool:
@@ -236,12 +249,12 @@ def _findings(
     if ranking:
         best = by_run[ranking[0]]
         for h in tuned:
-            values = sorted({float(v) for r in runs if isinstance((v := r.hparams.get(h)), int | float)})
-            b = best.hparams.get(h)
-            if len(values) >= 3 and isinstance(b, int | float) and float(b) in (values[0], values[-1]):
+            values = sorted(set(_numbers(h, runs).values()))
+            b = _number(best.hparams.get(h))
+            if len(values) >= 3 and b is not None and b in (values[0], values[-1]):
                 out.append(SweepFinding("best_at_edge", "warning", h, [best.run],
-                                        {"value": float(b), "low": values[0], "high": values[-1],
-                                         "side": "low" if float(b) == values[0] else "high"}))  # fmt: skip
+                                        {"value": b, "low": values[0], "high": values[-1],
+                                         "side": "low" if b == values[0] else "high"}))  # fmt: skip
     noise = _seed_noise(scored, ranking, direction)
     if noise is not None:
         out.append(noise)
@@ -258,7 +271,7 @@ def _ranges(
     best: SweepFinding | None = None
     best_key = (-1.0, 0)
     for h in tuned:
-        values = {r.run: float(v) for r in runs if isinstance((v := r.hparams.get(h)), int | float)}
+        values = _numbers(h, runs)
         hit_values = [values[r.run] for r in hits if r.run in values]
         if len(values) < len(runs) or len(hit_values) < RANGE_MIN_RUNS:
             continue
@@ -317,10 +330,10 @@ def _advice(
     if ranking:
         best = next(r for r in scored if r.run == ranking[0])
         for h, score in importance:
-            b = best.hparams.get(h)
-            if score < NO_EFFECT or not isinstance(b, int | float) or isinstance(b, bool):
+            b = _number(best.hparams.get(h))
+            if score < NO_EFFECT or b is None:
                 continue
-            values = sorted({float(v) for r in runs if isinstance((v := r.hparams.get(h)), int | float)})
+            values = sorted(set(_numbers(h, runs).values()))
             log = is_log_scale(h, runs)
             half = (values[-1] - values[0]) / 4
             lo, hi = (b / 3, b * 3) if log else (b - half, b + half)
@@ -328,7 +341,7 @@ def _advice(
                 lo = b / 10 if log else b - (values[-1] - values[0])
             if len(values) >= 3 and b == values[-1]:
                 hi = b * 10 if log else b + (values[-1] - values[0])
-            out.append(("search_range", {"hparam": h, "low": _sig(lo), "high": _sig(hi), "best": float(b),
+            out.append(("search_range", {"hparam": h, "low": _sig(lo), "high": _sig(hi), "best": b,
                                          "scale": "log" if log else "linear"}))  # fmt: skip
     if len([h for h, s in importance if s >= NO_EFFECT]) > 2 or len(tuned) > 2:
         out.append(("random_search", {"count": len(tuned)}))

@@ -19,11 +19,15 @@ import os
 import types
 
 import pytest
-from hypothesis import settings
 
-settings.register_profile("default", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+try:  # the Keras-version matrix of .ci/run installs the Keras tests' needs only, without Hypothesis
+    from hypothesis import settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    settings.register_profile("default", derandomize=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def require_tensorflow() -> types.ModuleType:

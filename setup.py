@@ -26,6 +26,7 @@ setup(
         "google-crc32c>=1.5",
         "plotly>=5",
         "scipy>=1.10",  # Theil-Sen tail trends in the analyzer (analysis/curves.py)
+        "PyYAML>=6",  # sweeps: hparams.yaml / args.yaml / opt.yaml beside a run (sweep/hparams.py)
     ],
     extras_require={
         # keras: the versions keras/adapter.py is tested on (CI runs both ends).

@@ -3,6 +3,7 @@ else from the run's folder name."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -127,3 +128,164 @@ def test_hugging_face_trainer_style_hparams_without_metrics(tmp_path: Path) -> N
     assert list(runs) == ["runs/Nov30_12-00-00_host"]
     got = run_hparams("x", next(iter(runs.values())).hparams)
     assert got is not None and got.values["lr_scheduler_type"] == "linear" and got.values["learning_rate"] == 5e-05
+
+
+# --------------------------------------------------------------------------- Trainer arguments, config files
+
+REALLOGS = Path(__file__).resolve().parents[2] / "shared" / "reallogs"
+
+TRAINER_ARGS = {
+    "output_dir": "./results/{run}",
+    "logging_dir": "./results/{run}/runs/Nov30_12-00-00_host",
+    "run_name": "./results/{run}",
+    "learning_rate": 5e-05,
+    "per_device_train_batch_size": 16,
+    "num_train_epochs": 3.0,
+    "lr_scheduler_type": "linear",
+    "fp16": False,
+    "report_to": ["tensorboard"],
+    "seed": 42,
+    "warmup_ratio": 0.0,
+    "deepspeed": None,
+}
+
+
+def _trainer_args(run: str, **changes: object) -> str:
+    """`TrainingArguments.to_json_string()` as Hugging Face's TensorBoardCallback passes it to `add_text("args")`."""
+    args = {k: v.format(run=run) if isinstance(v, str) else v for k, v in TRAINER_ARGS.items()}
+    return json.dumps({**args, **changes}, indent=2)
+
+
+def _write_trainer_run(folder: Path, args: str, steps: int) -> None:
+    """A run written as the Trainer writes it through tensorboardX: the arguments as text, then the curves."""
+    tensorboardx = pytest.importorskip("tensorboardX")
+    with tensorboardx.SummaryWriter(str(folder)) as writer:
+        for step in range(steps):
+            writer.add_scalar("train/loss", 2.0 / (1 + 0.1 * step), step)
+            if step == steps // 2:
+                writer.add_text("args", args)  # mid-file, so the column reader meets it inside a batch
+        writer.add_text("model_config", '{"hidden_size": 768}')
+
+
+@pytest.mark.parametrize("steps", [5, 400])  # the per-record path; the column (batch) path
+def test_trainer_args_text(tmp_path: Path, steps: int) -> None:
+    _write_trainer_run(tmp_path / "run0", _trainer_args("run0"), steps)
+    (run,) = _runs(tmp_path).values()
+    got = run_hparams(run.name, run.hparams)
+    assert got is not None and got.source == "trainer_args"
+    assert got.values["learning_rate"] == 5e-05 and got.values["per_device_train_batch_size"] == 16.0
+    assert got.values["lr_scheduler_type"] == "linear" and got.values["fp16"] is False
+    assert "report_to" not in got.values and "deepspeed" not in got.values  # a list and a null: not values
+    assert len(run.series["train/loss"]) == steps
+
+
+def test_trainer_args_that_are_not_json_leave_a_note_and_the_name_counts(tmp_path: Path) -> None:
+    _write_trainer_run(tmp_path / "lr=0.1", "learning_rate: 0.1 (not JSON)", 5)
+    (run,) = _runs(tmp_path).values()
+    got = run_hparams(run.name, run.hparams)
+    assert got is not None and got.source == "run_name" and got.values == {"lr": 0.1}
+    assert got.notes and "args" in got.notes[0]
+
+
+def test_an_oversized_args_text_is_not_kept(tmp_path: Path) -> None:
+    from tb_recipe_plugin.io.event_reader import CONFIG_TEXT_MAX
+
+    _write_trainer_run(tmp_path / "run0", _trainer_args("run0", notes="x" * CONFIG_TEXT_MAX), 5)
+    (run,) = _runs(tmp_path).values()
+    assert run.hparams == {} and run_hparams(run.name, run.hparams) is None
+
+
+@pytest.mark.skipif(not (REALLOGS / "AguLeon__LoRA_RoBERTa_AGNews").is_dir(), reason="../shared/reallogs is absent")
+def test_trainer_args_of_real_hugging_face_runs() -> None:
+    """Two public LoRA fine-tuning runs written by the Trainer (../shared/reallogs): their own arguments."""
+    runs = _runs(REALLOGS / "AguLeon__LoRA_RoBERTa_AGNews")
+    got = {name: run_hparams(name, run.hparams) for name, run in runs.items()}
+    assert {name: hp.source for name, hp in got.items()} == {"runs/run0": "trainer_args", "runs/run4": "trainer_args"}
+    assert got["runs/run0"].values["learning_rate"] == 5e-06 and got["runs/run4"].values["learning_rate"] == 5e-05
+    assert got["runs/run4"].values["per_device_train_batch_size"] == 32.0
+
+
+def _yaml_run(folder: Path, files: dict[str, str]) -> None:
+    from tests.test_cli import write_run
+
+    write_run(folder, **{"loss": [1.0, 0.8, 0.6]})
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+def test_lightning_hparams_yaml(tmp_path: Path) -> None:
+    """What Lightning's `save_hparams_to_yaml` writes: `yaml.dump` of the hyperparameters, nested dicts kept, and an
+    object PyYAML can only write with a Python tag (read as nothing, the rest of the file still counts)."""
+    import argparse
+
+    import yaml
+
+    hparams = {"lr": 3e-4, "batch_size": 64, "model": {"hidden": 256, "dropout": 0.1}, "name": "lstm",
+               "args": argparse.Namespace(foo=1), "milestones": [10, 20]}  # fmt: skip
+    text = yaml.dump(hparams)
+    assert "!!python/object" in text  # what makes `yaml.safe_load` refuse the whole file
+    _yaml_run(tmp_path / "lightning_logs" / "version_0", {"hparams.yaml": text})
+    (run,) = _runs(tmp_path).values()
+    got = run_hparams(run.name, run.hparams)
+    assert got is not None and got.source == "file:hparams.yaml"
+    assert got.values == {"lr": 3e-4, "batch_size": 64.0, "model.hidden": 256.0, "model.dropout": 0.1, "name": "lstm"}
+
+
+def test_yolo_opt_and_hyp_yaml_are_merged(tmp_path: Path) -> None:
+    opt = "weights: yolov5s.pt\nepochs: 100\nbatch_size: 16\nimgsz: 640\noptimizer: SGD\nname: exp3\n"
+    hyp = "lr0: 3e-3\nlrf: 0.01\nmomentum: 0.937\nweight_decay: 0.0005\nepochs: 999\n"  # YAML 1.1 reads 3e-3 as text
+    _yaml_run(tmp_path / "runs" / "train" / "exp3", {"opt.yaml": opt, "hyp.yaml": hyp, "notes.yaml": "lr0: 9\n"})
+    (run,) = _runs(tmp_path).values()
+    got = run_hparams(run.name, run.hparams)
+    assert got is not None and got.source == "file:opt.yaml+file:hyp.yaml"
+    assert got.values["lr0"] == 3e-3 and got.values["epochs"] == 100.0  # opt.yaml names epochs first
+    assert got.values["optimizer"] == "SGD" and got.values["weights"] == "yolov5s.pt"
+
+
+def test_unreadable_and_oversized_config_files(tmp_path: Path) -> None:
+    from tb_recipe_plugin.io.loader import CONFIG_FILE_MAX
+
+    _yaml_run(tmp_path / "bs=8", {"args.yaml": "lr0: [unclosed\n"})
+    _yaml_run(tmp_path / "bs=16", {"args.yaml": "lr0: 0.01\n" + "#" * CONFIG_FILE_MAX})
+    _yaml_run(tmp_path / "bs=32", {"args.yaml": "- a list\n- not a mapping\n"})
+    runs = _runs(tmp_path)
+    broken, big, listed = (run_hparams(n, runs[n].hparams) for n in ("bs=8", "bs=16", "bs=32"))
+    assert broken.source == "run_name" and broken.values == {"batch_size": 8.0}
+    assert "not readable YAML" in broken.notes[0]
+    assert big.source == "run_name" and any("larger than 256 KiB" in e for e in runs["bs=16"].errors)
+    assert listed.source == "run_name" and "not a mapping" in listed.notes[0]
+
+
+def test_sources_in_order_of_preference(tmp_path: Path) -> None:
+    """HParams data, then the Trainer's arguments, then config files, then the folder name."""
+    tensorboardx = pytest.importorskip("tensorboardX")
+    folder = tmp_path / "lr=0.5"
+    with tensorboardx.SummaryWriter(str(folder)) as writer:
+        writer.add_text("args", json.dumps({"learning_rate": 0.2}))
+        for step in range(3):
+            writer.add_scalar("loss", 1.0 - 0.1 * step, step)
+    (folder / "hparams.yaml").write_text("learning_rate: 0.3\n")
+    (run,) = _runs(tmp_path).values()
+    assert run_hparams(run.name, run.hparams).values == {"learning_rate": 0.2}
+    no_args = {k: v for k, v in run.hparams.items() if not k.startswith("text:")}
+    assert run_hparams(run.name, no_args).values == {"learning_rate": 0.3}
+    assert run_hparams(run.name, {}).values == {"lr": 0.5}
+    with tensorboardx.SummaryWriter(str(folder)) as writer:
+        writer.add_hparams({"learning_rate": 0.1}, {"hparam/loss": 0.5}, name="hp")
+    (run,) = _runs(tmp_path).values()
+    assert run_hparams(run.name, run.hparams).values == {"learning_rate": 0.1}
+
+
+def test_a_sweep_of_trainer_runs_searches_what_changed_not_the_folders(tmp_path: Path) -> None:
+    """A Trainer records ~100 arguments; the sweep's hyperparameters are the ones that differ between runs, less the
+    output/logging folders and run names that differ on every run. A text setting that differs on every run but
+    names no run (the optimizer) stays."""
+    from tb_recipe_plugin.analysis.analyzer import analyze_run
+    from tb_recipe_plugin.sweep.analysis import analyze_sweeps
+
+    for i, (lr, optim) in enumerate([(1e-5, "adamw_torch"), (5e-5, "sgd"), (2e-4, "adafactor")]):
+        _write_trainer_run(tmp_path / f"run{i}", _trainer_args(f"run{i}", learning_rate=lr, optim=optim), 5)
+    runs = _runs(tmp_path)
+    hps = {name: run_hparams(name, run.hparams) for name, run in runs.items()}
+    (sweep,) = analyze_sweeps([analyze_run(r) for r in runs.values()], runs, hps)
+    assert sweep.hparams == ["learning_rate", "optim"]

@@ -154,7 +154,7 @@ def nodes(fields: list[Field], desc: Descriptor | None) -> Iterator[tuple[list[F
 
 # --------------------------------------------------------------------------- valid streams from real protos
 
-TAGS = ["loss", "acc", "train/loss", "val/acc", "é", "\ufffd", "a\ufffdb", "x" * 70, "", "\x00"]
+TAGS = ["loss", "acc", "train/loss", "val/acc", "args/text_summary", "é", "\ufffd", "a\ufffdb", "x" * 70, "", "\x00"]
 PLUGINS = ["scalars", "scalars", "scalars", "histograms", "text", "", "custom", "hparams"]
 # dtype -> (struct format for tensor_content, repeated field, example values)
 DTYPES: dict[int, tuple[str, str, list[Any]]] = {
@@ -471,7 +471,7 @@ class Outcome:
 
     series: dict[str, tuple[list[int], bytes, list[float]]]
     report: dict[str, Any] = field(default_factory=dict)
-    hparams: dict[str, bytes] = field(default_factory=dict)  # HParams plugin contents (issue 10)
+    hparams: dict[str, bytes] = field(default_factory=dict)  # HParams plugin contents, config texts (issue 10)
 
 
 def read_with(data: bytes, mode: str) -> Outcome:
@@ -514,6 +514,10 @@ def describe(seed: int, diff: dict[str, Outcome]) -> str:
         for key in sorted(set(ref.series) | set(outcome.series)):
             if ref.series.get(key) != outcome.series.get(key):
                 lines.append(f"  {mode}: series {key!r} differs")
+        for tag in sorted(set(ref.hparams) | set(outcome.hparams)):
+            if ref.hparams.get(tag) != outcome.hparams.get(tag):
+                got, want = outcome.hparams.get(tag), ref.hparams.get(tag)
+                lines.append(f"  {mode}: hparams {tag!r} = {got!r}, per-record {want!r}")
         for name, value in outcome.report.items():
             if ref.report[name] != value:
                 lines.append(f"  {mode}: report.{name} = {value!r}, per-record {ref.report[name]!r}")

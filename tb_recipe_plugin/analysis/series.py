@@ -47,5 +47,6 @@ class RunData:
     name: str
     series: dict[str, Series] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    # TensorBoard HParams plugin data as written (tag -> serialized HParamsPluginData); `analysis/hparams.py` reads it
+    # Hyperparameter records as written, tag -> bytes (HParams plugin data, Trainer `args` text, config files the
+    # loader found beside the event files); `sweep/hparams.py` reads them
     hparams: dict[str, bytes] = field(default_factory=dict)

@@ -84,6 +84,13 @@ HPARAMS_SESSION_START_TAG = "_hparams_/session_start_info"
 """The HParams summary that holds a run's hyperparameter values (TensorBoard's `metadata.SESSION_START_INFO_TAG`)."""
 HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
 """The HParams summary that declares the hyperparameters and metrics of an experiment."""
+CONFIG_TEXT_TAGS = frozenset({"args/text_summary", "args"})
+"""Text summaries that hold a run's configuration as JSON: Hugging Face's Trainer writes its `TrainingArguments`
+with `add_text("args", ...)`, which PyTorch and tensorboardX store under ``args/text_summary``."""
+CONFIG_TEXT_KEY = "text:"
+"""Configuration texts are kept under this prefix and their tag: apart from any HParams data of the same tag."""
+CONFIG_TEXT_MAX = 1 << 18
+"""A configuration text larger than 256 KiB is not a set of hyperparameters; it is not kept."""
 
 _CHUNK = 4 << 20  # bounded read size: a multi-GB event file is never held in memory at once
 
@@ -198,8 +205,10 @@ class ScalarCollector:
     def __init__(self) -> None:
         self._points: dict[str, _Points] = {}
         self._scopes: dict[str, FolderScope] = {}
-        # HParams plugin data (`_hparams_/experiment`, `_hparams_/session_start_info`, ...): tag -> the serialized
-        # HParamsPluginData of its first metadata, as TensorBoard's HParams plugin reads it. Parsed by analysis.
+        # The run's hyperparameter records, tag -> bytes, parsed by `sweep/hparams.py`: HParams plugin data
+        # (`_hparams_/experiment`, `_hparams_/session_start_info`, ...: the serialized HParamsPluginData of the
+        # tag's first metadata, as TensorBoard's HParams plugin reads it) and configuration texts
+        # (`CONFIG_TEXT_TAGS`: the first value, UTF-8 JSON as written, under `CONFIG_TEXT_KEY` + tag).
         self.hparams: dict[str, bytes] = {}
 
     def scope(self, prefix: str = "") -> FolderScope:
@@ -329,6 +338,8 @@ def _apply_event(event: event_pb2.Event, scope: FolderScope, report: FileReport)
                 scope.plugins[tag] = value.metadata.plugin_data.plugin_name  # first-seen wins
                 if scope.plugins[tag] == HPARAMS_PLUGIN:
                     scope.hparams.setdefault(tag, value.metadata.plugin_data.content)
+            if tag in CONFIG_TEXT_TAGS and CONFIG_TEXT_KEY + tag not in scope.hparams and value.HasField("tensor"):
+                _keep_config_text(scope, tag, value.tensor)
             if value.HasField("simple_value"):
                 number = value.simple_value
             elif value.HasField("tensor") and scope.plugins.get(tag) == SCALARS_PLUGIN:
@@ -399,6 +410,9 @@ def _apply_segment(batch: Batch, lo: int, hi: int, scope: FolderScope, report: F
         return
     codes = batch.tag_codes[lo:hi]
     first_meta = _register_metadata(batch, lo, hi, scope)
+    for code, tag in enumerate(batch.tags):
+        if tag in CONFIG_TEXT_TAGS and CONFIG_TEXT_KEY + tag not in scope.hparams:
+            _keep_batch_config_text(batch, lo, hi, code, scope)
     is_scalars = np.array([scope.plugins.get(tag) == SCALARS_PLUGIN for tag in batch.tags] + [False])
     tensor_rows = batch.tensor_rows[lo:hi]
     take_tensor = (tensor_rows >= 0) & is_scalars[codes]  # code -1 picks the trailing False
@@ -425,6 +439,25 @@ def _apply_segment(batch: Batch, lo: int, hi: int, scope: FolderScope, report: F
     rows = np.flatnonzero(take)
     _append_by_tag(batch, codes[rows], lo + rows, values[rows], scope)
     report.scalars += int(rows.size)
+
+
+def _keep_batch_config_text(batch: Batch, lo: int, hi: int, code: int, scope: FolderScope) -> None:
+    """`_keep_config_text` for the records [lo, hi) of a batch with tag `code`, in record order, as the
+    per-record path meets them (the first that holds a text wins)."""
+    for i in np.flatnonzero((batch.tag_codes[lo:hi] == code) & (batch.tensor_rows[lo:hi] >= 0)).tolist():
+        try:
+            tensor = tensor_pb2.TensorProto.FromString(batch.tensors[int(batch.tensor_rows[lo + i])])
+        except DecodeError:
+            continue  # the columns vouched for it; a tensor the parser refuses would have made the record slow
+        _keep_config_text(scope, batch.tags[code], tensor)
+        if CONFIG_TEXT_KEY + batch.tags[code] in scope.hparams:
+            return
+
+
+def _keep_config_text(scope: FolderScope, tag: str, tensor: tensor_pb2.TensorProto) -> None:
+    """The first configuration text of `tag` (`CONFIG_TEXT_TAGS`), kept with the run's HParams contents."""
+    if tensor.string_val and len(tensor.string_val[0]) <= CONFIG_TEXT_MAX:
+        scope.hparams[CONFIG_TEXT_KEY + tag] = bytes(tensor.string_val[0])
 
 
 def _register_metadata(batch: Batch, lo: int, hi: int, scope: FolderScope) -> dict[int, int]:

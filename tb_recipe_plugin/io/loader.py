@@ -58,6 +58,17 @@ class RunSource:
     # Event files of a child folder that only records this run's hyperparameters (PyTorch's and tensorboardX's
     # `add_hparams` write into `<run>/<timestamp>/`): read for their HParams data, not as curves.
     hparams_files: list[str] = field(default_factory=list)
+    # Configuration files beside the event files (`CONFIG_FILES`): read for the run's hyperparameters.
+    config_files: list[str] = field(default_factory=list)
+
+
+CONFIG_FILES = ("hparams.yaml", "args.yaml", "opt.yaml", "hyp.yaml")
+"""Files that record a run's hyperparameters beside its event files: Lightning's `hparams.yaml`, Ultralytics'
+`args.yaml`, YOLOv5's `opt.yaml` and `hyp.yaml`. Read (not parsed) by the loader, parsed by `sweep/hparams.py`."""
+CONFIG_FILE_KEY = "file:"
+"""`RunData.hparams` keys of configuration files: this prefix and the file name (no tag starts with it)."""
+CONFIG_FILE_MAX = 1 << 18
+"""A configuration file over 256 KiB is not a record of hyperparameters; it is skipped, with a message."""
 
 
 @dataclass
@@ -67,6 +78,7 @@ class _Folder:
     rel: str  # relative to LOGDIR, '/'-separated
     events: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)  # `CONFIG_FILES` found in it
 
 
 # --------------------------------------------------------------------------- discovery
@@ -88,6 +100,8 @@ def discover_runs(logdir: str) -> list[RunSource]:
         source = runs.setdefault(name, RunSource(name))
         source.files.extend((split, path) for path in folder.events)
         source.errors.extend(folder.errors)
+        if folder.events:
+            source.config_files.extend(sorted(folder.configs))
     for source in runs.values():
         source.files.sort(key=lambda item: _file_order(item[1]))
     _fold_hparams_children(runs)
@@ -216,6 +230,8 @@ def _scan_folder(path: str, rel: str) -> tuple[_Folder, list[tuple[str, str]]]:
                         folder.errors.append(f"{_shown(entry.name)}: symbolic link to a missing file; skipped")
                     elif EVENT_FILE_MARKER in entry.name and entry.is_file():
                         folder.events.append(entry.path)
+                    elif entry.name in CONFIG_FILES and entry.is_file():
+                        folder.configs.append(entry.path)
                 except FileNotFoundError:  # vanished since the listing
                     continue
                 except OSError as exc:
@@ -342,7 +358,26 @@ def load_run(source: RunSource) -> RunData:
         errors.extend(_read_file(child, None, path))
         for tag, content in child.hparams.items():
             hparams.setdefault(tag, content)  # the run's own HParams data, if it has any, comes first
+    for path in source.config_files:
+        content, error = _read_config(path)
+        if content is not None:
+            hparams[CONFIG_FILE_KEY + os.path.basename(path)] = content
+        if error:
+            errors.append(error)
     return RunData(name=source.name, series=collector.to_series(), errors=errors, hparams=hparams)
+
+
+def _read_config(path: str) -> tuple[bytes | None, str | None]:
+    """A configuration file's bytes, or a message saying why it was not read."""
+    name = _shown(os.path.basename(path))
+    try:
+        with open(path, "rb") as f:
+            content = f.read(CONFIG_FILE_MAX + 1)
+    except OSError as exc:
+        return None, f"{name}: cannot be read ({_reason(exc)}); hyperparameters not taken from it"
+    if len(content) > CONFIG_FILE_MAX:
+        return None, f"{name}: larger than {CONFIG_FILE_MAX >> 10} KiB; hyperparameters not taken from it"
+    return content, None
 
 
 def _read_file(collector: ScalarCollector, split: str | None, path: str) -> list[str]:

@@ -3,6 +3,18 @@
 Every sentence comes from the catalogue (`catalogue/sweeps.py`); run names and
 hyperparameter names are untrusted and go through the same escaping as the
 run report (`text.safe`, `markdown.md_escape`, JSON's own escapes).
+
+The JSON document is also the Diagnosis tab's ``/sweeps`` answer
+(`sweeps_to_dict`), so a script and the tab read the same fields. Per sweep:
+``name`` (the runs' parent folder), ``metric`` (``tag``, ``direction``),
+``hparams`` (the hyperparameters whose value differs between its runs),
+``scale`` (hyperparameter -> ``log``, ``linear`` or ``category``: how the
+analysis reads it, so how a chart's axis should show it; ``log`` for positive
+numbers spanning 10x or more), ``runs`` (each with ``hparams``,
+``hparams_source``, ``status``, ``best_step``, ``best_value``, ``codes`` and
+``failed``: NaN or divergence, which leaves the run out of ``ranking``),
+``ranking`` (best first), ``importance``, ``findings`` and ``advice`` (each
+with its localized ``message``).
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from tb_recipe_plugin.analysis.report import json_number
 from tb_recipe_plugin.present.catalogue.render import TemplateValues, fill
 from tb_recipe_plugin.present.catalogue.sweeps import SWEEP_ADVICE, SWEEP_FINDINGS, SWEEP_WORDS
 from tb_recipe_plugin.present.json_report import encodable, escape_hidden, well_formed_tree
-from tb_recipe_plugin.sweep.analysis import Sweep, SweepFinding
+from tb_recipe_plugin.sweep.analysis import Sweep, SweepFinding, hparam_scale
 
 SCHEMA = "tb-recipe.sweep/1"
 
@@ -42,16 +54,18 @@ def sweep_to_dict(sweep: Sweep, lang: str) -> dict[str, Any]:
     return {
         "name": sweep.name,
         "metric": {"tag": sweep.metric_tag, "direction": sweep.direction},
-        "hparams": list(sweep.hparams),
+        "hparams": list(sweep.hparams),  # the ones whose value differs between runs (and seeds)
+        "scale": {h: hparam_scale(h, sweep.runs) for h in sweep.hparams},
         "runs": [
             {
                 "run": r.run,
-                "hparams": {k: json_number(v) for k, v in r.hparams.items()},
+                "hparams": {k: json_number(r.hparams[k]) for k in sweep.hparams if k in r.hparams},
                 "hparams_source": r.hparams_source,
                 "status": r.status,
                 "best_step": r.best_step,
                 "best_value": json_number(r.best_value),
                 "codes": list(r.codes),
+                "failed": r.failed,
             }
             for r in sweep.runs
         ],
@@ -75,9 +89,9 @@ def sweep_to_dict(sweep: Sweep, lang: str) -> dict[str, Any]:
     }
 
 
-def render_sweep_json(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
-    del color
-    doc = well_formed_tree(
+def sweeps_to_dict(sweeps: Sequence[Sweep], logdir: str, lang: str) -> dict[str, Any]:
+    """The whole document: what `--format json` prints and what the tab's ``/sweeps`` route answers."""
+    return well_formed_tree(
         {
             "schema": SCHEMA,
             "tool": {"name": "tb-recipe", "version": __version__},
@@ -86,6 +100,11 @@ def render_sweep_json(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
             "sweeps": [sweep_to_dict(s, lang) for s in sweeps],
         }
     )
+
+
+def render_sweep_json(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
+    del color
+    doc = sweeps_to_dict(sweeps, logdir, lang)
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
     text = escape_hidden(text) if encodable(text, stream) else json.dumps(doc, indent=2, allow_nan=False)
     stream.write(text + "\n")
@@ -105,8 +124,7 @@ def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
             f"[bold]{words['sweep']} {safe(sweep.name)}[/] · {len(sweep.runs)} {words['runs']} · "
             f"{words['metric']} {safe(sweep.metric_tag or '?')} ({sweep.direction})"
         )
-        sources = sorted({r.hparams_source for r in sweep.runs})
-        shown = ", ".join(words["source_name"] if s == "run_name" else words["source_plugin"] for s in sources)
+        shown = ", ".join(source_words(s, lang) for s in sorted({r.hparams_source for r in sweep.runs}))
         console.print(f"  {words['hparams']}: {safe(', '.join(sweep.hparams))} [dim]({shown})[/]")
         if sweep.importance:
             parts = ", ".join(f"{safe(h)} {100 * s:.0f}%" for h, s in sweep.importance)
@@ -119,11 +137,11 @@ def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
         console.print(f"  {words['ranking']}:")
         for i, name in enumerate(sweep.ranking, 1):
             r = by_run[name]
-            hp = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.hparams.items()))
+            hp = _hparams_text(r.hparams, sweep.hparams)
             console.print(f"    {i:>3}. {safe(name)}  {_short(r.best_value)}  [dim]{safe(hp)} · {r.status}[/]")
         failed = [r for r in sweep.runs if r.failed]
         for r in failed:
-            hp = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.hparams.items()))
+            hp = _hparams_text(r.hparams, sweep.hparams)
             console.print(f"      [red]{words['failed']}[/] {safe(r.run)}  [dim]{safe(hp)} · {', '.join(r.codes)}[/]")
 
 
@@ -149,6 +167,20 @@ def render_sweep_markdown(sweeps: Sequence[Sweep], logdir: str, lang: str, strea
             cells = " | ".join(md_escape(_short(r.hparams.get(h))) for h in names)
             out.append(f"| {i} | {md_escape(name)} | {cells} | {md_escape(_short(r.best_value))} | {r.status} |")
     stream.write("\n".join(out).rstrip() + "\n")
+
+
+def source_words(source: str, lang: str) -> str:
+    """Where a run's hyperparameters came from, in words (`HParams.source`)."""
+    words = SWEEP_WORDS[lang]
+    if source.startswith("file:"):
+        return fill(words["source_file"], TemplateValues({"files": source.replace("file:", "").replace("+", ", ")}))
+    key = {"run_name": "source_name", "hparams_plugin": "source_plugin", "trainer_args": "source_trainer"}
+    return words[key[source]] if source in key else source
+
+
+def _hparams_text(values: dict[str, object], names: Sequence[str]) -> str:
+    """The sweep's hyperparameters of one run, ``lr=0.01, bs=32``; the settings no run changed are left out."""
+    return ", ".join(f"{k}={_short(values[k])}" for k in names if k in values)
 
 
 def _short(value: object) -> str:

@@ -4,7 +4,10 @@ Input: each run's `RunReport` (the per-run diagnosis) and its `HParams`. No I/O.
 
 - Sweeps: runs with hyperparameters that share a parent folder form one sweep
   (``lr=0.1/``, ``lr=0.01/`` under ``sweep1/``); runs that differ only by
-  ``seed`` form one configuration.
+  ``seed`` form one configuration. The sweep's hyperparameters are those whose
+  value differs between its runs (a Trainer's arguments or a YOLO ``args.yaml``
+  record a hundred settings, most never searched), less text values that are
+  different on every run (output folders, run names: `_identifier`).
 - Score: the best value of the sweep's metric at each run's recommended
   checkpoint, the validation curve `analyze` chose it from (its lowest
   validation loss, else its best validation metric), or `--metric TAG`.
@@ -107,7 +110,7 @@ def _sweep(
     direction = _direction(tag, reports)
     runs = [_run(r, data.get(r.run), hparams[r.run], tag, direction) for r in reports]
     names = sorted({k for r in runs for k in r.hparams})
-    varied = [h for h in names if len({_key(r.hparams.get(h)) for r in runs}) > 1]
+    varied = [h for h in names if len({_key(r.hparams.get(h)) for r in runs}) > 1 and not _identifier(h, runs)]
     scored = [r for r in runs if r.best_value is not None and not r.failed]
     sign = 1.0 if direction == "min" else -1.0
     ranking = [r.run for r in sorted(scored, key=lambda r: sign * float(r.best_value))]  # type: ignore[arg-type]
@@ -115,7 +118,18 @@ def _sweep(
     importance = sorted(((h, _importance(h, scored)) for h in tuned), key=lambda x: -x[1])
     findings = _findings(runs, scored, tuned, ranking, importance, direction)
     advice = _advice(runs, scored, tuned, ranking, importance)
-    return Sweep(name, tag, direction, names, runs, ranking, importance, findings, advice)
+    return Sweep(name, tag, direction, varied, runs, ranking, importance, findings, advice)
+
+
+def _identifier(h: str, runs: Sequence[SweepRun]) -> bool:
+    """A text that differs on every run and is a path or names the run (an output folder, a logging folder,
+    ``run_name`` in a Trainer's arguments, ``name: exp2`` in a YOLO ``args.yaml``) identifies the run; it is not
+    a setting that was searched, and as a "category" of one run each it would explain every score. A text per
+    run that is neither (``optimizer: adam / sgd / rmsprop``) stays a hyperparameter."""
+    texts = [(r.run.rpartition("/")[2], v) for r in runs if isinstance((v := r.hparams.get(h)), str)]
+    if len(texts) < len(runs) or len({v for _, v in texts}) < len(runs):
+        return False
+    return all("/" in v or "\\" in v or (leaf and leaf in v) for leaf, v in texts)
 
 
 def _common_metric(reports: list[RunReport]) -> str | None:
@@ -189,6 +203,15 @@ def is_log_scale(h: str, runs: Sequence[SweepRun]) -> bool:
     """Positive values spanning `LOG_SPAN` or more: a rate, read (and searched) on a log scale."""
     x = _floats(h, runs)
     return x is not None and _log_scale(x)
+
+
+def hparam_scale(h: str, runs: Sequence[SweepRun]) -> str:
+    """How `h` is read and drawn: ``log`` (`is_log_scale`), ``linear`` when every value it takes is a finite
+    number, else ``category`` (strings, booleans, NaN: values to group by, not to place on an axis)."""
+    values = [r.hparams[h] for r in runs if h in r.hparams]
+    if any(_number(v) is None for v in values):
+        return "category"
+    return "log" if is_log_scale(h, runs) else "linear"
 
 
 def _numeric(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:

@@ -61,6 +61,8 @@ SWEEP_WORDS: dict[str, dict[str, str]] = {
         "best": "best",
         "source_name": "inferred from run names",
         "source_plugin": "from HParams data",
+        "source_trainer": "from the Trainer's arguments",
+        "source_file": "from {files}",
         "hparams": "hyperparameters",
     },
     "zh": {
@@ -82,6 +84,8 @@ SWEEP_WORDS: dict[str, dict[str, str]] = {
         "best": "最好",
         "source_name": "从运行名推断",
         "source_plugin": "取自 HParams 数据",
+        "source_trainer": "取自 Trainer 的参数",
+        "source_file": "取自 {files}",
         "hparams": "超参数",
     },
 }

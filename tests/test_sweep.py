@@ -100,6 +100,65 @@ def test_importance_on_a_constructed_answer():
     assert sw._importance("opt", runs) == pytest.approx(0.0, abs=1e-9)
 
 
+def _runs_of(values, scores, name="lr"):
+    return [sw.SweepRun(f"r{i}", {name: v}, "run_name", "ok", 1, y, [], False, False)
+            for i, (v, y) in enumerate(zip(values, scores, strict=True))]  # fmt: skip
+
+
+def test_importance_of_groups_is_epsilon_squared_as_an_anova_gives_it():
+    """Checked against scipy's one-way ANOVA: epsilon squared = (k-1)(F-1) / ((k-1)(F-1) + N-1)."""
+    from scipy.stats import f_oneway
+
+    groups = {"adam": [0.30, 0.34, 0.31], "sgd": [0.45, 0.40, 0.43], "rmsprop": [0.33, 0.38, 0.36]}
+    values = [k for k, ys in groups.items() for _ in ys]
+    scores = [y for ys in groups.values() for y in ys]
+    f = f_oneway(*groups.values()).statistic
+    k, n = len(groups), len(scores)
+    expected = (k - 1) * (f - 1) / ((k - 1) * (f - 1) + n - 1)
+    assert sw._importance("lr", _runs_of(values, scores)) == pytest.approx(expected)
+
+
+def test_importance_of_many_values_is_the_adjusted_r2_of_a_quadratic():
+    """Checked against a least-squares fit on log10(lr), lr, lr² built here."""
+    lr = np.array([1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
+    y = np.array([0.9, 0.7, 0.5, 0.42, 0.40, 0.47, 0.66, 0.8])
+    x = np.log10(lr)
+    design = np.stack([x**2, x, np.ones_like(x)], axis=1)
+    resid = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    n = y.size
+    expected = 1 - (resid @ resid / (n - 3)) / (np.sum((y - y.mean()) ** 2) / (n - 1))
+    assert sw._importance("lr", _runs_of(lr.tolist(), y.tolist())) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("runs", "measured"), [(5, True), (4, False)])
+def test_an_effect_needs_two_runs_beyond_its_groups(runs, measured):
+    """3 values: 5 runs leave 2 = MIN_RESIDUAL_DF (measured), 4 leave 1 (not measured: None, a finding says so)."""
+    assert sw.MIN_RESIDUAL_DF == 2
+    values = [0.1, 0.01, 0.001, 0.1, 0.01][:runs]
+    scores = [0.5, 0.3, 0.6, 0.52, 0.33][:runs]
+    share = sw._importance("lr", _runs_of(values, scores))
+    assert (share is not None) is measured
+
+
+def test_one_value_per_run_measures_nothing_and_says_so():
+    """The public UNet sweep of ../shared/reallogs names one change per run (lr, weight decay, dropout+bs): four
+    runs; lr and weight decay split them in 3 groups each (two set, one unset). Raw eta squared said lr explains
+    99%; with one run left beyond its groups, nothing is measurable about it."""
+    reports, data, hps = [], {}, {}
+    for name, value in [("UNet_wd_1e_4", 0.086), ("UNet_wd_1e_5", 0.098), ("UNet_dr015_bs32_lr3e_4", 0.11),
+                        ("UNet_lr2e_3", 0.198)]:  # fmt: skip
+        r = run(**{"Loss/train": decay(20, 1.0, value), "Loss/val": decay(20, 1.0, value)})
+        r.name = f"unet/{name}"
+        reports.append(analyze_run(r))
+        data[r.name] = r
+        hps[r.name] = run_hparams(name, {})
+    (sweep,) = sw.analyze_sweeps(reports, data, hps)
+    assert {h for h, _ in sweep.importance} == {"batch_size", "dropout"}  # 2 groups each: measured
+    (note,) = [f for f in sweep.findings if f.code == "too_few_runs"]
+    assert note.evidence["hparams"] == "lr, weight_decay" and note.evidence["runs"] == 4
+    assert sw.is_log_scale("weight_decay", sweep.runs)  # 1e-5 and 1e-4 on the runs that set it
+
+
 def _write_sweep(root):
     """A small sweep on disk: names carry lr and bs; one extra run gets its hyperparameters from add_hparams."""
     from tests.test_cli import write_run
@@ -208,8 +267,9 @@ def test_the_sweep_analysis_never_raises_and_keeps_its_invariants(runs):
     scored = [r for r in members if r.best_value is not None and not r.failed]
     ranking = [r.run for r in sorted(scored, key=lambda r: r.best_value)]
     tuned = sorted({k for r in members for k in r.hparams} - sw.SEED_NAMES)
-    importance = [(h, sw._importance(h, scored)) for h in tuned]
-    assert all(0.0 <= s <= 1.0 for _, s in importance)
+    shares = [(h, sw._importance(h, scored)) for h in tuned]
+    assert all(s is None or 0.0 <= s <= 1.0 for _, s in shares)
+    importance = [(h, s) for h, s in shares if s is not None]
     findings = sw._findings(members, scored, tuned, ranking, importance, "min")
     names = {r.run for r in members}
     assert all(set(f.runs) <= names and f.severity in ("info", "warning", "error") for f in findings)

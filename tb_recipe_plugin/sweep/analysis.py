@@ -40,6 +40,9 @@ LOG_SPAN = 10.0
 """A positive numeric hyperparameter whose values span 10x or more is read on a log scale (learning rates, decays)."""
 FEW_VALUES = 6
 """Up to 6 distinct values: a grid, compared group by group (eta squared); more: a curve fitted (quadratic R²)."""
+MIN_RESIDUAL_DF = 2
+"""An effect is measured only when at least 2 runs are left over after one per group of values (or per fitted
+coefficient): with fewer, a hyperparameter with a value per run explains every score, whatever its effect."""
 NO_EFFECT = 0.05
 """Explaining under 5% of the variance of the scores is no measurable effect."""
 RANGE_SHARE = 0.75
@@ -65,7 +68,7 @@ class SweepRun:
 
 @dataclass
 class SweepFinding:
-    code: str  # failed_range | still_learning_range | best_at_edge | ranking_is_noise | no_effect
+    code: str  # failed_range | still_learning_range | best_at_edge | ranking_is_noise | no_effect | too_few_runs
     severity: str
     hparam: str | None
     runs: list[str]
@@ -115,8 +118,13 @@ def _sweep(
     sign = 1.0 if direction == "min" else -1.0
     ranking = [r.run for r in sorted(scored, key=lambda r: sign * float(r.best_value))]  # type: ignore[arg-type]
     tuned = [h for h in varied if h not in SEED_NAMES]
-    importance = sorted(((h, _importance(h, scored)) for h in tuned), key=lambda x: -x[1])
+    shares = {h: _importance(h, scored) for h in tuned}
+    importance = sorted(((h, s) for h, s in shares.items() if s is not None), key=lambda x: -x[1])
     findings = _findings(runs, scored, tuned, ranking, importance, direction)
+    unmeasured = [h for h, s in shares.items() if s is None]
+    if unmeasured and len(scored) >= 2:
+        findings.append(SweepFinding("too_few_runs", "info", None, [],
+                                     {"hparams": ", ".join(unmeasured), "runs": len(scored)}))  # fmt: skip
     advice = _advice(runs, scored, tuned, ranking, importance)
     return Sweep(name, tag, direction, varied, runs, ranking, importance, findings, advice)
 
@@ -196,13 +204,13 @@ def _floats(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
 
 def _log_scale(x: np.ndarray) -> bool:
     with np.errstate(all="ignore"):
-        return bool(np.all(x > 0) and x.max() / x.min() >= LOG_SPAN)
+        return bool(x.size >= 2 and np.all(x > 0) and x.max() / x.min() >= LOG_SPAN)
 
 
 def is_log_scale(h: str, runs: Sequence[SweepRun]) -> bool:
-    """Positive values spanning `LOG_SPAN` or more: a rate, read (and searched) on a log scale."""
-    x = _floats(h, runs)
-    return x is not None and _log_scale(x)
+    """Positive values spanning `LOG_SPAN` or more: a rate, read (and searched) on a log scale. Judged on the runs
+    that set `h` (a run named ``UNet_wd_1e_4`` beside ``UNet_lr2e_3`` sets weight decay, the other does not)."""
+    return _log_scale(np.asarray(list(_numbers(h, runs).values()), dtype=np.float64))
 
 
 def hparam_scale(h: str, runs: Sequence[SweepRun]) -> str:
@@ -222,36 +230,49 @@ def _numeric(h: str, runs: Sequence[SweepRun]) -> np.ndarray | None:
     return np.log10(x) if _log_scale(x) else x
 
 
-def _importance(h: str, scored: Sequence[SweepRun]) -> float:
-    """Share of the variance of the scores explained by `h` alone (0-1); 0 when it cannot be computed."""
+def _importance(h: str, scored: Sequence[SweepRun]) -> float | None:
+    """Share of the variance of the scores explained by `h` alone (0-1), or None when the runs cannot measure it
+    (`MIN_RESIDUAL_DF`). 0 when every score is the same."""
     with np.errstate(all="ignore"):
         try:
             share = _explained(h, scored)
         except (np.linalg.LinAlgError, ValueError):  # a fit on degenerate values
-            return 0.0
-    return share if math.isfinite(share) else 0.0
+            return None
+    return share if share is None or math.isfinite(share) else None
 
 
-def _explained(h: str, scored: Sequence[SweepRun]) -> float:
+def _explained(h: str, scored: Sequence[SweepRun]) -> float | None:
+    """Adjusted for the number of runs, so a hyperparameter with one value per run does not explain everything by
+    construction: epsilon squared, (SS_between - (k-1) MS_within) / SS_total, for k groups; adjusted R² of the
+    quadratic fit, 1 - (SS_resid / (n-3)) / (SS_total / (n-1)). Clipped to 0-1."""
     if len(scored) < MIN_SWEEP_RUNS:
-        return 0.0
+        return None
     y = np.asarray([float(r.best_value) for r in scored])  # type: ignore[arg-type]
+    n = y.size
     total = float(np.sum((y - y.mean()) ** 2))
-    if not math.isfinite(total) or total <= 0:
-        return 0.0
-    x = _numeric(h, scored)
+    if not math.isfinite(total):
+        return None
     keys = [_key(r.hparams.get(h)) for r in scored]
+    if total <= 0:
+        return 0.0 if len(set(keys)) > 1 else None
+    x = _numeric(h, scored)
     if x is not None and not np.all(np.isfinite(x)):
         x = None  # NaN/inf values: compared as groups, not fitted
-    if x is None or len(set(keys)) <= FEW_VALUES:
-        between = 0.0
-        for k in set(keys):
-            group = y[[i for i, kk in enumerate(keys) if kk == k]]
-            between += group.size * (float(group.mean()) - float(y.mean())) ** 2
-        return max(0.0, min(1.0, between / total))
+    groups = set(keys)
+    if x is None or len(groups) <= FEW_VALUES:
+        if len(groups) < 2 or n - len(groups) < MIN_RESIDUAL_DF:
+            return None
+        between = sum(
+            (g := y[[i for i, kk in enumerate(keys) if kk == k]]).size * (float(g.mean()) - float(y.mean())) ** 2
+            for k in groups
+        )
+        within = (total - between) / (n - len(groups))
+        return max(0.0, min(1.0, (between - (len(groups) - 1) * within) / total))
+    if n - 3 < MIN_RESIDUAL_DF:
+        return None
     coef = np.polyfit(x, y, 2)
-    resid = y - np.polyval(coef, x)
-    return max(0.0, min(1.0, 1.0 - float(np.sum(resid**2)) / total))
+    resid = float(np.sum((y - np.polyval(coef, x)) ** 2))
+    return max(0.0, min(1.0, 1.0 - (resid / (n - 3)) / (total / (n - 1))))
 
 
 def _findings(

@@ -23,6 +23,12 @@ SWEEP_FINDINGS: dict[str, dict[str, str]] = {
         "en": "{hparam} explains {share_pct}% of the score's variance: no measurable effect in this sweep.",
         "zh": "{hparam} 只解释了得分方差的 {share_pct}%：在这次搜索中没有可测的影响。",
     },
+    "too_few_runs": {
+        "en": "Too few runs to measure the effect of {hparams}: {runs} ranked runs spread over their values leave "
+        "nothing to tell an effect from noise. Repeat the best configurations with other seeds, or add runs.",
+        "zh": "运行太少，无法衡量 {hparams} 的影响：{runs} 个参与排名的运行分散在这些取值上，无法区分效果和噪声。"
+        "用其他随机种子重复最好的配置，或增加运行。",
+    },
 }
 """Sweep findings, filled from their evidence (`sweep/analysis.py`)."""
 

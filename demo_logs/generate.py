@@ -5,9 +5,14 @@ data set (1,797 8x8 images, 10 classes; no download), written by the real
 writers: Keras 3's `keras.callbacks.TensorBoard` or PyTorch's
 `torch.utils.tensorboard.SummaryWriter`. Each run is set up so that one
 training-curve pattern is unmistakable (see README.md and expected.json).
+Two entries are sweeps, folders of runs with their hyperparameters in
+TensorBoard's HParams format: `sweep_keras` (a learning rate x batch size grid,
+two seeds, `hp.hparams_config` + `hp.KerasCallback`) and `sweep_torch` (PyTorch
+runs that call `add_hparams`).
 
     python demo_logs/generate.py                 # all runs
     python demo_logs/generate.py keras_healthy   # only some runs
+    python demo_logs/generate.py sweep_keras     # a sweep: rewrites demo_logs/sweep_keras/
     python demo_logs/generate.py --summary       # print the written curves, train nothing
 
 Requires `pip install -e '.[tensorflow]'`, `pip install torch==2.13.0 scikit-learn`.
@@ -364,7 +369,7 @@ def torch_evaluate(torch, model, xv, yv) -> tuple[float, float]:
 
 def torch_train_epoch(torch, model, opt, loader, writer, step: int, log_every: int = 1, corrupt=frozenset()):
     """One epoch of plain cross-entropy training that logs the raw per-batch loss
-    as `Loss/train_batch` every `log_every` global steps. Batches whose global
+    as `Loss/train_batch` every `log_every` global steps (never with 0). Batches whose global
     step is in `corrupt` get their labels shifted by one class. Returns the
     new global step and the epoch's mean training loss."""
     total, n = 0.0, 0
@@ -376,7 +381,7 @@ def torch_train_epoch(torch, model, opt, loader, writer, step: int, log_every: i
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % log_every == 0:
+        if log_every and step % log_every == 0:
             writer.add_scalar("Loss/train_batch", loss.item(), step)
         total += loss.item() * len(yb)
         n += len(yb)
@@ -478,6 +483,151 @@ def torch_restart(run: str) -> None:
     launch(8, 19, ckpt, seed=14, ckpt_epoch=None)
 
 
+# --------------------------------------------------------------------------- sweeps
+# A sweep "run" writes a folder of runs, one per trial, each with its hyperparameters in TensorBoard's HParams
+# format. `tb-recipe sweep demo_logs` reads each folder as one sweep.
+
+KERAS_SWEEP_LRS = (0.003, 0.03, 0.3, 3.0)
+KERAS_SWEEP_BATCHES = (32, 128)
+KERAS_SWEEP_SEEDS = (0, 1)
+KERAS_SWEEP_EPOCHS = 12
+
+
+def keras_sweep_trials() -> list[tuple[str, dict[str, float | int]]]:
+    """(run folder, hyperparameters) of the Keras sweep: every learning rate x batch size x seed. The folder names
+    spell the same values (`bs` is tb-recipe's short name for `batch_size`)."""
+    return [
+        (f"lr={lr:g},bs={bs},seed={seed}", {"lr": lr, "batch_size": bs, "seed": seed})
+        for lr in KERAS_SWEEP_LRS
+        for bs in KERAS_SWEEP_BATCHES
+        for seed in KERAS_SWEEP_SEEDS
+    ]
+
+
+def sweep_keras(run: str) -> None:
+    """A learning-rate x batch-size grid, two seeds each: MLP 64-128-10 with LeakyReLU (logits), SGD with momentum
+    0.9, 12 epochs. Each trial is its own run `sweep_keras/lr=...,bs=...,seed=...` written by Keras' `TensorBoard`
+    callback (`train/`, `validation/`), and by TensorBoard's HParams API in the run folder itself: the experiment
+    (`hp.hparams_config`: the hyperparameters with their grid values and the validation metrics) and the trial's
+    values (`hp.KerasCallback`, which also records the session's end). LR 3 overflows to NaN by epoch 4 at both
+    batch sizes (LeakyReLU keeps every unit alive, so nothing caps the logits); LR 0.003 is still falling at every
+    epoch after 12 epochs."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    sweep = fresh_dir(run)
+    x, y, xv, yv = digits()
+    domains = {
+        "lr": hp.HParam("lr", hp.Discrete(list(KERAS_SWEEP_LRS)), description="SGD learning rate (momentum 0.9)"),
+        "batch_size": hp.HParam("batch_size", hp.Discrete(list(KERAS_SWEEP_BATCHES))),
+        "seed": hp.HParam("seed", hp.Discrete(list(KERAS_SWEEP_SEEDS)), description="keras.utils.set_random_seed"),
+    }
+    metrics = [
+        hp.Metric("epoch_loss", group="validation", display_name="validation loss"),
+        hp.Metric("epoch_accuracy", group="validation", display_name="validation accuracy"),
+    ]
+    for name, values in keras_sweep_trials():
+        keras = keras_setup(int(values["seed"]))
+        d = sweep / name
+        writer = tf.summary.create_file_writer(str(d))
+        with writer.as_default():
+            hp.hparams_config(hparams=list(domains.values()), metrics=metrics)
+        model = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(128, activation="leaky_relu"),
+                keras.layers.Dense(NUM_CLASSES),
+            ]
+        )
+        trial = hp.KerasCallback(writer, {domains[k]: v for k, v in values.items()}, trial_id=name)
+        optimizer = keras.optimizers.SGD(values["lr"], momentum=0.9)
+        compile_fit(
+            keras,
+            model,
+            optimizer,
+            d,
+            x,
+            y,
+            xv,
+            yv,
+            epochs=KERAS_SWEEP_EPOCHS,
+            batch_size=int(values["batch_size"]),
+            logits=True,
+            callbacks=[trial],
+        )
+        writer.close()
+
+
+TORCH_SWEEP = [{"lr": lr, "dropout": dropout} for lr in (1e-4, 1e-3, 1e-2) for dropout in (0.0, 0.5)]
+TORCH_SWEEP_EPOCHS = 15
+
+
+def sweep_torch(run: str) -> None:
+    """Six PyTorch runs `sweep_torch/run_0` ... `run_5` (names that spell nothing): MLP 64-128-128-10 with Dropout
+    after each hidden layer, Adam, batch 32, shuffled, 15 epochs; LR 1e-4, 1e-3, 1e-2 x dropout 0, 0.5. Epoch tags
+    at the epoch index, no per-batch loss. At the end each run calls `writer.add_hparams(hparams, metrics)`, which
+    writes the hyperparameters and the two final metrics into a child folder `run_<i>/<timestamp>/`."""
+    torch = torch_setup(20)
+    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.tensorboard import SummaryWriter
+
+    sweep = fresh_dir(run)
+    x, y, xv, yv = digits()
+    ds = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    xv_t, yv_t = torch.from_numpy(xv), torch.from_numpy(yv)
+    nn = torch.nn
+    for i, hparams in enumerate(TORCH_SWEEP):
+        torch.manual_seed(20 + i)
+        dropout = hparams["dropout"]
+        model = nn.Sequential(
+            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(128, NUM_CLASSES),
+        )  # fmt: skip
+        opt = torch.optim.Adam(model.parameters(), lr=hparams["lr"])
+        loader = DataLoader(ds, BATCH, shuffle=True, generator=torch.Generator().manual_seed(20 + i))
+        writer = SummaryWriter(log_dir=str(sweep / f"run_{i}"))
+        step, best = 0, math.inf
+        for epoch in range(TORCH_SWEEP_EPOCHS):
+            step, train_loss = torch_train_epoch(torch, model, opt, loader, writer, step, log_every=0)
+            torch_log_epoch(torch, model, writer, xv_t, yv_t, train_loss, at=epoch)
+            best = min(best, torch_evaluate(torch, model, xv_t, yv_t)[0])
+        _, accuracy = torch_evaluate(torch, model, xv_t, yv_t)
+        writer.add_hparams(hparams, {"hparam/best_val_loss": best, "hparam/val_accuracy": accuracy})
+        writer.close()
+
+
+SWEEPS = ("sweep_keras", "sweep_torch")
+
+
+def sweep_trials(sweep: str) -> list[tuple[str, dict[str, float | int]]]:
+    """(run, hyperparameters) of each trial of a sweep; the run is named `<sweep>/<trial folder>`."""
+    if sweep == "sweep_keras":
+        return [(f"{sweep}/{name}", values) for name, values in keras_sweep_trials()]
+    return [(f"{sweep}/run_{i}", hparams) for i, hparams in enumerate(TORCH_SWEEP)]
+
+
+def read_hparams(run_dir: Path) -> dict[str, float | str | bool]:
+    """The hyperparameter values a run's event files record (`_hparams_/session_start_info`, in the run folder or
+    the child folder `add_hparams` writes), read with TensorBoard's own accumulator and protos."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    out: dict[str, float | str | bool] = {}
+    for sub in sorted({p.parent for p in run_dir.rglob("events.out.tfevents.*")}):
+        acc = EventAccumulator(str(sub))
+        acc.Reload()
+        try:
+            raw = acc.PluginTagToContent("hparams").get("_hparams_/session_start_info")
+        except KeyError:  # no HParams data in this folder
+            continue
+        if raw is None:
+            continue
+        start = plugin_data_pb2.HParamsPluginData.FromString(raw).session_start_info
+        for k, v in start.hparams.items():
+            out[k] = getattr(v, v.WhichOneof("kind"))
+    return out
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -497,8 +647,8 @@ def read_run(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
         for tag in tags.get("scalars", []):
             out[prefix + tag] = [(e.step, float(e.value)) for e in acc.Scalars(tag)]
         for tag in tags.get("tensors", []):
-            if acc.SummaryMetadata(tag).plugin_data.plugin_name == "text":
-                continue  # DiagnosisCallback's set-up summary
+            if acc.SummaryMetadata(tag).plugin_data.plugin_name in ("text", "hparams"):
+                continue  # DiagnosisCallback's set-up summary, the HParams API's records
             out[prefix + tag] = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
     return out
 
@@ -648,6 +798,59 @@ def _check(run: str, s: dict) -> list[str]:
     return [name for name, ok in c if not ok]
 
 
+def _eta_squared(y: np.ndarray, keys: list[float]) -> float:
+    """Share of the variance of `y` that grouping by `keys` explains: between-group over total sum of squares."""
+    total = float(np.sum((y - y.mean()) ** 2))
+    between = 0.0
+    for k in set(keys):
+        group = y[[key == k for key in keys]]
+        between += group.size * (float(group.mean()) - float(y.mean())) ** 2
+    return between / total if total > 0 else 0.0
+
+
+def _check_sweep(sweep: str) -> list[str]:
+    """Conditions that must hold for a sweep's runs together; returns the failed names."""
+    trials = sweep_trials(sweep)
+    written = dict(trials)
+    runs = list(written)
+    folders = {f"{sweep}/{p.name}" for p in (HERE / sweep).iterdir() if p.is_dir()}
+    c: list[tuple[str, bool]] = [("one folder per trial, no other", folders == set(runs))]
+    recorded = {r: read_hparams(HERE / r) for r in runs}
+    c += [("HParams data = the trial's values", all(recorded[r] == written[r] for r in runs))]
+    keras = sweep == "sweep_keras"
+    series = {r: read_run(HERE / r) for r in runs}
+    vl = {r: _v(series[r], "validation/epoch_loss" if keras else "Loss/val") for r in runs}
+    tl = {r: _v(series[r], "train/epoch_loss" if keras else "Loss/train") for r in runs}
+    lrs = sorted({v["lr"] for v in written.values()})
+    low = [r for r in runs if written[r]["lr"] == lrs[0]]
+    finite = [r for r in runs if np.isfinite(tl[r]).all() and np.isfinite(vl[r]).all()]
+    best = {r: float(vl[r].min()) for r in finite}
+    winner = min(finite, key=lambda r: best[r])
+    quarter = max(2, vl[low[0]].size // 4)
+    c += [
+        ("lowest LR: val loss falls at every epoch", all(bool(np.all(np.diff(vl[r]) < 0)) for r in low)),
+        ("lowest LR: val loss -10% over the last quarter", all(vl[r][-1] < 0.9 * vl[r][-quarter] for r in low)),
+    ]
+    if keras:
+        top = [r for r in runs if written[r]["lr"] == lrs[-1]]
+        nan_from = {r: int(np.argmin(np.isfinite(tl[r]))) for r in top}
+        c += [
+            ("top LR NaN in every run, for good", all(not np.isfinite(tl[r][i:]).any() for r, i in nan_from.items())),
+            ("top LR NaN by epoch 4", all(i <= 4 for i in nan_from.values())),
+            ("every other run finite", len(finite) == len(runs) - len(top)),
+            ("a middle LR wins", lrs[0] < written[winner]["lr"] < lrs[-1]),
+        ]
+        y = np.log([best[r] for r in finite])
+        by_lr = _eta_squared(y, [written[r]["lr"] for r in finite])
+        by_bs = _eta_squared(y, [written[r]["batch_size"] for r in finite])
+        c += [("LR explains 2x more than batch size", by_lr > 2 * by_bs)]
+    else:
+        children = {r: [p for p in (HERE / r).iterdir() if p.is_dir()] for r in runs}
+        c += [("one add_hparams child folder per run", all(len(v) == 1 for v in children.values()))]
+        c += [("every run finite", len(finite) == len(runs)), ("the top LR wins", written[winner]["lr"] == lrs[-1])]
+    return [name for name, ok in c if not ok]
+
+
 RUNS: dict[str, Callable[[str], None]] = {
     "keras_healthy": keras_healthy,
     "keras_overfitting": keras_overfitting,
@@ -666,6 +869,8 @@ RUNS: dict[str, Callable[[str], None]] = {
     "torch_unshuffled": torch_unshuffled,
     "torch_loss_spikes": torch_loss_spikes,
     "torch_restart": torch_restart,
+    "sweep_keras": sweep_keras,
+    "sweep_torch": sweep_torch,
 }
 
 
@@ -686,8 +891,13 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             RUNS[run](run)
             print(f"[{run}] generated in {time.time() - t0:.1f}s", flush=True)
-        summarize(run, full=not args.brief)
-        failed = _check(run, read_run(HERE / run))
+        if run in SWEEPS:
+            for sub, _ in sweep_trials(run):
+                summarize(sub, full=not args.brief)
+            failed = _check_sweep(run)
+        else:
+            summarize(run, full=not args.brief)
+            failed = _check(run, read_run(HERE / run))
         print(f"  pattern check: {'OK' if not failed else 'FAILED: ' + '; '.join(failed)}")
         failures += bool(failed)
     if not args.summary:

@@ -170,6 +170,24 @@ def test_the_readme_sample_is_the_current_output(capsys):
     assert out.replace(demo, "demo_logs") == sample
 
 
+def test_the_readme_sweep_sample_is_the_current_output(capsys):
+    """The README's `tb-recipe sweep demo_logs` sample is the current output; its "…" line stands for ranking lines
+    left out, so the lines before it open the output and the lines after it follow on, in order."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = "$ tb-recipe sweep demo_logs\n"
+    start = readme.index("```text\n" + command) + len("```text\n" + command)
+    sample = readme[start : readme.index("```", start)].splitlines()
+    cut = next(i for i, line in enumerate(sample) if line.strip() == "…")
+    head, tail = sample[:cut], sample[cut + 1 :]
+    demo = str(root / "demo_logs")
+    _, out, _ = run_cli("sweep", demo, "--no-color", capsys=capsys)
+    lines = out.replace(demo, "demo_logs").splitlines()
+    assert lines[: len(head)] == head
+    resume = lines.index(tail[0], len(head))
+    assert lines[resume : resume + len(tail)] == tail and resume + len(tail) == len(lines)
+
+
 def test_worker_processes_give_the_same_report(tmp_path, capsys):
     """--jobs 2 spreads the runs over two processes; the report is byte-for-byte the one of --jobs 1."""
     from tb_recipe_plugin import runner

@@ -11,6 +11,7 @@ the rule is fixed, so the entry gets removed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -103,3 +104,88 @@ def test_every_rendered_text_is_complete(lang):
             f = render_finding(finding, lang)
             texts = [f["message"]] + [s[k] for s in f["suggestions"] for k in ("action", "why")]
             assert all("?" not in t and "{" not in t for t in texts), (report.run, f["code"], texts)
+
+
+# --------------------------------------------------------------------------- the demo sweeps
+# `demo_logs/sweep_keras/` and `demo_logs/sweep_torch/` are folders of runs written with their hyperparameters in
+# TensorBoard's HParams format. The expectations come from the grid that generate.py wrote, not from one output.
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("demo_logs_generate", DEMO / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATE = _generator()
+TRIALS = {sweep: dict(GENERATE.sweep_trials(sweep)) for sweep in GENERATE.SWEEPS}
+
+
+@pytest.fixture(scope="module")
+def sweeps():
+    from tb_recipe_plugin.cli import sweep_logdir
+
+    return {s.name: s for s in sweep_logdir(str(DEMO), None, None, progress=False, jobs=1)}
+
+
+def test_every_sweep_run_is_labelled():
+    for trials in TRIALS.values():
+        assert set(trials) <= set(EXPECTED) and set(trials) <= set(REPORTS)
+
+
+def test_the_demo_sweeps_are_found_with_the_written_hyperparameters(sweeps):
+    assert set(sweeps) == set(GENERATE.SWEEPS) and len(sweeps) == 2
+    for name, sweep in sweeps.items():
+        assert {r.run for r in sweep.runs} == set(TRIALS[name])
+        for run in sweep.runs:
+            assert run.hparams_source == "hparams_plugin", run.run
+            assert run.hparams == {k: float(v) for k, v in TRIALS[name][run.run].items()}, run.run
+
+
+def test_keras_sweep_folder_names_spell_what_the_hparams_data_records(sweeps):
+    from tb_recipe_plugin.sweep.hparams import from_run_name
+
+    for run in sweeps["sweep_keras"].runs:
+        named = from_run_name(run.run.rpartition("/")[2])
+        assert named is not None and named.values == run.hparams, run.run
+
+
+def test_torch_sweep_hparams_come_from_add_hparams_and_its_child_folder_is_no_run(sweeps):
+    from tb_recipe_plugin.sweep.hparams import from_run_name
+
+    runs = set(TRIALS["sweep_torch"])
+    for run in runs:
+        assert from_run_name(run.rpartition("/")[2]) is None, run  # `run_<i>` spells no hyperparameter
+        children = [p for p in (DEMO / run).iterdir() if p.is_dir()]
+        assert len(children) == 1 and list(children[0].glob("events.out.tfevents.*")), run  # add_hparams' folder
+    assert {name for name in REPORTS if name.startswith("sweep_torch/")} == runs
+    assert {rd.name for rd in iter_runs(str(DEMO / "sweep_torch"))} == {r.rpartition("/")[2] for r in runs}
+
+
+def test_keras_sweep_story(sweeps):
+    """LR matters most; the top LR fails in every run; the winner is an LR inside the grid; the lowest LR is still
+    improving."""
+    sweep, trials = sweeps["sweep_keras"], TRIALS["sweep_keras"]
+    lrs = sorted({v["lr"] for v in trials.values()})
+    assert sweep.importance[0][0] == "lr"
+    assert dict(sweep.importance)["lr"] > dict(sweep.importance)["batch_size"]
+    (failed,) = [f for f in sweep.findings if f.code == "failed_range"]
+    top = {run for run, v in trials.items() if v["lr"] == lrs[-1]}
+    assert failed.hparam == "lr" and set(failed.runs) == top
+    assert failed.evidence["side"] == "at_least" and failed.evidence["threshold"] == lrs[-1]
+    assert {r.run for r in sweep.runs if r.failed} == top and not top & set(sweep.ranking)
+    assert lrs[0] < trials[sweep.ranking[0]]["lr"] < lrs[-1]
+    (learning,) = [f for f in sweep.findings if f.code == "still_learning_range"]
+    assert learning.hparam == "lr" and learning.evidence["side"] == "at_most"
+    assert {run for run, v in trials.items() if v["lr"] == lrs[0]} <= set(learning.runs)
+
+
+def test_torch_sweep_story(sweeps):
+    """LR matters, dropout does not; the best LR is the top of the searched range."""
+    sweep, trials = sweeps["sweep_torch"], TRIALS["sweep_torch"]
+    lrs = sorted({v["lr"] for v in trials.values()})
+    assert sweep.importance[0][0] == "lr" and not any(r.failed for r in sweep.runs)
+    (edge,) = [f for f in sweep.findings if f.code == "best_at_edge"]
+    assert edge.hparam == "lr" and edge.evidence["side"] == "high" and edge.runs == sweep.ranking[:1]
+    assert trials[sweep.ranking[0]]["lr"] == lrs[-1]

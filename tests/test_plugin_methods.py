@@ -15,7 +15,7 @@ import pytest
 from tests.tb_app import PREFIX, tensorboard_client
 from tests.test_cli import healthy, write_run
 
-ROUTES = ("/index.js", "/plotly.js", "/runs", "/diagnosis?run=fine", "/series?run=fine", "/strings")
+ROUTES = ("/index.js", "/plotly.js", "/runs", "/diagnosis?run=fine", "/series?run=fine", "/sweeps", "/strings")
 # Method names are case-sensitive (RFC 9110, 9.1): "get" is not GET.
 REFUSED = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "get")
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,11 +24,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tb_recipe_plugin.present.safe_text import visible
+from tests.browser import CHROMIUM, ROOT, open_tab, serve
 from tests.test_cli import HOSTILE, healthy, write_run
 from tests.test_plugin_display import NAMES, TRAIN_TAG, VAL_TAG, overfitting
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
 # The README's picture: refreshed only on request, so a test run leaves the tree clean.
 SCREENSHOT = ROOT / "docs" / "diagnosis_tab.png" if os.environ.get("UPDATE_SCREENSHOT") else None
 SIGNALS_SCREENSHOT = ROOT / "docs" / "diagnosis_tab_callback.png" if os.environ.get("UPDATE_SCREENSHOT") else None
@@ -48,12 +44,6 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tensorboard(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("tab") / "logs"
@@ -68,57 +58,21 @@ def tensorboard(tmp_path_factory):
         write_run(logdir / "undecodable", **overfitting())
         os.rename(logdir / "undecodable", os.fsencode(logdir) + b"/" + UNDECODABLE)
     expected_runs = DEMO_RUNS + 4 + len(NAMES) + (sys.platform == "linux")
-    port = free_port()
-    launch = f"from tests.tb_app import serve_with_a_failing_rule as serve; serve({ANALYSIS_BUG!r})"
-    log = (logdir.parent / "tensorboard.log").open("w+")  # a file, not a pipe nobody drains while tests run
-    proc = subprocess.Popen(
-        [sys.executable, "-c", launch, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
+
+    def ready(url: str) -> bool:
         try:
             runs = json.load(urllib.request.urlopen(f"{url}/data/plugin/tb_recipe/runs", timeout=5))["runs"]
-            if len(runs) >= expected_runs:
-                break
         except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            log.seek(0)
-            pytest.fail(f"tensorboard did not come up: {log.read()[-2000:]}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+            return False
+        return len(runs) >= expected_runs
+
+    launch = f"from tests.tb_app import serve_with_a_failing_rule as serve; serve({ANALYSIS_BUG!r})"
+    yield from serve(logdir, ready, launch)
 
 
 @pytest.fixture(scope="module")
 def page(tensorboard):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.errors = []
-        page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.goto(f"{tensorboard}/#tb_recipe", wait_until="networkidle")
-        yield page
-        browser.close()
+    yield from open_tab(sync_api, tensorboard)
 
 
 def tab(page):
@@ -383,6 +337,7 @@ PLUGIN_ROUTES = (
     "runs",
     "diagnosis?run=keras_healthy",
     "series?run=keras_healthy",
+    "sweeps",
     "strings",
 )
 

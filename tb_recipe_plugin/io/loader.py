@@ -118,10 +118,12 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
     than one point: what PyTorch's and tensorboardX's `add_hparams` write (the hyperparameters and one value per
     metric, in a child folder named by a timestamp). TensorBoard lists such a child as a run of its own; users
     expect the hyperparameters on the run they trained. Local logdirs only (a remote check would cost a download)."""
+    from tb_recipe_plugin.hparams_child import hparams_parent
+
     for name in sorted(runs, key=len, reverse=True):
-        parent, _, child = name.rpartition("/")
         source = runs.get(name)
-        if not parent or parent not in runs or child in SPLIT_FOLDERS or source is None or source.errors:
+        # the rule's cheap part first (a parent, no split folder, any tags), before opening any file
+        if source is None or source.errors or not hparams_parent(name, runs, [HPARAMS_SESSION_START_TAG], 0):
             continue
         paths = [path for _, path in source.files]
         if any(is_url(path) for path in paths) or not _small(paths):
@@ -129,9 +131,9 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
         collector = ScalarCollector()
         for split, path in source.files:
             _read_file(collector, split, path)
-        if HPARAMS_SESSION_START_TAG in collector.hparams and all(
-            len(s) <= 1 for s in collector.to_series().values()
-        ):
+        longest = max((len(set(s.steps.tolist())) for s in collector.to_series().values()), default=0)
+        parent = hparams_parent(name, runs, collector.hparams, longest)
+        if parent is not None:
             runs[parent].hparams_files.extend(paths)
             del runs[name]
 
@@ -359,7 +361,7 @@ def load_run(source: RunSource) -> RunData:
         for tag, content in child.hparams.items():
             hparams.setdefault(tag, content)  # the run's own HParams data, if it has any, comes first
     for path in source.config_files:
-        content, error = _read_config(path)
+        content, error = read_config(path)
         if content is not None:
             hparams[CONFIG_FILE_KEY + os.path.basename(path)] = content
         if error:
@@ -367,7 +369,7 @@ def load_run(source: RunSource) -> RunData:
     return RunData(name=source.name, series=collector.to_series(), errors=errors, hparams=hparams)
 
 
-def _read_config(path: str) -> tuple[bytes | None, str | None]:
+def read_config(path: str) -> tuple[bytes | None, str | None]:
     """A configuration file's bytes, or a message saying why it was not read."""
     name = _shown(os.path.basename(path))
     try:

@@ -11,8 +11,10 @@ The JSON document is also the Diagnosis tab's ``/sweeps`` answer
 ``scale`` (hyperparameter -> ``log``, ``linear`` or ``category``: how the
 analysis reads it, so how a chart's axis should show it; ``log`` for positive
 numbers spanning 10x or more), ``runs`` (each with ``hparams``,
-``hparams_source``, ``status``, ``best_step``, ``best_value``, ``codes`` and
-``failed``: NaN or divergence, which leaves the run out of ``ranking``),
+``hparams_source``, ``status``, ``best_step``, ``best_value``, ``codes``,
+``failed``: NaN or divergence, which leaves the run out of ``ranking``,
+``primary``: the code its own diagnosis names first, and ``verdict``: that
+diagnosis in one sentence, as `tb-recipe analyze` gives it),
 ``ranking`` (best first), ``importance``, ``findings`` and ``advice`` (each
 with its localized ``message``).
 """
@@ -28,6 +30,7 @@ from tb_recipe_plugin.analysis.report import json_number
 from tb_recipe_plugin.present.catalogue.render import TemplateValues, fill
 from tb_recipe_plugin.present.catalogue.sweeps import SWEEP_ADVICE, SWEEP_FINDINGS, SWEEP_WORDS
 from tb_recipe_plugin.present.json_report import encodable, escape_hidden, well_formed_tree
+from tb_recipe_plugin.present.verdict import verdict
 from tb_recipe_plugin.sweep.analysis import Sweep, SweepFinding, hparam_scale
 
 SCHEMA = "tb-recipe.sweep/1"
@@ -65,6 +68,8 @@ def sweep_to_dict(sweep: Sweep, lang: str) -> dict[str, Any]:
                 "best_step": r.best_step,
                 "best_value": json_number(r.best_value),
                 "codes": list(r.codes),
+                "primary": r.primary,
+                "verdict": verdict(r.report, lang) if r.report is not None else None,
                 "failed": r.failed,
             }
             for r in sweep.runs
@@ -138,7 +143,8 @@ def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
         for i, name in enumerate(sweep.ranking, 1):
             r = by_run[name]
             hp = _hparams_text(r.hparams, sweep.hparams)
-            console.print(f"    {i:>3}. {safe(name)}  {_short(r.best_value)}  [dim]{safe(hp)} · {r.status}[/]")
+            said = r.primary or r.status
+            console.print(f"    {i:>3}. {safe(name)}  {_short(r.best_value)}  [dim]{safe(hp)} · {said}[/]")
         failed = [r for r in sweep.runs if r.failed]
         for r in failed:
             hp = _hparams_text(r.hparams, sweep.hparams)
@@ -158,14 +164,16 @@ def render_sweep_markdown(sweeps: Sequence[Sweep], logdir: str, lang: str, strea
         out += [f"- {md_text(finding_message(f, lang))}" for f in sweep.findings]
         out += [f"- → {md_text(advice_message(kind, ev, lang))}" for kind, ev in sweep.advice]
         names = sweep.hparams
-        out += ["", "| # | run | " + " | ".join(md_escape(h) for h in names) + " | best | status |",
-                "|---|---|" + "---|" * len(names) + "---|---|"]  # fmt: skip
+        out += ["", "| # | run | " + " | ".join(md_escape(h) for h in names) + " | best | status | diagnosis |",
+                "|---|---|" + "---|" * len(names) + "---|---|---|"]  # fmt: skip
         by_run = {r.run: r for r in sweep.runs}
         order = list(sweep.ranking) + [r.run for r in sweep.runs if r.run not in sweep.ranking]
         for i, name in enumerate(order, 1):
             r = by_run[name]
             cells = " | ".join(md_escape(_short(r.hparams.get(h))) for h in names)
-            out.append(f"| {i} | {md_escape(name)} | {cells} | {md_escape(_short(r.best_value))} | {r.status} |")
+            said = md_escape(verdict(r.report, lang)) if r.report is not None else ""  # in a table: no code spans
+            best = md_escape(_short(r.best_value))
+            out.append(f"| {i} | {md_escape(name)} | {cells} | {best} | {r.status} | {said} |")
     stream.write("\n".join(out).rstrip() + "\n")
 
 

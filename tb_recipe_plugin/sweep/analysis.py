@@ -64,6 +64,8 @@ class SweepRun:
     codes: list[str]
     failed: bool
     still_learning: bool
+    primary: str | None = None  # the code of the run's own diagnosis (`RunReport.diagnosis`), None when healthy
+    report: RunReport | None = field(default=None, repr=False, compare=False)  # for presenters: the run's verdict
 
 
 @dataclass
@@ -174,6 +176,8 @@ def _run(report: RunReport, data: RunData | None, hp: HParams, tag: str | None, 
         codes=codes,
         failed=bool(FAILED_CODES.intersection(codes)),
         still_learning="still_learning" in codes,
+        primary=report.diagnosis.primary if report.diagnosis is not None else None,
+        report=report,
     )
 
 

@@ -31,6 +31,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
         self._provider = context.data_provider
         hints = context.sampling_hints or {}
         self._samples = hints.get("scalars") or DEFAULT_SAMPLES
+        self._logdir = context.logdir or ""
         self._service = None
 
     def get_plugin_apps(self):
@@ -40,6 +41,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
             "/runs": self._serve_runs,
             "/diagnosis": self._serve_diagnosis,
             "/series": self._serve_series,
+            "/sweeps": self._serve_sweeps,
             "/strings": self._serve_strings,
         }
         return {route: _read_only(app) for route, app in apps.items()}
@@ -57,7 +59,7 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
         if self._service is None:
             from tb_recipe_plugin.tensorboard.service import DiagnosisService
 
-            self._service = DiagnosisService(self._provider, self._samples)
+            self._service = DiagnosisService(self._provider, self._samples, self._logdir)
         return self._service
 
     @wrappers.Request.application
@@ -83,6 +85,10 @@ class DiagnosisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def _serve_series(self, request):
         return self._call(request, "series")
+
+    @wrappers.Request.application
+    def _serve_sweeps(self, request):
+        return self._call(request, "sweeps")
 
     @wrappers.Request.application
     def _serve_strings(self, request):

@@ -7,6 +7,14 @@ grouped the way the CLI's loader groups folders (Keras' `train/` and
 remote logdirs all work), and each run's report is cached until that run's
 data changes.
 
+Hyperparameters come from TensorBoard's HParams plugin data, read as
+TensorBoard's own HParams plugin reads it (`list_tensors` with plugin
+``hparams``, each time series' `plugin_content`): the bytes the CLI's
+`sweep.hparams.run_hparams` parses. The child folder PyTorch's and
+tensorboardX's `add_hparams` write (``<run>/<timestamp>/``) is folded into its
+run by the CLI's rule (`hparams_child.hparams_parent`): listed by no route, its
+hyperparameters the run's.
+
 Run names and tags are written by whoever wrote the logs and may hold escape
 sequences, newlines or bidi overrides. They are returned raw where they are
 identifiers (`run`, which the tab sends back in `?run=`; tags, which key the
@@ -17,6 +25,7 @@ series), and next to them as `display`: the same text through
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -28,14 +37,23 @@ from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, js
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tb_recipe_plugin.analysis.units import raw_unit
+from tb_recipe_plugin.hparams_child import hparams_parent
 from tb_recipe_plugin.internal_tags import GRAD_NORM, internal_part
-from tb_recipe_plugin.io.loader import run_of_folder
+from tb_recipe_plugin.io.event_reader import CONFIG_TEXT_KEY, CONFIG_TEXT_MAX, CONFIG_TEXT_TAGS
+from tb_recipe_plugin.io.loader import CONFIG_FILE_KEY, CONFIG_FILES, is_url, read_config, run_of_folder
 from tb_recipe_plugin.present.catalogue import LANGS
 from tb_recipe_plugin.present.catalogue.labels import TAB, UNITS
+from tb_recipe_plugin.present.catalogue.sweeps import SWEEP_WORDS
 from tb_recipe_plugin.present.json_report import run_to_dict
-from tb_recipe_plugin.present.safe_text import visible
+from tb_recipe_plugin.present.safe_text import visible, well_formed
+from tb_recipe_plugin.present.sweep_report import sweeps_to_dict
+from tb_recipe_plugin.present.verdict import verdict
+from tb_recipe_plugin.sweep.analysis import analyze_sweeps
+from tb_recipe_plugin.sweep.hparams import HParams, run_hparams
 
 SCALARS = "scalars"
+HPARAMS = "hparams"
+TEXT = "text"
 DISPLAYED = ("run", "best_step_basis", "diagnosis", "roles", "findings", "errors", "analysis_errors")
 """The fields of a /diagnosis answer that the tab shows, repeated in its `display` object."""
 
@@ -49,13 +67,18 @@ class UnknownRun(LookupError):
 
 
 Fingerprint = tuple[tuple[str, str, int, float], ...]
+Groups = dict[str, dict[str | None, str]]  # run -> split (None: the run's own folder) -> TensorBoard's run
+Contents = dict[str, dict[str, bytes]]  # run -> HParams tag -> plugin content
 
 
 class DiagnosisService:
-    def __init__(self, provider: tb_provider.DataProvider, samples: int) -> None:
+    def __init__(self, provider: tb_provider.DataProvider, samples: int, logdir: str = "") -> None:
         self._provider = provider
         self._samples = samples
+        self._logdir = logdir  # named in the /sweeps document, as the CLI names it
         self._cache: dict[tuple[str, str], tuple[Fingerprint, RunReport, RunData]] = {}
+        self._longest: dict[tuple[str, str], tuple[Fingerprint, int]] = {}
+        self._sweeps: dict[tuple[str, str], tuple[tuple, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     # -- routes -----------------------------------------------------------------------
@@ -95,10 +118,50 @@ class DiagnosisService:
         body = run_to_dict(report, lang)
         return {"schema": SCHEMA, "lang": lang, **body, "display": {k: _visible_tree(body[k]) for k in DISPLAYED}}
 
+    def sweeps(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
+        """The sweeps among the runs: the document of `tb-recipe sweep --format json` (schema
+        ``tb-recipe.sweep/1``), so the tab and the CLI say the same thing; plus each run's own diagnosis in
+        one sentence (`verdict`) and each sweep's shown strings again in `display`. No sweep: an empty list."""
+        del run
+        lang = _lang(lang)
+        groups, listing, contents = self._experiment(ctx, eid)
+        for name, records in self._config_records(ctx, eid, groups).items():
+            for key_, content in records.items():
+                contents.setdefault(name, {}).setdefault(key_, content)
+        self._refresh(ctx, eid, [n for n in groups if self._stale(eid, n, groups, listing)], groups, listing)
+        # What changes the answer: any run's data, any hyperparameter record.
+        key = (
+            tuple((n, self._fingerprint(groups[n], listing)) for n in sorted(groups)),
+            tuple(sorted((n, tag, c) for n, tags in contents.items() if n in groups for tag, c in tags.items())),
+        )
+        with self._lock:
+            cached = self._sweeps.get((eid, lang))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        reports: dict[str, RunReport] = {}
+        data: dict[str, RunData] = {}
+        hparams: dict[str, HParams] = {}
+        for name in sorted(groups):
+            reports[name], data[name] = self._analysed(ctx, eid, name, groups, listing)
+            hp = _hparams(name, contents.get(name, {}))
+            if hp is not None and hp.values:
+                hparams[name] = hp
+        body = sweeps_to_dict(analyze_sweeps(list(reports.values()), data, hparams), self._logdir, lang)
+        for sweep in body["sweeps"]:
+            for row in sweep["runs"]:
+                report = reports.get(row["run"])
+                row.setdefault("verdict", well_formed(verdict(report, lang)) if report is not None else "")
+            sweep["display"] = _visible_tree(dict(sweep))
+        body["samples_per_series"] = self._samples
+        with self._lock:
+            self._sweeps[(eid, lang)] = (key, body)
+        return body
+
     def strings(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
-        """Every word the tab shows, in every language, from the one catalogue (the tab keeps none of its own)."""
+        """Every word the tab shows, in every language, from the one catalogue (the tab keeps none of its own):
+        its labels, the units of steps, and the sweep report's words."""
         del ctx, eid, run, lang
-        return {code: {**TAB[code], "units": UNITS[code]} for code in LANGS}
+        return {code: {**TAB[code], "units": UNITS[code], "sweep": SWEEP_WORDS[code]} for code in LANGS}
 
     def series(self, ctx, eid: str, run: str | None = None, lang: str | None = None) -> dict[str, Any]:
         """The curves the tab draws: every role's series, with NaN/Inf steps listed apart
@@ -133,13 +196,119 @@ class DiagnosisService:
 
     # -- data -------------------------------------------------------------------------
 
-    def _groups(self, ctx, eid: str) -> tuple[dict[str, dict[str | None, str]], dict]:
+    def _groups(self, ctx, eid: str) -> tuple[Groups, dict]:
+        groups, listing, _ = self._experiment(ctx, eid)
+        return groups, listing
+
+    def _experiment(self, ctx, eid: str) -> tuple[Groups, dict, Contents]:
+        """The runs (TensorBoard's runs grouped as the CLI's loader groups folders), the scalar listing, and each
+        run's HParams records; `add_hparams` children folded into their runs."""
         listing = self._provider.list_scalars(ctx, experiment_id=eid, plugin_name=SCALARS)
-        groups: dict[str, dict[str | None, str]] = {}
+        groups: Groups = {}
         for tb_run in listing:
             name, split = run_of_folder(tb_run)
             groups.setdefault(_sendable(name), {})[split] = tb_run
-        return groups, listing
+        contents: Contents = {}
+        records = self._hparams_listing(ctx, eid)
+        # A run's own folder first (Keras' `hp.KerasCallback` writes beside `train/` and `validation/`).
+        for tb_run in sorted(records, key=lambda r: (run_of_folder(r)[1] is not None, r)):
+            tags = contents.setdefault(_sendable(run_of_folder(tb_run)[0]), {})
+            for tag, series in records[tb_run].items():
+                tags.setdefault(tag, series.plugin_content)
+        self._fold_hparams_children(ctx, eid, groups, listing, contents)
+        return groups, listing, contents
+
+    def _config_records(self, ctx, eid: str, groups: Groups) -> Contents:
+        """The other hyperparameter sources the CLI reads, keyed as its loader keys them: a Trainer's ``args``
+        text (TensorBoard's text plugin data, `CONFIG_TEXT_TAGS`) and the configuration files beside a run's
+        event files (`CONFIG_FILES`; a local logdir only, read like the loader reads them)."""
+        out: Contents = {}
+        by_tb_run = {tb_run: name for name, parts in groups.items() for tb_run in parts.values()}
+        try:
+            texts = self._config_texts(ctx, eid, set(by_tb_run))
+        except Exception:  # noqa: BLE001 - an extra source: a provider without text data still gives the rest
+            texts = {}
+        for tb_run, records in texts.items():
+            for key, content in records.items():
+                out.setdefault(by_tb_run[tb_run], {}).setdefault(key, content)
+        if self._logdir and not is_url(self._logdir) and os.path.isdir(self._logdir):
+            for tb_run, name in sorted(by_tb_run.items()):
+                folder = os.path.join(self._logdir, *([] if tb_run == "." else tb_run.split("/")))
+                for file in CONFIG_FILES:
+                    path = os.path.join(folder, file)
+                    content = read_config(path)[0] if os.path.isfile(path) else None
+                    if content is not None:
+                        out.setdefault(name, {}).setdefault(CONFIG_FILE_KEY + file, content)
+        return out
+
+    def _config_texts(self, ctx, eid: str, tb_runs: set[str]) -> Contents:
+        """TensorBoard run -> `CONFIG_TEXT_KEY` + tag -> the first text of each `CONFIG_TEXT_TAGS` series."""
+        listing = self._provider.list_tensors(ctx, experiment_id=eid, plugin_name=TEXT)
+        runs = sorted(r for r, tags in listing.items() if r in tb_runs and CONFIG_TEXT_TAGS.intersection(tags))
+        if not runs:
+            return {}
+        wanted = tb_provider.RunTagFilter(runs=runs, tags=sorted(CONFIG_TEXT_TAGS))
+        read = self._provider.read_tensors(
+            ctx, experiment_id=eid, plugin_name=TEXT, downsample=1, run_tag_filter=wanted
+        )
+        out: Contents = {}
+        for tb_run, tags in read.items():
+            for tag, datums in tags.items():
+                text = _first_text(datums)
+                if tb_run in tb_runs and tag in CONFIG_TEXT_TAGS and text is not None:
+                    out.setdefault(tb_run, {})[CONFIG_TEXT_KEY + tag] = text
+        return out
+
+    def _hparams_listing(self, ctx, eid: str) -> dict:
+        """run -> tag -> time series of the HParams plugin, as TensorBoard's HParams plugin lists them."""
+        try:
+            return self._provider.list_tensors(ctx, experiment_id=eid, plugin_name=HPARAMS)
+        except Exception:  # noqa: BLE001 - hyperparameters are extra: a provider without tensors still diagnoses
+            return {}
+
+    def _fold_hparams_children(self, ctx, eid: str, groups: Groups, listing, contents: Contents) -> None:
+        """Drop each `add_hparams` child from `groups` and give its records to its run (the run's own first).
+
+        Decided on the child's own records, longest child first, as the CLI's loader does. Only children with
+        HParams session data and a parent are read (two points per series tell a curve from a value)."""
+        own = {name: set(tags) for name, tags in contents.items()}
+        candidates = [n for n in sorted(own, key=len, reverse=True) if hparams_parent(n, groups, own[n], 0)]
+        longest = self._longest_curves(ctx, eid, [n for n in candidates if n in groups], groups, listing)
+        for name in candidates:
+            parent = hparams_parent(name, groups, own[name], longest.get(name, 0))
+            if parent is None:
+                continue
+            groups.pop(name, None)
+            for tag, content in contents.pop(name).items():
+                contents.setdefault(parent, {}).setdefault(tag, content)
+
+    def _longest_curves(self, ctx, eid: str, names: list[str], groups: Groups, listing) -> dict[str, int]:
+        """Run -> the most distinct steps of any of its scalar series (up to 2), cached until its data changes."""
+        out: dict[str, int] = {}
+        stale: dict[str, Fingerprint] = {}
+        for name in names:
+            fingerprint = self._fingerprint(groups[name], listing)
+            with self._lock:
+                cached = self._longest.get((eid, name))
+            if cached is not None and cached[0] == fingerprint:
+                out[name] = cached[1]
+            else:
+                stale[name] = fingerprint
+        if not stale:
+            return out
+        result = self._provider.read_scalars(
+            ctx,
+            experiment_id=eid,
+            plugin_name=SCALARS,
+            downsample=2,
+            run_tag_filter=tb_provider.RunTagFilter(runs=[r for n in stale for r in groups[n].values()]),
+        )
+        for name, fingerprint in stale.items():
+            series = [datums for tb_run in groups[name].values() for datums in result.get(tb_run, {}).values()]
+            out[name] = max((len({d.step for d in datums}) for datums in series), default=0)
+            with self._lock:
+                self._longest[(eid, name)] = (fingerprint, out[name])
+        return out
 
     @staticmethod
     def _fingerprint(parts: dict[str | None, str], listing) -> Fingerprint:
@@ -204,6 +373,24 @@ class DiagnosisService:
                 keep = np.r_[steps[1:] != steps[:-1], True] if steps.size else np.zeros(0, bool)
                 data.series[key] = Series(key, steps[keep], values[keep], walls[keep])
         return data
+
+
+def _first_text(datums) -> bytes | None:  # noqa: ANN001 - TensorBoard's TensorDatum list
+    """The first text value of a text series (a string tensor: numpy bytes objects), as the reader keeps it."""
+    for datum in datums:
+        value = np.asarray(datum.numpy)
+        if value.size and isinstance(value.flat[0], bytes) and len(value.flat[0]) <= CONFIG_TEXT_MAX:
+            return value.flat[0]
+    return None
+
+
+def _hparams(name: str, contents: dict[str, bytes]) -> HParams | None:
+    """The run's hyperparameters (HParams data, else its name); None when it has none or they cannot be read,
+    so one run's odd records leave it out of its sweep instead of failing the route."""
+    try:
+        return run_hparams(name, contents)
+    except Exception:  # noqa: BLE001 - records written by any tool; the rest of the sweep must still be shown
+        return None
 
 
 def _lang(lang: str | None) -> str:

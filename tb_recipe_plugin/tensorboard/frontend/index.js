@@ -6,6 +6,10 @@
 // What is shown is always the routes' `display` form (control characters, bidi
 // overrides and undecodable bytes written as \x1b, \u202e, \xff by the server's
 // present.safe_text.visible); the raw `run` is used only to ask for a run.
+//
+// When the logdir holds sweeps (3+ runs with hyperparameters in one folder, the `/sweeps` route: the same document
+// as `tb-recipe sweep --format json`), the tab opens on a sweep view: what the sweep says and what to search next,
+// the best metric against each hyperparameter that matters, and a table of its runs; a row opens that run.
 
 // Every word shown comes from the server's catalogue (`/strings`, tb_recipe_plugin/present/catalogue/labels.py),
 // the same one the CLI and the Keras callback print from. Only the message for a failed first load is kept here.
@@ -50,12 +54,37 @@ const CSS = `
   @keyframes flash { from { box-shadow:0 0 0 4px var(--accent); } to { box-shadow:none; } }
   .lr-note { color:var(--muted); margin:0 0 12px; }
   .muted { color:var(--muted); }
+  #sweeps { border-bottom:1px solid var(--line); max-height:40%; overflow:auto; }
+  #sweeps:empty { display:none; }
+  #sweeps .section { padding:8px 12px 2px; font-size:11px; color:var(--muted); letter-spacing:.04em; text-transform:uppercase; }
+  .sweep { padding:8px 12px; cursor:pointer; display:flex; gap:8px; align-items:center; border-left:3px solid transparent; }
+  .sweep:hover { background:var(--panel); }
+  .sweep.selected { background:var(--panel); border-left-color:var(--accent); }
+  .sweep .name { flex:1; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; font-weight:500; }
+  .sweep-findings { list-style:none; padding:0; margin:4px 0 0; }
+  .sweep-findings li { margin:4px 0; }
+  .sweep-charts { display:flex; flex-wrap:wrap; gap:0 16px; }
+  .sweep-charts .chart { flex:1 1 380px; min-width:320px; height:280px; }
+  .sweep-charts .parcoords-box { flex-basis:100%; }
+  .parcoords-box h3 { font-size:13px; font-weight:500; text-align:center; margin:8px 0 0; }
+  .parcoords-box .chart { height:300px; margin-top:0; }
+  table.sweep-table { border-collapse:collapse; width:100%; margin:4px 0 16px; }
+  .sweep-table th { text-align:left; font-weight:500; padding:6px 8px; border-bottom:2px solid var(--line); cursor:pointer;
+                    user-select:none; white-space:nowrap; position:sticky; top:0; background:var(--bg); }
+  .sweep-table th .arrow { color:var(--accent); }
+  .sweep-table td { padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+  .sweep-table td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+  .sweep-table tbody tr { cursor:pointer; }
+  .sweep-table tbody tr:hover td { box-shadow:inset 0 1px var(--accent), inset 0 -1px var(--accent); }
+  .sweep-table .codes { color:var(--muted); font-size:11px; }
+  a.back { color:var(--accent); cursor:pointer; display:inline-block; margin-bottom:6px; }
   button.lang { border:1px solid var(--line); background:var(--bg); color:var(--fg); border-radius:4px; padding:2px 6px; cursor:pointer; }
   button.lang.active { border-color:var(--accent); color:var(--accent); }
 `;
 
+// view: 'sweep' (state.sweep indexes state.sweeps) or 'run' (state.selected); sort: the sweep table's column and order.
 const state = {lang: 'en', strings: null, runs: [], selected: null, report: null, series: null, finding: null, filter: '',
-               request: 0};
+               request: 0, sweeps: [], view: 'run', sweep: null, sort: {key: 'rank', dir: 1}};
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -136,7 +165,8 @@ function renderRunList() {
       count.appendChild(el('span', {class: 'failed', text: `${counts.length ? ' · ' : ''}${t().analysisFailed}`}));
     }
     // data-run holds the raw name as an attribute value (never parsed as HTML); tests select runs by it.
-    const item = el('div', {class: 'run' + (row.run === state.selected ? ' selected' : ''), 'data-run': row.run, title: row.display,
+    const selected = state.view === 'run' && row.run === state.selected;
+    const item = el('div', {class: 'run' + (selected ? ' selected' : ''), 'data-run': row.run, title: row.display,
                             onclick: () => selectRun(row.run)},
       badge(row.status), el('span', {class: 'name', text: cut ? '…' + row.display.slice(cut) : row.display}), count);
     list.appendChild(item);
@@ -189,6 +219,11 @@ function renderMain() {
   }
   const shown = r.display;
   const d = shown.diagnosis;
+  const home = state.sweeps.findIndex((sw) => sw.runs.some((row) => row.run === r.run));
+  if (home >= 0) {
+    main.appendChild(el('a', {class: 'back', 'data-sweep': state.sweeps[home].name, text: fill(t().backToSweep, {name: state.sweeps[home].display.name}),
+                              onclick: () => selectSweep(home)}));
+  }
   main.appendChild(el('h2', {}, badge(r.status), document.createTextNode(' ' + shown.run)));
   // What is wrong and what to try first, above everything else; then the curves; then the findings.
   if (d) main.appendChild(verdictPanel(d, r.status));
@@ -311,11 +346,249 @@ async function drawCharts() {
   }
 }
 
+// -- sweeps -------------------------------------------------------------------------------------------------------
+
+async function loadSweeps() {
+  try {
+    state.sweeps = (await getJSON(`./sweeps?${new URLSearchParams({lang: state.lang})}`)).sweeps;
+  } catch (err) {
+    state.sweeps = [];  // the runs' own diagnoses do not depend on it
+  }
+  if (state.view === 'sweep' && !state.sweeps[state.sweep]) state.view = 'run';
+}
+
+function renderSweepList() {
+  const box = document.getElementById('sweeps');
+  if (!box) return;
+  box.replaceChildren();
+  if (!state.sweeps.length) return;
+  box.appendChild(el('div', {class: 'section', text: t().sweeps}));
+  state.sweeps.forEach((sw, i) => {
+    const failed = sw.runs.filter((r) => r.failed).length;
+    const count = el('span', {class: 'count', text: `${sw.runs.length} ${t().sweep.runs}`});
+    if (failed) count.appendChild(el('span', {class: 'failed', text: ` · ${fill(t().sweepFailed, {n: failed})}`}));
+    const selected = state.view === 'sweep' && state.sweep === i;
+    box.appendChild(el('div', {class: 'sweep' + (selected ? ' selected' : ''), 'data-sweep': sw.name, title: sw.display.name,
+                               onclick: () => selectSweep(i)}, el('span', {class: 'name', text: sw.display.name}), count));
+  });
+}
+
+function selectSweep(index) {
+  state.view = 'sweep';
+  state.sweep = index;
+  state.selected = null;
+  state.report = null;
+  state.sort = {key: 'rank', dir: 1};
+  ++state.request;  // a run's answer still on its way is not painted over the sweep
+  renderRunList();
+  renderSweepList();
+  renderSweep();
+}
+
+// Worst first, as the run list orders runs.
+const STATUS_RANK = {error: 0, warning: 1, info: 2, ok: 3, no_data: 4};
+const number = (v) => (typeof v === 'number' && isFinite(v) ? v : null);
+const short = (v) => (v == null ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v));
+
+function renderSweep() {
+  const main = document.getElementById('main');
+  main.replaceChildren();
+  const sw = state.sweeps[state.sweep];
+  if (!sw) return;
+  const d = sw.display, words = t().sweep;
+  main.appendChild(el('h2', {class: 'sweep-title', text: fill(t().sweepTitle, {name: d.name})}));
+  const better = sw.metric.direction === 'max' ? t().higherBetter : t().lowerBetter;
+  main.appendChild(el('p', {class: 'muted', text: `${sw.runs.length} ${words.runs} · ${words.metric} ${d.metric.tag ?? '?'} (${better})`}));
+  // What the sweep says and what to search next, first, as a run's verdict comes before its curves.
+  const worst = sw.findings.reduce((w, f) => (STATUS_RANK[f.severity] < STATUS_RANK[w] ? f.severity : w), 'ok');
+  const panel = el('div', {class: 'verdict sweep-summary', style: `border-left-color:${color(worst)}`});
+  panel.appendChild(el('h3', {text: t().findings}));
+  if (!sw.findings.length) panel.appendChild(el('p', {class: 'muted', text: t().sweepNothing}));
+  const findings = el('ul', {class: 'sweep-findings'});
+  sw.findings.forEach((f, i) => findings.appendChild(
+    el('li', {'data-code': f.code}, badge(f.severity), document.createTextNode(' ' + d.findings[i].message))));
+  panel.appendChild(findings);
+  if (sw.advice.length) {
+    panel.appendChild(el('h3', {text: t().sweepAdvice}));
+    const advice = el('ol', {class: 'sweep-advice'});
+    sw.advice.forEach((a, i) => advice.appendChild(el('li', {'data-advice': a.id, text: d.advice[i].message})));
+    panel.appendChild(advice);
+  }
+  main.appendChild(panel);
+  const charts = el('div', {class: 'sweep-charts'});
+  for (const h of importantHparams(sw)) charts.appendChild(el('div', {class: 'chart sweep-scatter', 'data-hparam': h}));
+  if (sw.hparams.length >= 3) {
+    charts.appendChild(el('div', {class: 'parcoords-box'}, el('h3', {text: t().allHparams}), el('div', {class: 'chart', id: 'sweep-parcoords'})));
+  }
+  main.appendChild(charts);
+  main.appendChild(el('p', {class: 'muted', text: t().sweepHint}));
+  main.appendChild(sweepTable(sw));
+  drawSweepCharts(sw);
+}
+
+// The hyperparameters worth a chart: those the analysis did not find without effect (the seed is none of them);
+// when none has a measurable effect, the one that comes closest.
+function importantHparams(sw) {
+  const none = new Set(sw.findings.filter((f) => f.code === 'no_effect').map((f) => f.hparam));
+  const some = sw.importance.filter((i) => !none.has(i.hparam)).map((i) => i.hparam);
+  return some.length ? some : sw.importance.slice(0, 1).map((i) => i.hparam);
+}
+
+const COMPARE_AS = {
+  rank: (row) => (row.rank >= 0 ? row.rank : null),
+  run: (row) => row.shown.run,
+  best: (row) => number(row.r.best_value),
+  step: (row) => row.r.best_step,
+  status: (row) => STATUS_RANK[row.r.status],
+  verdict: (row) => row.shown.verdict,
+};
+
+function sortValue(row, key) {
+  if (key.startsWith('hp:')) {
+    const v = row.r.hparams[key.slice(3)];
+    return v === undefined ? null : v;
+  }
+  return COMPARE_AS[key](row);
+}
+
+// Nulls (an unranked run, a missing value) last in either order; numbers before text.
+function compareRows(a, b, key, dir) {
+  const x = sortValue(a, key), y = sortValue(b, key);
+  if (x == null || y == null) return x == null && y == null ? 0 : x == null ? 1 : -1;
+  if (typeof x === 'number' && typeof y === 'number') return dir * (x - y);
+  if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' ? -1 : 1;
+  return dir * String(x).localeCompare(String(y));
+}
+
+function sweepTable(sw) {
+  const d = sw.display;
+  const columns = [
+    {key: 'rank', label: '#', num: true},
+    {key: 'run', label: t().colRun},
+    ...sw.hparams.map((h, i) => ({key: `hp:${h}`, label: d.hparams[i], num: sw.scale[h] !== 'category'})),
+    {key: 'best', label: fill(t().colBest, {metric: d.metric.tag ?? '?'}), num: true},
+    {key: 'step', label: t().colStep, num: true},
+    {key: 'status', label: t().colStatus},
+    {key: 'verdict', label: t().colVerdict},
+  ];
+  const {key, dir} = state.sort;
+  const rows = sw.runs.map((r, i) => ({r, shown: d.runs[i], rank: sw.ranking.indexOf(r.run)}));
+  rows.sort((a, b) => compareRows(a, b, key, dir) || a.shown.run.localeCompare(b.shown.run));
+  const head = el('tr');
+  for (const c of columns) {
+    const sorted = c.key === key;
+    head.appendChild(el('th', {'data-key': c.key, 'aria-sort': sorted ? (dir > 0 ? 'ascending' : 'descending') : 'none',
+                               onclick: () => sortSweep(c.key)},
+      document.createTextNode(c.label), sorted ? el('span', {class: 'arrow', text: dir > 0 ? ' ▲' : ' ▼'}) : null));
+  }
+  const body = el('tbody');
+  const prefix = d.name === '.' ? '' : `${d.name}/`;
+  for (const {r, shown, rank} of rows) {
+    const tint = `color-mix(in srgb, ${color(r.status)} 14%, transparent)`;
+    const tr = el('tr', {class: 'sweep-row', 'data-run': r.run, 'data-status': r.status, title: shown.run,
+                         style: `background:${tint}; box-shadow:inset 4px 0 ${color(r.status)}`, onclick: () => selectRun(r.run)});
+    tr.appendChild(el('td', {class: 'num', text: rank >= 0 ? String(rank + 1) : '–'}));
+    tr.appendChild(el('td', {class: 'run-name', text: shown.run.startsWith(prefix) ? shown.run.slice(prefix.length) : shown.run}));
+    for (const h of sw.hparams) tr.appendChild(el('td', {class: sw.scale[h] === 'category' ? '' : 'num', text: short(shown.hparams[h])}));
+    tr.appendChild(el('td', {class: 'num', text: short(r.best_value)}));
+    tr.appendChild(el('td', {class: 'num', text: short(r.best_step)}));
+    tr.appendChild(el('td', {}, badge(r.status)));
+    // No verdict: the run's analysis failed (a tb-recipe bug), which its own view details.
+    const said = shown.verdict || (r.status === 'error' ? t().analysisFailed : '');
+    tr.appendChild(el('td', {class: 'verdict-cell'}, el('div', {text: said}), el('div', {class: 'codes', text: r.codes.join(' · ')})));
+    body.appendChild(tr);
+  }
+  return el('table', {class: 'sweep-table', id: 'sweep-table'}, el('thead', {}, head), body);
+}
+
+function sortSweep(key) {
+  state.sort = {key, dir: state.sort.key === key ? -state.sort.dir : 1};
+  const table = document.getElementById('sweep-table');
+  if (table) table.replaceWith(sweepTable(state.sweeps[state.sweep]));
+}
+
+function chartLayout(title, extra) {
+  const grid = {gridcolor: color('line'), zerolinecolor: color('line'), linecolor: color('line')};
+  return {title: {text: title, font: {size: 13}}, margin: {l: 60, r: 10, t: 30, b: 45}, paper_bgcolor: 'rgba(0,0,0,0)',
+          plot_bgcolor: 'rgba(0,0,0,0)', font: {color: color('fg')}, showlegend: false,
+          ...extra, xaxis: {...grid, ...(extra.xaxis || {})}, yaxis: {...grid, ...(extra.yaxis || {})}};
+}
+
+// The best value of the sweep's metric against one hyperparameter, one point per run in its status colour; a run
+// that failed (NaN or divergence) has no score worth placing and is marked with a red x along the top instead.
+function scatter(sw, h) {
+  const d = sw.display, i = sw.hparams.indexOf(h), scale = sw.scale[h] || 'linear';
+  const points = sw.runs.map((r, j) => ({r, shown: d.runs[j], x: r.hparams[h]})).filter((p) => p.x !== undefined && p.x !== null);
+  const ok = points.filter((p) => !p.r.failed && number(p.r.best_value) != null);
+  const failed = points.filter((p) => p.r.failed);
+  const values = ok.map((p) => p.r.best_value);
+  const top = values.length ? (sw.metric.direction === 'max' ? Math.min(...values) : Math.max(...values)) : 0;
+  const x = (p) => (scale === 'category' ? plotlyText(short(p.x)) : p.x);
+  const hover = '%{text}<br>%{x} → %{y}<extra></extra>';
+  const traces = [{type: 'scatter', mode: 'markers', x: ok.map(x), y: values, text: ok.map((p) => plotlyText(p.shown.run)),
+                   customdata: ok.map((p) => p.r.run), hovertemplate: hover,
+                   marker: {size: 11, color: ok.map((p) => color(p.r.status)), line: {width: 1, color: color('fg')}}}];
+  if (failed.length) {
+    traces.push({type: 'scatter', mode: 'markers', name: plotlyText(t().sweep.failed), x: failed.map(x), y: failed.map(() => top),
+                 text: failed.map((p) => plotlyText(`${p.shown.run} · ${t().sweep.failed}`)), customdata: failed.map((p) => p.r.run),
+                 hovertemplate: '%{text}<extra></extra>', marker: {symbol: 'x', size: 12, color: color('error')}});
+  }
+  const share = sw.importance.find((imp) => imp.hparam === h);
+  const title = plotlyText(d.hparams[i] + (share ? ` · ${fill(t().varianceShare, {pct: Math.round(100 * share.score)})}` : ''));
+  const spread = values.length && Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) > 10 ** LOG_DECADES;
+  return [traces, chartLayout(title, {
+    xaxis: {type: scale === 'log' ? 'log' : scale === 'category' ? 'category' : 'linear', title: {text: plotlyText(d.hparams[i])}},
+    yaxis: {type: spread ? 'log' : 'linear', title: {text: plotlyText(d.metric.tag ?? '')}},
+  })];
+}
+
+// Every hyperparameter at once (3 or more): one line per scored run, coloured by its status.
+function parcoords(sw) {
+  const d = sw.display;
+  const rows = sw.runs.map((r, j) => ({r, shown: d.runs[j]}))
+    .filter(({r}) => number(r.best_value) != null && sw.hparams.every((h) => r.hparams[h] !== undefined && r.hparams[h] !== null));
+  const dimension = (label, scale, values) => {
+    if (scale === 'category') {
+      const kinds = [...new Set(values.map(short))];
+      return {label, values: values.map((v) => kinds.indexOf(short(v))), tickvals: kinds.map((_, k) => k), ticktext: kinds.map(plotlyText)};
+    }
+    if (scale !== 'log') return {label, values};
+    const logs = values.map(Math.log10);
+    const decades = [];
+    for (let e = Math.floor(Math.min(...logs)); e <= Math.ceil(Math.max(...logs)); e++) decades.push(e);
+    return {label, values: logs, tickvals: decades, ticktext: decades.map((e) => `1e${e}`)};
+  };
+  const dimensions = sw.hparams.map((h, i) => dimension(plotlyText(d.hparams[i]), sw.scale[h], rows.map(({r}) => r.hparams[h])));
+  dimensions.push({label: plotlyText(d.metric.tag ?? '?'), values: rows.map(({r}) => r.best_value)});
+  const order = ['error', 'warning', 'info', 'ok', 'no_data'];
+  const colorscale = order.map((s, k) => [k / (order.length - 1), color(s)]);
+  const trace = {type: 'parcoords', dimensions, labelfont: {color: color('fg')}, tickfont: {color: color('fg')},
+                 line: {color: rows.map(({r}) => STATUS_RANK[r.status]), colorscale, cmin: 0, cmax: order.length - 1}};
+  return [[trace], chartLayout('', {margin: {l: 60, r: 60, t: 50, b: 20}})];  // titled by the heading above it
+}
+
+async function drawSweepCharts(sw) {
+  const token = state.request;
+  const Plotly = await loadPlotly();
+  if (token !== state.request) return;
+  const config = {displaylogo: false, responsive: true};
+  for (const div of document.querySelectorAll('.sweep-scatter')) {
+    const [traces, layout] = scatter(sw, div.dataset.hparam);
+    await Plotly.react(div, traces, layout, config);
+    if (token !== state.request) return;
+    div.on('plotly_click', (event) => { const run = event.points[0] && event.points[0].customdata; if (run != null) selectRun(run); });
+  }
+  const div = document.getElementById('sweep-parcoords');
+  if (div) await Plotly.react(div, ...parcoords(sw), {...config, displayModeBar: false});
+}
+
 async function selectRun(name) {
+  state.view = 'run';
   state.selected = name;
   state.finding = null;
   const token = ++state.request;  // a later click wins: an earlier answer arriving late is dropped
   renderRunList();
+  renderSweepList();
   const q = new URLSearchParams({run: name, lang: state.lang});
   let report, series;
   try {
@@ -355,14 +628,17 @@ function renderShell(root) {
   const filter = el('input', {id: 'filter', type: 'search', placeholder: t().filter,
                               oninput: (e) => { state.filter = e.target.value; renderRunList(); }});
   filter.value = state.filter;
-  root.replaceChildren(el('div', {id: 'sidebar'}, header, filter, el('div', {id: 'runs'})), el('div', {id: 'main'}));
+  root.replaceChildren(el('div', {id: 'sidebar'}, header, filter, el('div', {id: 'sweeps'}), el('div', {id: 'runs'})), el('div', {id: 'main'}));
 }
 
 async function setLang(lang) {
   state.lang = lang;
   renderShell(document.getElementById('app'));
+  await loadSweeps();  // their findings and advice are sentences, in the language asked for
+  renderSweepList();
   renderRunList();
-  if (state.selected) await selectRun(state.selected);
+  if (state.view === 'sweep' && state.sweeps[state.sweep]) renderSweep();
+  else if (state.selected) await selectRun(state.selected);
   else renderMain();
 }
 
@@ -375,7 +651,8 @@ function followTheme() {
     const dark = body ? body.classList.contains('dark-mode') : matchMedia('(prefers-color-scheme: dark)').matches;
     if (document.documentElement.classList.contains('dark') === dark) return;
     document.documentElement.classList.toggle('dark', dark);
-    if (state.report) { renderRunList(); renderMain(); }
+    if (state.view === 'sweep' && state.sweeps[state.sweep]) renderSweep();
+    else if (state.report) { renderRunList(); renderMain(); }
   };
   apply();
   if (body) new MutationObserver(apply).observe(body, {attributes: true, attributeFilter: ['class']});
@@ -403,6 +680,10 @@ export async function render() {
     document.getElementById('main').replaceChildren(el('p', {text: t().noRuns}), el('pre', {text: t().emptyHelp}));
     return;
   }
+  await loadSweeps();
+  renderSweepList();
   renderRunList();
-  await selectRun(state.runs[0].run);
+  // A logdir that holds a sweep opens on it: which runs worked and what to search next comes before any one run.
+  if (state.sweeps.length) selectSweep(0);
+  else await selectRun(state.runs[0].run);
 }

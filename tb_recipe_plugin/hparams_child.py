@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Container
 
-from tb_recipe_plugin.io.event_reader import HPARAMS_SESSION_START_TAG
+from tb_recipe_plugin.io.event_reader import HPARAMS_EXPERIMENT_TAG, HPARAMS_SESSION_START_TAG
 
 
 def hparams_parent(name: str, runs: Container[str], hparams_tags: Collection[str], longest_curve: int) -> str | None:
@@ -38,3 +38,15 @@ def hparams_parent(name: str, runs: Container[str], hparams_tags: Collection[str
     if HPARAMS_SESSION_START_TAG not in hparams_tags or longest_curve > 1:
         return None
     return parent
+
+
+def experiment_record(hparams_tags: Collection[str], longest_curve: int) -> bool:
+    """Whether a run folder with runs below it only declares an HParams experiment for them: TensorFlow's HParams
+    API writes `hp.hparams_config` (``_hparams_/experiment``) into the sweep's root folder, beside no curve and no
+    session of its own. Such a folder is no run (a "run" with no data would be listed in every report).
+    TensorBoard does not list it among its scalar runs, so only the CLI's loader needs this rule."""
+    return (
+        HPARAMS_EXPERIMENT_TAG in hparams_tags
+        and HPARAMS_SESSION_START_TAG not in hparams_tags
+        and longest_curve <= 1
+    )

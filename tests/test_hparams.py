@@ -289,3 +289,27 @@ def test_a_sweep_of_trainer_runs_searches_what_changed_not_the_folders(tmp_path:
     hps = {name: run_hparams(name, run.hparams) for name, run in runs.items()}
     (sweep,) = analyze_sweeps([analyze_run(r) for r in runs.values()], runs, hps)
     assert sweep.hparams == ["learning_rate", "optim"]
+
+
+def test_an_experiment_declared_at_the_sweep_root_is_no_run(tmp_path: Path) -> None:
+    """TensorFlow's HParams tutorial writes `hp.hparams_config` into the sweep's root folder and each trial's values
+    into its own folder: the root holds no curve and no session, so it is not listed as a (no-data) run."""
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.hparams import summary_v2 as hp_summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from tests.test_cli import write_run
+
+    def write(folder: Path, summary) -> None:  # noqa: ANN001
+        writer = EventFileWriter(str(folder))
+        writer.add_event(event_pb2.Event(step=0, wall_time=1.0, summary=summary))
+        writer.close()
+
+    lr = hp_summary.HParam("lr", hp_summary.Discrete([0.1, 0.01]))
+    write(tmp_path / "sweep", hp_summary.hparams_config_pb(hparams=[lr], metrics=[hp_summary.Metric("loss")]))
+    for k, value in enumerate((0.1, 0.01)):
+        write_run(tmp_path / "sweep" / f"trial_{k}", loss=[1.0, 0.8, 0.6])
+        write(tmp_path / "sweep" / f"trial_{k}", hp_summary.hparams_pb({"lr": value}, trial_id=f"trial_{k}"))
+    assert sorted(_runs(tmp_path)) == ["sweep/trial_0", "sweep/trial_1"]
+    write_run(tmp_path / "sweep", loss=[1.0, 0.9, 0.8])  # with curves of its own, the root is a run after all
+    assert sorted(_runs(tmp_path)) == ["sweep", "sweep/trial_0", "sweep/trial_1"]

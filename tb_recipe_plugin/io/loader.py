@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from tb_recipe_plugin.analysis.series import RunData
-from tb_recipe_plugin.io.event_reader import HPARAMS_SESSION_START_TAG, ScalarCollector, read_event_stream
+from tb_recipe_plugin.io.event_reader import (
+    HPARAMS_SESSION_START_TAG,
+    ScalarCollector,
+    read_event_stream,
+)
 
 EVENT_FILE_MARKER = "tfevents"
 # Keras' `train/` and `validation/`, and the `train_inner/` (per update), `train/` (per epoch) and `valid/` writers
@@ -117,13 +121,20 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
     """Fold `<run>/<child>` into `<run>` when the child's event files hold HParams session data and no curve of more
     than one point: what PyTorch's and tensorboardX's `add_hparams` write (the hyperparameters and one value per
     metric, in a child folder named by a timestamp). TensorBoard lists such a child as a run of its own; users
-    expect the hyperparameters on the run they trained. Local logdirs only (a remote check would cost a download)."""
-    from tb_recipe_plugin.hparams_child import hparams_parent
+    expect the hyperparameters on the run they trained. And drop a folder above other runs whose event files only
+    declare the HParams experiment (`hp.hparams_config` at a sweep's root, as TensorFlow's HParams tutorial
+    writes it): no run of its own. Local logdirs only (a remote check would cost a download)."""
+    from tb_recipe_plugin.hparams_child import experiment_record, hparams_parent
 
+    above = {ROOT_RUN} if len(runs) > 1 else set()  # folders with runs below them
+    for name in runs:
+        parts = name.split("/")
+        above.update("/".join(parts[:i]) for i in range(1, len(parts)))
     for name in sorted(runs, key=len, reverse=True):
         source = runs.get(name)
-        # the rule's cheap part first (a parent, no split folder, any tags), before opening any file
-        if source is None or source.errors or not hparams_parent(name, runs, [HPARAMS_SESSION_START_TAG], 0):
+        # the rules' cheap parts first (a parent, or runs below; no split folder), before opening any file
+        child = hparams_parent(name, runs, [HPARAMS_SESSION_START_TAG], 0) is not None
+        if source is None or source.errors or not (child or name in above):
             continue
         paths = [path for _, path in source.files]
         if any(is_url(path) for path in paths) or not _small(paths):
@@ -135,6 +146,8 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
         parent = hparams_parent(name, runs, collector.hparams, longest)
         if parent is not None:
             runs[parent].hparams_files.extend(paths)
+            del runs[name]
+        elif name in above and experiment_record(collector.hparams, longest):
             del runs[name]
 
 

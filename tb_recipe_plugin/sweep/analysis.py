@@ -318,6 +318,7 @@ def _ranges(
     """The numeric hyperparameter range that best separates `hits` from the other runs: hp >= t or hp <= t."""
     best: SweepFinding | None = None
     best_key = (-1.0, 0)
+    hit_names = {r.run for r in hits}  # a set: a sweep of 2,000 runs would compare whole records 2,000² times
     for h in tuned:
         values = _numbers(h, runs)
         hit_values = [values[r.run] for r in hits if r.run in values]
@@ -325,12 +326,12 @@ def _ranges(
             continue
         for side, t in (("at_least", min(hit_values)), ("at_most", max(hit_values))):
             inside = [r for r in runs if (values[r.run] >= t if side == "at_least" else values[r.run] <= t)]
-            k = sum(1 for r in inside if r in hits)
+            k = sum(1 for r in inside if r.run in hit_names)
             share = k / len(inside)
             covers = k / len(hits)
             if share >= RANGE_SHARE and k >= RANGE_MIN_RUNS and (share * covers, k) > best_key:
                 best_key = (share * covers, k)
-                best = SweepFinding(code, severity, h, [r.run for r in inside if r in hits],
+                best = SweepFinding(code, severity, h, [r.run for r in inside if r.run in hit_names],
                                     {"side": side, "threshold": t, "hits": k, "of": len(inside),
                                      "total_hits": len(hits)})  # fmt: skip
     return [best] if best is not None else []

@@ -18,6 +18,13 @@ Keras 3's TensorFlow trainer works inside (read in
 - the loss of each batch: the running mean Keras keeps in its loss tracker
   (the metric named ``"loss"`` in ``model.metrics``, a ``Mean`` whose
   ``total``/``count`` variables are updated inside the train step);
+- the first training batch of a ``fit``: a callback gets no handle on the
+  data (``fit`` builds its epoch iterator locally) and the first thing it
+  hands the data to is ``model.train_function(iterator)``, right after
+  ``on_train_batch_begin``. That function takes a ``tf.data`` iterator or any
+  Python iterable of batches (the path ``train_on_batch`` uses), so a wrapper
+  can take the first batch out, look at it, and hand the function the same
+  batch followed by the rest (`hook_first_batch`);
 - the leaf layers of a model (private ``_flatten_layers``: there is no public
   walk through layers that are not models), the validation dataset ``fit``
   built (private ``_eval_epoch_iterator``), and wrapping a layer's ``call``
@@ -154,6 +161,34 @@ def hook_fit_start(model: keras.Model, on_start: Callable[[], None], owner: obje
         return original(force=force)
 
     return _patch(model, "make_train_function", make_train_function, owner)
+
+
+def hook_first_batch(model: keras.Model, on_first: Callable[[Any], None], owner: object) -> Patch:
+    """Call ``on_first(batch)`` with the first batch the next call of ``model.train_function`` receives, before any
+    step runs on it; the step then trains on exactly that batch and the ones after it. Undoes itself on that first
+    call, so every later call is Keras' own function untouched. Install after the train function is built (it is
+    fetched from the model on each call, so the wrapper is what the next step calls)."""
+    import itertools
+
+    import tensorflow as tf
+
+    original = model.train_function
+    patch: Patch
+
+    def train_function(iterator: Any) -> Any:
+        patch.undo()
+        if isinstance(iterator, tf.data.Iterator | tf.distribute.DistributedIterator):
+            first = iterator.get_next()  # an empty iterator raises OutOfRangeError: fit's own end of epoch
+            rest: Any = iterator
+        else:
+            rest = iter(iterator)
+            first = next(rest)  # StopIteration: fit's own end of epoch
+        on_first(first)
+        # The iterable path of Keras' function: one compiled step per batch, `steps_per_execution` of them.
+        return original(itertools.chain([first], rest))
+
+    patch = _patch(model, "train_function", train_function, owner)
+    return patch
 
 
 def retrace_train_function(model: keras.Model) -> None:

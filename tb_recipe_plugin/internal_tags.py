@@ -17,6 +17,16 @@ Layout, all under ``PREFIX``:
 - ``layer/<LayerStat>/<layer>``: per-layer values at each window.
 - ``meta/<Meta>``: written once (``layer_index/<layer>`` once per layer).
 - ``config``: a text summary of the set-up, for the Text tab.
+- ``preflight/<Check>/<Measure>``: the pre-flight checks run on a clone of
+  the model before training (`tb_recipe_plugin.preflight`), written once at
+  step 0: ``passed`` (1.0 or 0.0; absent when the check was skipped or does
+  not apply) and the numbers it measured (`MEASURES` says which a check
+  writes). A few measures are curves whose step is an index rather than a
+  training step (`INDEXED`): the learning-rate range test's ``lr`` and
+  ``curve_loss``, the suggested output bias per output unit. ``preflight/seconds``
+  is what all checks took, ``preflight/step_seconds`` one training step of
+  the clone (their ratio is the cost in training steps), ``preflight/summary``
+  a text summary for the Text tab.
 
 ``SCHEMA_VERSION`` is written as ``meta/schema_version``. It changes when a
 name or a meaning changes; the analyzer reads runs written with any version up
@@ -25,7 +35,9 @@ to its own and says so when a run is newer than it understands.
 Each name is either read by the analyzer's rules (`Use.RULES`) or written for
 the person looking at the run in TensorBoard (`Use.DISPLAY`): a test trains a
 real model and checks that every tag the callback writes is declared here and
-that every `Use.RULES` name is read by some rule.
+that every `Use.RULES` name is read by some rule. The pre-flight names carry
+their `Use` in `MEASURES` rather than `USE` (a check and a measure together
+make one name).
 """
 
 from __future__ import annotations
@@ -44,6 +56,10 @@ BATCH_LOSS = f"{PREFIX}/batch_loss"
 GRAD_NORM = f"{PREFIX}/grad_norm"
 LEARNING_RATE = f"{PREFIX}/learning_rate"
 CONFIG = f"{PREFIX}/config"  # a text summary: optimizer, loss, dtype policy... for people, not rules
+PREFLIGHT = f"{PREFIX}/preflight"
+PREFLIGHT_SECONDS = f"{PREFLIGHT}/seconds"  # wall time of all pre-flight checks together
+PREFLIGHT_STEP_SECONDS = f"{PREFLIGHT}/step_seconds"  # one training step of the clone: the unit of their cost
+PREFLIGHT_SUMMARY = f"{PREFLIGHT}/summary"  # a text summary of the checks, for the Text tab
 
 
 class Use(StrEnum):
@@ -87,6 +103,114 @@ class Meta(StrEnum):
     LOSS_SCALED = "loss_scaled"  # 1 under a loss-scale optimizer
     FIRST_NONFINITE_GRAD_STEP = "first_nonfinite_grad_step"  # written when it happens
     LAYER_INDEX = "layer_index"  # layer_index/<layer>: position in the model, input side first
+
+
+class Check(StrEnum):
+    """``preflight/<check>/...``: one pre-flight check, named by the fault it finds when it fails."""
+
+    INITIAL_LOSS_OFF = "initial_loss_off"
+    INPUTS_IGNORED = "inputs_ignored"
+    BATCH_MIXING = "batch_mixing"
+    CANNOT_OVERFIT_BATCH = "cannot_overfit_batch"
+    NONFINITE_INPUTS = "nonfinite_inputs"
+    NONFINITE_LABELS = "nonfinite_labels"
+    LABELS_OUT_OF_RANGE = "labels_out_of_range"
+    TRAIN_VAL_OVERLAP = "train_val_overlap"
+    LR_RANGE_TEST = "lr_range_test"
+
+
+class Measure(StrEnum):
+    """``preflight/<check>/<measure>``: what a check measured (`MEASURES` says which check writes which)."""
+
+    PASSED = "passed"  # 1.0 passed, 0.0 failed
+    SECONDS = "seconds"  # what the check took
+    LOSS = "loss"  # initial loss; held-out loss after training on the real inputs
+    EXPECTED_LOSS = "expected_loss"  # ln(C), ln 2, or the targets' variance / mean absolute deviation
+    RATIO = "ratio"  # loss / expected_loss; compiled_lr / suggested_lr
+    NUM_CLASSES = "num_classes"
+    PRIOR_LOSS = "prior_loss"  # the loss with the suggested output bias (entropy of the label priors)
+    SUGGESTED_BIAS = "suggested_bias"  # indexed by output unit
+    ZERO_INPUT_LOSS = "zero_input_loss"  # held-out loss after the same training on zeroed inputs
+    GAIN = "gain"  # (zero_input_loss - loss) / zero_input_loss
+    STEPS = "steps"  # training steps taken
+    LEAK = "leak"  # gradient norm reaching other samples / the sample's own
+    START_LOSS = "start_loss"
+    FINAL_LOSS = "final_loss"
+    BATCH_SIZE = "batch_size"
+    COUNT = "count"  # offending values (or rows, for overlap)
+    ROWS = "rows"  # offending rows (samples)
+    SEEN = "seen"  # rows checked
+    FRACTION = "fraction"  # offending share of what was checked
+    LABEL_MIN = "label_min"
+    LABEL_MAX = "label_max"
+    NUM_UNITS = "num_units"  # the output's last dimension
+    LABEL_WIDTH = "label_width"  # the labels' last dimension (one-hot width)
+    RANGE_LOW = "range_low"  # the output activation's range
+    RANGE_HIGH = "range_high"
+    TRAIN_SEEN = "train_seen"  # training rows the validation rows were compared with
+    SUGGESTED_LR = "suggested_lr"
+    STEEPEST_LR = "steepest_lr"
+    MIN_LOSS_LR = "min_loss_lr"
+    COMPILED_LR = "compiled_lr"
+    LR = "lr"  # indexed: the range test's learning rate at each of its steps
+    CURVE_LOSS = "curve_loss"  # indexed: the range test's loss at each of its steps
+
+
+def _uses(rules: tuple[Measure, ...], display: tuple[Measure, ...]) -> dict[Measure, Use]:
+    return {**dict.fromkeys(rules, Use.RULES), **dict.fromkeys(display, Use.DISPLAY)}
+
+
+_M = Measure
+MEASURES: dict[Check, dict[Measure, Use]] = {
+    Check.INITIAL_LOSS_OFF: _uses(
+        rules=(_M.PASSED, _M.LOSS, _M.EXPECTED_LOSS, _M.RATIO, _M.NUM_CLASSES, _M.SUGGESTED_BIAS),
+        display=(_M.SECONDS, _M.PRIOR_LOSS),
+    ),
+    Check.INPUTS_IGNORED: _uses(
+        rules=(_M.PASSED, _M.LOSS, _M.ZERO_INPUT_LOSS, _M.STEPS),
+        display=(_M.SECONDS, _M.GAIN),
+    ),
+    Check.BATCH_MIXING: _uses(rules=(_M.PASSED, _M.LEAK), display=(_M.SECONDS, _M.BATCH_SIZE)),
+    Check.CANNOT_OVERFIT_BATCH: _uses(
+        rules=(_M.PASSED, _M.START_LOSS, _M.FINAL_LOSS, _M.STEPS, _M.BATCH_SIZE),
+        display=(_M.SECONDS,),
+    ),
+    Check.NONFINITE_INPUTS: _uses(rules=(_M.PASSED, _M.COUNT, _M.ROWS, _M.SEEN), display=(_M.SECONDS,)),
+    Check.NONFINITE_LABELS: _uses(rules=(_M.PASSED, _M.COUNT, _M.ROWS, _M.SEEN), display=(_M.SECONDS,)),
+    Check.LABELS_OUT_OF_RANGE: _uses(
+        rules=(
+            _M.PASSED,
+            _M.COUNT,
+            _M.FRACTION,
+            _M.LABEL_MIN,
+            _M.LABEL_MAX,
+            _M.NUM_UNITS,
+            _M.LABEL_WIDTH,
+            _M.RANGE_LOW,
+            _M.RANGE_HIGH,
+        ),
+        display=(_M.SECONDS, _M.SEEN),
+    ),
+    Check.TRAIN_VAL_OVERLAP: _uses(
+        rules=(_M.PASSED, _M.COUNT, _M.SEEN, _M.FRACTION),
+        display=(_M.SECONDS, _M.TRAIN_SEEN),
+    ),
+    Check.LR_RANGE_TEST: _uses(
+        rules=(_M.PASSED, _M.SUGGESTED_LR, _M.COMPILED_LR),
+        display=(_M.SECONDS, _M.RATIO, _M.STEEPEST_LR, _M.MIN_LOSS_LR, _M.STEPS, _M.LR, _M.CURVE_LOSS),
+    ),
+}
+"""Which measures each check writes, and who reads each: a rule cites ``passed`` and the numbers of its message."""
+
+INDEXED = frozenset({Measure.SUGGESTED_BIAS, Measure.LR, Measure.CURVE_LOSS})
+"""Measures written as a curve whose step is an index (output unit, range-test step), not a training step."""
+
+PREFLIGHT_TOTALS: dict[str, Use] = {
+    PREFLIGHT_SECONDS: Use.DISPLAY,
+    PREFLIGHT_STEP_SECONDS: Use.DISPLAY,
+    PREFLIGHT_SUMMARY: Use.DISPLAY,
+}
+"""The pre-flight names outside any check."""
 
 
 USE: dict[StrEnum, Use] = {
@@ -133,6 +257,12 @@ def layer_index_tag(layer: str) -> str:
     return f"{PREFIX}/meta/{Meta.LAYER_INDEX}/{layer}"
 
 
+def preflight_tag(check: Check, measure: Measure) -> str:
+    if measure not in MEASURES[check]:
+        raise ValueError(f"{check} does not declare the measure {measure!r}")
+    return f"{PREFLIGHT}/{check}/{measure}"
+
+
 def internal_part(tag: str) -> str | None:
     """``tb_recipe/...`` part of a display tag (which may carry a split prefix), else None."""
     parts = tag.split("/")
@@ -144,19 +274,26 @@ def internal_part(tag: str) -> str | None:
 
 
 def parse_tag(tag: str) -> tuple[StrEnum | str, str | None] | None:
-    """(declared name, layer or None) of a written tag, or None when it is not one of ours.
+    """(declared name, layer or measure or None) of a written tag, or None when it is not one of ours.
 
-    The name is a `Window`/`LayerStat`/`Meta` member or one of the per-step
-    tags. The callback-side half of the contract test: every tag a real fit
-    writes must parse.
+    The name is a `Window`/`LayerStat`/`Meta` member, one of the per-step
+    tags or pre-flight totals, or a `Check` (then the second item is its
+    `Measure`). The callback-side half of the contract test: every tag a real
+    fit writes must parse.
     """
     part = internal_part(tag)
     if part is None:
         return None
-    if part in (BATCH_LOSS, GRAD_NORM, LEARNING_RATE, CONFIG):
+    if part in (BATCH_LOSS, GRAD_NORM, LEARNING_RATE, CONFIG) or part in PREFLIGHT_TOTALS:
         return part, None
     kind, _, rest = part[len(PREFIX) + 1 :].partition("/")
     head, _, layer = rest.partition("/")
+    if kind == "preflight":
+        check = _CHECKS.get(head)
+        measure = _MEASURE.get(layer)
+        if check is None or measure is None or measure not in MEASURES[check]:
+            return None
+        return check, measure
     if kind == "window" and rest in _WINDOW:
         return Window(rest), None
     if kind == "layer" and head in _LAYER_STAT and layer:
@@ -171,6 +308,8 @@ def parse_tag(tag: str) -> tuple[StrEnum | str, str | None] | None:
 _WINDOW = frozenset(Window)
 _LAYER_STAT = frozenset(LayerStat)
 _META = frozenset(Meta)
+_CHECKS = {str(c): c for c in Check}
+_MEASURE = {str(m): m for m in Measure}
 
 
 @dataclass

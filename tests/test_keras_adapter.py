@@ -137,31 +137,36 @@ def test_keras_internals_are_touched_only_in_the_adapter(module):
     assert offenders == [], f"{module} reaches into Keras internals; move it to adapter.py: {offenders}"
 
 
-@pytest.mark.parametrize("steps_per_execution", [1, 3])
-def test_the_first_batch_hook_sees_the_first_batch_and_changes_nothing(steps_per_execution):
-    """`hook_first_batch` hands the first batch of a real fit to its callback before any step; the fit then
-    trains on the same batches in the same order: its losses and weights equal an unhooked twin's."""
-    x, y = blobs(n=320)
+@pytest.mark.parametrize(
+    ("steps_per_execution", "count", "n"),
+    [(1, 1, 320), (3, 1, 320), (1, 4, 320), (3, 4, 320), (1, 4, 64), (3, 4, 64)],  # n=64: 2 batches an epoch
+)
+def test_the_first_batches_hook_sees_them_first_and_changes_nothing(steps_per_execution, count, n):
+    """`hook_first_batches` hands the first batches of a real fit to its callback before any step; the fit then
+    trains on the same batches in the same order: its losses and weights equal an unhooked twin's, whether the
+    held batches take one call of the train function or several, and when the epoch has fewer than asked."""
+    x, y = blobs(n=n)
     keras.utils.set_random_seed(3)
     model = compiled(mlp(), keras.optimizers.SGD(0.05))
     twin = compiled(mlp(), keras.optimizers.SGD(0.05))
     twin.set_weights(model.get_weights())
     for m in (model, twin):
         m.compile(optimizer=m.optimizer, loss=m.loss, steps_per_execution=steps_per_execution)
-    seen = []
+    seen: list[list] = []
     owner = object()
 
     class Hook(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if batch == 0 and not seen:
-                adapter.hook_first_batch(self.model, seen.append, owner)
+        def on_train_begin(self, logs=None):
+            adapter.hook_first_batches(self.model, seen.append, owner, count=count)
 
     history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[Hook()])
     reference = twin.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
-    (first,) = seen
-    np.testing.assert_array_equal(np.asarray(first[0]), x[:32])
-    np.testing.assert_array_equal(np.asarray(first[1]), y[:32])
+    (batches,) = seen
+    assert len(batches) == min(count, n // 32)
+    for i, (bx, by) in enumerate(batches):
+        np.testing.assert_array_equal(np.asarray(bx), x[32 * i : 32 * (i + 1)])
+        np.testing.assert_array_equal(np.asarray(by), y[32 * i : 32 * (i + 1)])
     assert history.history["loss"] == reference.history["loss"]
     for a, b in zip(model.get_weights(), twin.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert adapter.owner_of(model, "train_function") is None  # undone on its first call
+    assert adapter.owner_of(model, "train_function") is None  # undone once the held batches were trained on

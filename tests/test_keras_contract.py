@@ -34,6 +34,8 @@ DECLARED: set[StrEnum | str] = {
     tags.GRAD_NORM,
     tags.LEARNING_RATE,
     tags.CONFIG,
+    *tags.Check,  # the pre-flight checks (their measures: `test_preflight.py`'s contract test)
+    *tags.PREFLIGHT_TOTALS,
 }
 RUNS = sorted(FAULTS)  # "healthy" and every fault
 
@@ -50,7 +52,25 @@ def written_tags(logdir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
-    return {name: set(written_tags(trained_logdir(name, tmp_path_factory))) for name in RUNS}
+    found = {name: set(written_tags(trained_logdir(name, tmp_path_factory))) for name in RUNS}
+    found["preflight"] = set(written_tags(preflight_logdir(tmp_path_factory)))
+    return found
+
+
+def preflight_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The healthy run once more, with every pre-flight check and the LR range test before its first step."""
+    import keras
+
+    from tb_recipe_plugin.keras import DiagnosisCallback
+    from tests.keras_runs import fault_run
+
+    model, x, y = fault_run("healthy")
+    logdir = tmp_path_factory.mktemp("preflight")
+    callback = DiagnosisCallback(str(logdir), update_freq=25, print_diagnosis=False, preflight=True,
+                                 preflight_options={"lr_range_test": True, "validation_data": (x[-200:], y[-200:])})  # fmt: skip
+    keras.utils.set_random_seed(2)
+    model.fit(x[:-200], y[:-200], batch_size=64, epochs=1, verbose=0, callbacks=[callback])
+    return logdir
 
 
 @pytest.fixture(scope="module")

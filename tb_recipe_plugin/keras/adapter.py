@@ -23,8 +23,8 @@ Keras 3's TensorFlow trainer works inside (read in
   hands the data to is ``model.train_function(iterator)``, right after
   ``on_train_batch_begin``. That function takes a ``tf.data`` iterator or any
   Python iterable of batches (the path ``train_on_batch`` uses), so a wrapper
-  can take the first batch out, look at it, and hand the function the same
-  batch followed by the rest (`hook_first_batch`);
+  can take the first batches out, look at them, and hand the function the
+  same batches followed by the rest (`hook_first_batches`);
 - the leaf layers of a model (private ``_flatten_layers``: there is no public
   walk through layers that are not models), the validation dataset ``fit``
   built (private ``_eval_epoch_iterator``), and wrapping a layer's ``call``
@@ -163,29 +163,51 @@ def hook_fit_start(model: keras.Model, on_start: Callable[[], None], owner: obje
     return _patch(model, "make_train_function", make_train_function, owner)
 
 
-def hook_first_batch(model: keras.Model, on_first: Callable[[Any], None], owner: object) -> Patch:
-    """Call ``on_first(batch)`` with the first batch the next call of ``model.train_function`` receives, before any
-    step runs on it; the step then trains on exactly that batch and the ones after it. Undoes itself on that first
-    call, so every later call is Keras' own function untouched. Install after the train function is built (it is
-    fetched from the model on each call, so the wrapper is what the next step calls)."""
-    import itertools
+def hook_first_batches(
+    model: keras.Model, on_first: Callable[[list[Any]], None], owner: object, count: int = 1
+) -> Patch:
+    """Call ``on_first(batches)`` with the first `count` batches the next call of ``model.train_function``
+    receives (fewer when the epoch has fewer), before any step runs on them; the steps then train on exactly those
+    batches and the ones after them, in order. Install after the train function is built (``fit`` fetches it
+    from the model on each call, so the wrapper is what the next step calls).
+
+    The batches taken out are handed back through the function's iterable path, `steps_per_execution` per call,
+    for as many calls as it takes; then the wrapper undoes itself and every later call is Keras' own function
+    on Keras' own iterator."""
+    import collections
 
     import tensorflow as tf
 
     original = model.train_function
+    held: collections.deque = collections.deque()
+    started = False
     patch: Patch
 
     def train_function(iterator: Any) -> Any:
-        patch.undo()
-        if isinstance(iterator, tf.data.Iterator | tf.distribute.DistributedIterator):
-            first = iterator.get_next()  # an empty iterator raises OutOfRangeError: fit's own end of epoch
-            rest: Any = iterator
-        else:
-            rest = iter(iterator)
-            first = next(rest)  # StopIteration: fit's own end of epoch
-        on_first(first)
-        # The iterable path of Keras' function: one compiled step per batch, `steps_per_execution` of them.
-        return original(itertools.chain([first], rest))
+        nonlocal started
+        source = iterator if isinstance(iterator, tf.data.Iterator | tf.distribute.DistributedIterator) else None
+        source = source if source is not None else iter(iterator)
+        if not started:
+            started = True
+            try:
+                while len(held) < count:
+                    held.append(next(source))
+            except (StopIteration, tf.errors.OutOfRangeError):
+                if not held:  # an empty epoch: Keras' own function says so, as it would have
+                    patch.undo()
+                    return original(iterator)
+            on_first(list(held))
+
+        def batches() -> Iterator[Any]:
+            while held:
+                yield held.popleft()
+            yield from source
+
+        try:
+            return original(batches())  # at least one held batch: a step runs on it
+        finally:
+            if not held:
+                patch.undo()
 
     patch = _patch(model, "train_function", train_function, owner)
     return patch

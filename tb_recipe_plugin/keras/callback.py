@@ -52,7 +52,7 @@ import sys
 import time
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -70,6 +70,10 @@ from tb_recipe_plugin.present.catalogue import LANGS, render_suggestion
 from tb_recipe_plugin.present.catalogue.labels import CALLBACK
 
 DEFAULT_UPDATE_FREQ = 100
+PREFLIGHT_BATCHES = 4
+"""Batches of the fit the pre-flight checks see: the zero-input baseline compares held-out rows, which one
+batch cannot give."""
+PREFLIGHT_OPTIONS = frozenset({"skip", "lr_range_test", "budget_steps", "validation_data", "max_samples", "seed"})
 DEFAULT_PROBE_SIZE = 128
 # A sigmoid/tanh output this close to its asymptote passes almost no gradient
 # (sigmoid' < 0.01 below 0.01 or above 0.99; tanh' < 0.02 beyond |0.99|).
@@ -131,6 +135,17 @@ class DiagnosisCallback(keras.callbacks.Callback):
             or the gradients became NaN/Inf, saying what happened and what to
             change (a more talkative ``keras.callbacks.TerminateOnNaN``).
         print_diagnosis: print tb-recipe's diagnosis of the run when ``fit`` ends.
+        preflight: run the pre-flight checks (`tb_recipe_plugin.preflight`) on
+            a clone of the model before the first training step, on the first
+            `PREFLIGHT_BATCHES` batches of ``fit`` (which the fit then trains
+            on as usual). The results are written beside the other summaries
+            and flushed before that step, so a fit that then fails still leaves
+            them; their cost is printed. On one replica only.
+        preflight_options: keyword arguments for ``run_preflight`` (``skip``,
+            ``lr_range_test``, ``budget_steps``, ``validation_data``: a
+            callback never sees ``fit``'s validation data, so pass it here to
+            check the train/validation overlap).
+        lang: ``"en"`` or ``"zh"``, for everything the callback prints.
     """
 
     def __init__(
@@ -144,6 +159,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
         terminate_on_nonfinite: bool = False,
         print_diagnosis: bool = True,
         lang: str = "en",
+        preflight: bool = False,
+        preflight_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if int(update_freq) < 1:
@@ -159,6 +176,11 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self.update_ratios = update_ratios
         self.terminate_on_nonfinite = terminate_on_nonfinite
         self.print_diagnosis = print_diagnosis
+        self.preflight = bool(preflight)
+        self.preflight_options = dict(preflight_options or {})
+        unknown = set(self.preflight_options) - PREFLIGHT_OPTIONS
+        if unknown:
+            raise ValueError(f"preflight_options: unknown {sorted(unknown)}; known: {sorted(PREFLIGHT_OPTIONS)}")
         self._warned: set[str] = set()
         self._mode = _Mode.OFF
         self._attached = False
@@ -166,6 +188,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._writer: EventFileWriter | None = None
         self._stats: _DeviceStats | None = None
         self._steps_since_read = 0
+        self._first_batches: adapter.Patch | None = None
 
     # ------------------------------------------------------------------ fit hooks
 
@@ -308,6 +331,43 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._patches.append(adapter.hook_fit_start(model, self._on_next_fit, self))
         if self._chief:
             self._guard("write", self._open_writer)
+        if self.preflight and self._chief:
+            if self._replicas > 1:
+                self._warn("preflight_replicas", self._say("preflight_replicas", replicas=self._replicas))
+            else:
+                self._first_batches = adapter.hook_first_batches(
+                    model, self._on_first_batches, self, count=PREFLIGHT_BATCHES
+                )
+
+    def _on_first_batches(self, batches: list[Any]) -> None:
+        """The pre-flight checks, before the first step trains on these batches; never raises."""
+        self._guard("preflight", lambda: self._run_preflight(batches))
+
+    def _run_preflight(self, batches: list[Any]) -> None:
+        from tb_recipe_plugin.preflight import report_points, report_text, run_preflight
+
+        data = tf.nest.map_structure(lambda *parts: tf.concat(parts, axis=0), *batches)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        rows = int(tf.nest.flatten(x)[0].shape[0] or 0)
+        options = {"batch_size": max(1, rows // len(batches)), **self.preflight_options}
+        report = run_preflight(self.model, x, y, sample_weight=sample_weight, **options)
+        for tag, step, value in report_points(report):
+            self._add(tag, step, value)
+        self._emit(text_pb(tags.PREFLIGHT_SUMMARY, report_text(report)), 0)
+        self._flush()  # on disk before the first step: a fit that then crashes still leaves them
+        failed = [r.code for r in report.results if r.passed is False]
+        cost = report.cost_in_steps
+        print(
+            self._say(
+                "preflight",
+                passed=sum(r.passed is True for r in report.results),
+                failed=len(failed),
+                names=f" ({', '.join(failed)})" if failed else "",
+                seconds=f"{report.seconds:.1f}",
+                steps=f"{cost:.0f}" if cost is not None else "?",
+            ),
+            file=sys.stderr,
+        )
 
     def _on_next_fit(self) -> None:
         """The model fetches its train function while we are attached: the fit we joined was aborted.
@@ -327,6 +387,9 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if self._attached and read and self._stats is not None and self._steps_since_read:
             self._guard("read", lambda: self._read(act=act))
         self._attached = False  # from here on our wrappers (if any survive) pass straight through
+        first, self._first_batches = self._first_batches, None
+        if first is not None:
+            first.undo()  # still there only when the fit ended before its first step; then it was never called
         patches, self._patches = self._patches, []
         for patch in reversed(patches):
             try:

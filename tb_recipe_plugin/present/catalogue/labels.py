@@ -111,6 +111,10 @@ CALLBACK: dict[str, dict[str, str]] = {
         "trace": "tb-recipe: gradient statistics disabled ({error}).",
         "write": "tb-recipe: cannot write summaries to {log_dir} ({error}); training continues.",
         "failed": "tb-recipe: {what} failed ({error}); training continues.",
+        "preflight": "tb-recipe pre-flight checks: {passed} passed, {failed} failed{names}; {seconds} s, about "
+        "{steps} training steps of this model.",
+        "preflight_replicas": "tb-recipe: pre-flight checks run on one replica only; this fit has {replicas}, so "
+        "they are skipped (run tb_recipe_plugin.preflight.run_preflight before the fit instead).",
     },
     "zh": {
         "nonfinite_grads": "从第 {step} 步起梯度出现非有限值（层：{layers}）",
@@ -125,6 +129,10 @@ CALLBACK: dict[str, dict[str, str]] = {
         "trace": "tb-recipe：梯度统计已关闭（{error}）。",
         "write": "tb-recipe：无法把摘要写入 {log_dir}（{error}）；训练继续。",
         "failed": "tb-recipe：{what} 失败（{error}）；训练继续。",
+        "preflight": "tb-recipe 训练前检查：{passed} 项通过，{failed} 项未通过{names}；用时 {seconds} 秒，约合本模型 "
+        "{steps} 个训练步。",
+        "preflight_replicas": "tb-recipe：训练前检查只在单个副本上运行；本次训练有 {replicas} 个副本，因此跳过"
+        "（可在训练前调用 tb_recipe_plugin.preflight.run_preflight）。",
     },
 }
 """The Keras callback's messages during fit (its end-of-fit print is the CLI's text report)."""

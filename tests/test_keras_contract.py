@@ -66,8 +66,10 @@ def preflight_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     model, x, y = fault_run("healthy")
     logdir = tmp_path_factory.mktemp("preflight")
-    callback = DiagnosisCallback(str(logdir), update_freq=25, print_diagnosis=False, preflight=True,
-                                 preflight_options={"lr_range_test": True, "validation_data": (x[-200:], y[-200:])})  # fmt: skip
+    options = {"lr_range_test": True, "validation_data": (x[-200:], y[-200:])}
+    callback = DiagnosisCallback(
+        str(logdir), update_freq=25, print_diagnosis=False, preflight=True, preflight_options=options
+    )
     keras.utils.set_random_seed(2)
     model.fit(x[:-200], y[:-200], batch_size=64, epochs=1, verbose=0, callbacks=[callback])
     return logdir

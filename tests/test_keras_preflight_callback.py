@@ -86,8 +86,10 @@ def test_preflight_sees_the_first_batches_only_once_per_fit(tmp_path):
     """A second fit of the same model with the same callback runs the checks again, on its own first batches."""
     x, y = blobs(n=320)
     model = compiled(mlp(), keras.optimizers.Adam(1e-3))
-    callback = DiagnosisCallback(str(tmp_path / "logs"), print_diagnosis=False, preflight=True,
-                                 preflight_options={"skip": [c for c in Check if c != Check.NONFINITE_INPUTS]})  # fmt: skip
+    only_nonfinite = {"skip": [c for c in Check if c != Check.NONFINITE_INPUTS]}
+    callback = DiagnosisCallback(
+        str(tmp_path / "logs"), print_diagnosis=False, preflight=True, preflight_options=only_nonfinite
+    )
     x2 = x.copy()
     x2[0, 0] = np.nan  # only the second fit's first batch has a NaN
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[callback])

@@ -36,6 +36,10 @@ def written(logdir: Path) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
+LABEL_10 = r"label value of 10|10 is not in \[0, 10\)"
+"""TensorFlow's words for a class id 10 among 10 units (the second under `enable_op_determinism`)."""
+
+
 def passed(found: dict, check: Check) -> float | None:
     points = found.get(tags.preflight_tag(check, Measure.PASSED))
     return points[0][1] if points else None
@@ -69,9 +73,8 @@ def test_results_are_on_disk_before_a_fit_that_then_crashes(tmp_path):
     y[::7] = 10
     keras.utils.set_random_seed(6)
     model = compiled(mlp(), keras.optimizers.Adam(1e-3))
-    before = [w.copy() for w in model.get_weights()]
     callback = DiagnosisCallback(str(tmp_path / "logs"), print_diagnosis=False, preflight=True)
-    with warnings.catch_warnings(), pytest.raises(tf.errors.InvalidArgumentError, match="label value of 10"):
+    with warnings.catch_warnings(), pytest.raises(tf.errors.InvalidArgumentError, match=LABEL_10):
         warnings.simplefilter("ignore", RuntimeWarning)
         # unshuffled, so the first batch (row 0 among them) has a label 10 and the first step fails
         model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
@@ -79,8 +82,9 @@ def test_results_are_on_disk_before_a_fit_that_then_crashes(tmp_path):
     found = written(tmp_path / "logs")
     assert passed(found, Check.LABELS_OUT_OF_RANGE) == 0.0
     assert found[tags.preflight_tag(Check.LABELS_OUT_OF_RANGE, Measure.LABEL_MAX)][0][1] == 10.0
-    for a, b in zip(model.get_weights(), before, strict=True):  # no step ran; the checks trained a clone
-        np.testing.assert_array_equal(a, b)
+    # The real weights are not compared here: under `enable_op_determinism` (which other tests in this process
+    # switch on) TensorFlow reports the bad index after the failing step's updates have run. That the checks
+    # leave the model alone is `test_a_healthy_fit_with_preflight_trains_as_without_it` and test_preflight.py.
 
 
 def test_preflight_sees_the_first_batches_only_once_per_fit(tmp_path):

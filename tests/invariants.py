@@ -4,8 +4,9 @@
 every broken invariant as a sentence naming the run and the finding, so a
 test over many runs prints all of them at once:
 
-- no text quotes a missing number ("?"), ``None`` or ``null``, and every
-  evidence value is a number or a string (JSON has no NaN: "nan"/"inf");
+- no text (the pre-flight checklist's included) quotes a missing number
+  ("?"), ``None`` or ``null``, and every evidence value is a number or a
+  string (JSON has no NaN: "nan"/"inf");
 - "best" is never worse than "last" (by the direction of the tag's role), a
   finding's range is ordered, "still improving" has a positive change and a
   plateau improved before it;
@@ -86,6 +87,10 @@ def _texts(doc: dict[str, Any]) -> list[tuple[str, str]]:
     for f in doc["findings"]:
         out += [(f"{f['code']} title", f["title"]), (f"{f['code']} message", f["message"])]
         out += [(f"{f['code']} suggestion {s['id']}", s["action"]) for s in f["suggestions"]]
+    checklist = doc.get("preflight") or {}
+    if checklist:
+        out.append(("pre-flight summary", checklist["headline"]))
+        out += [(f"pre-flight {c['code']}", f"{c['title']}: {c['text']}") for c in checklist["checks"]]
     return out
 
 

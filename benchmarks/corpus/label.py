@@ -320,7 +320,19 @@ CALLBACK_CODES = (
     "update_ratio_low",
     "initial_loss_off",
 )
-CODES = CURVE_CODES + CALLBACK_CODES
+PREFLIGHT_CODES = (
+    "nonfinite_inputs",
+    "nonfinite_labels",
+    "labels_out_of_range",
+    "train_val_overlap",
+    "inputs_ignored",
+    "batch_mixing",
+    "cannot_overfit_batch",
+    "lr_range_test",
+)
+"""Findings of failed pre-flight checks (issue 11): the corpus' runs wrote no pre-flight results, so an analyzer that
+reports one on them invented it."""
+CODES = CURVE_CODES + CALLBACK_CODES + PREFLIGHT_CODES
 """Every code a label judges: the analyzer's catalogue plus ``lr_too_high`` (kept here, not imported)."""
 
 END_OF_RUN_CODES = (
@@ -1508,6 +1520,12 @@ def initial_loss_off(run: Run) -> Verdict:
     )
 
 
+def no_preflight(run: Run) -> Verdict:
+    """A failed pre-flight check cannot be seen in curves: the corpus' runs wrote no pre-flight results."""
+    del run
+    return Verdict(NO, {"preflight": False})
+
+
 JUDGES: dict[str, Callable[[Run], Verdict]] = {
     "nonfinite_loss": nonfinite_loss,
     "divergence": divergence,
@@ -1534,6 +1552,7 @@ JUDGES: dict[str, Callable[[Run], Verdict]] = {
     "update_ratio_high": update_ratio_high,
     "update_ratio_low": update_ratio_low,
     "initial_loss_off": initial_loss_off,
+    **dict.fromkeys(PREFLIGHT_CODES, no_preflight),
 }
 
 
@@ -1564,6 +1583,8 @@ def label_curves(curves: Curves, spec: RunSpec, facts: Facts) -> dict[str, Any]:
             verdicts[code] = Verdict(GREY, v.observed, v.why + f" (before {cut[0]} turned non-finite)")
     for code in CALLBACK_CODES:
         verdicts[code] = JUDGES[code](run) if run.has_callback else Verdict(NO, {"callback": False})
+    for code in PREFLIGHT_CODES:
+        verdicts[code] = JUDGES[code](run)
     expected = [c for c in CODES if verdicts[c].verdict == YES]
     forbidden = [c for c in CODES if verdicts[c].verdict == NO]
     acceptable = [c for c in CODES if verdicts[c].verdict == GREY]

@@ -9,7 +9,7 @@ exit code 1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -17,9 +17,10 @@ from tb_recipe_plugin.analysis.curves import make_curve
 from tb_recipe_plugin.analysis.diagnosis import diagnose
 from tb_recipe_plugin.analysis.levels import prepare
 from tb_recipe_plugin.analysis.phases import phases
+from tb_recipe_plugin.analysis.preflight import checklist, find_preflight, is_preflight_tag
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.analysis.roles import assign_roles
-from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context
+from tb_recipe_plugin.analysis.rules import RULES, SEVERITIES, Context, Rule
 from tb_recipe_plugin.analysis.series import RunData, Series
 from tb_recipe_plugin.analysis.units import finding_unit, raw_unit
 from tb_recipe_plugin.internal_tags import SCHEMA_VERSION, Internals, find_internals
@@ -51,9 +52,11 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> tuple[Ru
         run=run,
         roles=roles,
         internals=find_internals(run.series),
+        preflight=find_preflight(run.series),
         batch_running_mean=prepared.running_mean,
         steps_per_epoch=prepared.steps_per_epoch,
     )
+    report.preflight = checklist(ctx.preflight)
     version = ctx.internals.schema_version()
     if version is not None and version > SCHEMA_VERSION:
         report.errors.append(
@@ -67,11 +70,22 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> tuple[Ru
         if curve is not None:
             ctx.curves[role] = curve
     if not any(r in roles for r in ("train_loss", "val_loss", "batch_loss", "val_metric", "train_metric")):
-        report.errors.append(
-            f"no loss or metric series recognised among {len(run.series)} tag(s); name one with --role train_loss=TAG"
-        )
-        return report, None
-    for rule in RULES:
+        return _without_curves(report, ctx)
+    _run_rules(RULES, ctx, report)
+    for curve in ctx.curves.values():
+        report.phases[curve.tag] = phases(curve)
+    report.best_step, report.best_step_kind, best_tag = _best_step(ctx)
+    if best_tag is not None:
+        report.best_step_tag = best_tag
+        report.best_step_unit = raw_unit(ctx, best_tag)
+        report.best_step_basis = BEST_BASIS_EN[report.best_step_kind or "best"].format(tag=best_tag)
+    report.status = _status(report)
+    return report, ctx
+
+
+def _run_rules(rules: Iterable[Rule], ctx: Context, report: RunReport) -> None:
+    """Each rule guarded; the findings, worst first, become the report's."""
+    for rule in rules:
         try:
             finding = rule(ctx)
         except Exception as exc:  # noqa: BLE001 - one bad rule must not hide the others
@@ -82,15 +96,31 @@ def _analyze(run: RunData, role_overrides: Mapping[str, str] | None) -> tuple[Ru
             ctx.findings.append(finding)
     ctx.findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.start_step or 0))
     report.findings = ctx.findings
-    for curve in ctx.curves.values():
-        report.phases[curve.tag] = phases(curve)
-    report.best_step, report.best_step_kind, best_tag = _best_step(ctx)
-    if best_tag is not None:
-        report.best_step_tag = best_tag
-        report.best_step_unit = raw_unit(ctx, best_tag)
-        report.best_step_basis = BEST_BASIS_EN[report.best_step_kind or "best"].format(tag=best_tag)
-    report.status = _status(report)
-    return report, ctx
+
+
+def _without_curves(report: RunReport, ctx: Context) -> tuple[RunReport, Context | None]:
+    """A run with no loss or metric curve: nothing to diagnose, unless it holds the pre-flight checks' results.
+
+    A fit that crashed on its first step (an out-of-range label stops a
+    TensorFlow step on the CPU) leaves only what the checks wrote before it:
+    the rules that read them run, so the failed check is the diagnosis. The
+    missing curves stay an error of the run; with no failed check the run
+    has no data to call healthy (no context is returned, so the diagnosis is
+    ``no_data``), and its checklist still shows what passed.
+    """
+    series = ctx.run.series
+    if ctx.preflight and all(is_preflight_tag(tag) for tag in series):
+        report.errors.append(f"no loss or metric series: only the pre-flight checks' results ({len(series)} tags)")
+    else:
+        report.errors.append(
+            f"no loss or metric series recognised among {len(series)} tag(s); name one with --role train_loss=TAG"
+        )
+    if not ctx.preflight:
+        return report, None
+    _run_rules([r for r in RULES if r.preflight], ctx, report)
+    if report.findings or report.analysis_errors:
+        report.status = _status(report)
+    return report, ctx if report.findings else None
 
 
 def _in_step_order(run: RunData) -> RunData:

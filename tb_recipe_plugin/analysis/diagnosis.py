@@ -39,6 +39,9 @@ from tb_recipe_plugin.internal_tags import Meta
 
 CAUSES: dict[str, tuple[str, ...]] = {
     "nonfinite_loss": (
+        "nonfinite_inputs",
+        "nonfinite_labels",
+        "labels_out_of_range",
         "nonfinite_gradients",
         "exploding_gradients",
         "divergence",
@@ -47,41 +50,86 @@ CAUSES: dict[str, tuple[str, ...]] = {
         "loss_spikes",
         "initial_loss_off",
     ),
-    "nonfinite_gradients": ("exploding_gradients", "lr_too_high", "update_ratio_high", "initial_loss_off"),
+    "nonfinite_gradients": (
+        "nonfinite_inputs",
+        "nonfinite_labels",
+        "labels_out_of_range",
+        "exploding_gradients",
+        "lr_too_high",
+        "update_ratio_high",
+        "initial_loss_off",
+    ),
     "exploding_gradients": ("lr_too_high", "update_ratio_high", "initial_loss_off"),
     "divergence": ("exploding_gradients", "lr_too_high", "update_ratio_high", "loss_spikes"),
     "loss_spikes": ("lr_too_high", "update_ratio_high"),
     "noisy_loss": ("lr_too_high", "periodic_loss"),
     "no_learning": (
+        "inputs_ignored",
+        "labels_out_of_range",
         "dying_relu",
         "vanishing_gradients",
         "saturated_activations",
+        "cannot_overfit_batch",
         "initial_loss_off",
         "lr_too_small",
         "update_ratio_low",
         "periodic_loss",
         "data_problem",
+        "lr_range_test",
     ),
-    "underfitting": ("dying_relu", "vanishing_gradients", "saturated_activations", "lr_too_small", "update_ratio_low"),
-    "update_ratio_low": ("dying_relu", "vanishing_gradients", "lr_too_small"),
+    "underfitting": (
+        "cannot_overfit_batch",
+        "dying_relu",
+        "vanishing_gradients",
+        "saturated_activations",
+        "lr_too_small",
+        "update_ratio_low",
+    ),
+    "update_ratio_low": ("dying_relu", "vanishing_gradients", "lr_too_small", "lr_range_test"),
+    "update_ratio_high": ("lr_range_test",),
+    "lr_too_small": ("lr_range_test",),
+    "lr_too_high": ("lr_range_test",),
     "plateau": ("lr_decay_too_early", "lr_too_high", "lr_too_small", "overfitting"),
     "still_learning": ("lr_too_small",),
     "val_plateau": ("overfitting",),
     "saturated_activations": ("initial_loss_off",),
+    "dying_relu": ("cannot_overfit_batch",),
+    "vanishing_gradients": ("cannot_overfit_batch",),
+    "val_better_than_train": ("train_val_overlap",),
+    "data_problem": ("batch_mixing",),
+    "initial_loss_off": ("nonfinite_inputs", "nonfinite_labels", "labels_out_of_range"),
+    "cannot_overfit_batch": ("nonfinite_labels", "labels_out_of_range"),
+    "inputs_ignored": ("labels_out_of_range",),
 }
-"""effect -> the findings that usually cause it, most specific first. A link needs both findings in the run."""
+"""effect -> the findings that usually cause it, most specific first. A link needs both findings in the run.
+
+A failed pre-flight check (``nonfinite_inputs``, ``labels_out_of_range``,
+``inputs_ignored``, ``cannot_overfit_batch``, ``train_val_overlap``,
+``batch_mixing``, ``lr_range_test``...) is listed as a cause of the curve
+findings it explains: it was measured before the first step, on the data and
+the model as they were, so when both fired the fault the checks found is the
+root and the curve shows its consequence (labels beyond the output units, then
+a NaN loss; inputs the model ignores, then no learning; a model that cannot
+fit one batch, whose ReLUs are then found dead)."""
 
 ORDER = (
+    "nonfinite_inputs",
+    "nonfinite_labels",
+    "labels_out_of_range",
+    "inputs_ignored",
+    "batch_mixing",
     "nonfinite_loss",
     "nonfinite_gradients",
     "exploding_gradients",
     "divergence",
     "no_learning",
+    "cannot_overfit_batch",
     "initial_loss_off",
     "dying_relu",
     "vanishing_gradients",
     "saturated_activations",
     "data_problem",
+    "train_val_overlap",
     "lr_too_high",
     "update_ratio_high",
     "loss_spikes",
@@ -97,6 +145,7 @@ ORDER = (
     "still_learning",
     "best_checkpoint_mismatch",
     "val_better_than_train",
+    "lr_range_test",
 )
 """Among equally severe roots, which names the run's problem best (a NaN before anything else it caused)."""
 

@@ -1,7 +1,9 @@
 """What the analyzer hands to every presenter (CLI text/JSON/Markdown, plugin).
 
 Findings are language-neutral: a code, its severity, a step range and the
-evidence numbers. Titles, messages and suggestions are rendered from the one
+evidence numbers. The run's pre-flight checklist (`PreflightSummary`) is kept
+apart from them: every check that ran is on it, passed or not, while only a
+failed one is also a finding. Titles, messages and suggestions are rendered from the one
 catalogue (`present/catalogue.py`) at presentation time, so the CLI's
 ``--lang`` and the tab's language switch read the same analysis.
 """
@@ -35,6 +37,9 @@ class Finding:
     # What start/end_step and the evidence's *_step keys count: "step" (optimizer or logging steps) or "epoch"
     # (a curve Keras or a hand-written loop logged at the epoch index). Set by the analyzer (`units.py`).
     unit: str = ""
+    # When the evidence was measured: "training" (on the run's curves and signals) or "preflight" (by a pre-flight
+    # check on a clone of the model before the first step; its steps are 0 and say nothing, presenters say so).
+    stage: str = "training"
 
 
 @dataclass
@@ -55,6 +60,40 @@ class Role:
 
 
 @dataclass
+class PreflightCheck:
+    """One pre-flight check of a run's checklist: its written verdict and every number it wrote.
+
+    ``passed`` is None when the check ran and did not apply (it wrote numbers
+    but no verdict). ``numbers`` are its step-0 measures by `Measure` name
+    (``seconds`` included), ``curves`` its indexed ones (the suggested output
+    bias per unit, the range test's ``lr`` and ``curve_loss`` per step), and
+    ``series`` the run's tag of each curve (what `/series` serves).
+    """
+
+    code: str
+    passed: bool | None
+    numbers: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    series: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PreflightSummary:
+    """The pre-flight checks a run wrote (`analysis/preflight.py`), passed or not, and what they cost."""
+
+    checks: list[PreflightCheck] = field(default_factory=list)
+    seconds: float | None = None
+    step_seconds: float | None = None
+
+    def count(self, passed: bool | None) -> int:
+        return sum(c.passed is passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.code for c in self.checks if c.passed is False]
+
+
+@dataclass
 class RunReport:
     run: str
     status: str
@@ -70,6 +109,7 @@ class RunReport:
     analysis_errors: list[str] = field(default_factory=list)  # a rule or the analysis itself failed: our bug
     num_series: int = 0
     diagnosis: Diagnosis | None = None  # the run's one story: primary problem, related findings, facts
+    preflight: PreflightSummary | None = None  # the run's pre-flight checklist; None when it wrote none
 
 
 def json_number(value: Any) -> Any:

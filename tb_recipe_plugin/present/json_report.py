@@ -4,6 +4,18 @@ One run's dict is the same in the CLI's ``--format json`` ``runs`` list and in
 the plugin's ``/diagnosis`` route, so a script written against one reads the
 other. NaN/Inf never reach the output (JSON has no such numbers).
 
+``preflight`` is the run's pre-flight checklist (`present/preflight.py`:
+``summary``, ``cost``, ``headline``, the counts ``passed`` / ``failed`` /
+``not_applicable``, ``seconds`` / ``step_seconds`` / ``cost_steps``, and per
+check ``code``, ``passed`` true/false/null, ``status``, ``title``,
+``status_text``, ``text``, ``numbers``, ``curves``, ``series``), or null for a
+run that wrote no pre-flight results. Each finding's ``stage`` says when its
+evidence was measured: ``training`` (the curves and the callback's signals) or
+``preflight`` (a failed pre-flight check, at step 0, before any step). Both are
+new keys: the schema number (`analysis.report.SCHEMA`) changes only on an
+incompatible change, and a reader of ``report/2`` that ignores unknown keys
+reads these reports unchanged.
+
 Names are data here, not display: a control character in a run name stays in
 the string (the encoder writes it as ``\\u001b``), so a script gets the name
 back. Two exceptions, both to keep the document valid and harmless: a byte
@@ -24,6 +36,7 @@ from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import SCHEMA, RunReport
 from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
+from tb_recipe_plugin.present.preflight import render_preflight
 from tb_recipe_plugin.present.safe_text import is_hidden, well_formed
 from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
@@ -36,6 +49,7 @@ def run_to_dict(report: RunReport, lang: str = "en", all_actions: bool = False) 
             "run": report.run,
             "status": report.status,
             "diagnosis": render_diagnosis(report, lang, all_actions),
+            "preflight": render_preflight(report.preflight, lang),
             "best_step": report.best_step,
             "best_step_unit": report.best_step_unit,
             "best_step_basis": report.best_step_basis,

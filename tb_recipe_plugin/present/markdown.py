@@ -22,7 +22,8 @@ from tb_recipe_plugin.analysis.report import RunReport
 from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
 from tb_recipe_plugin.present.catalogue.labels import MARKDOWN, SEVERITY
-from tb_recipe_plugin.present.catalogue.render import best_basis, place, span_text
+from tb_recipe_plugin.present.catalogue.render import best_basis, place, where_text
+from tb_recipe_plugin.present.preflight import render_preflight
 from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.text import sort_key
 from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
@@ -31,6 +32,7 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _BACKTICKS = re.compile(r"`+")
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "ok": "🟢", "no_data": "⚪"}
+CHECK_ICON = {"passed": "🟢", "failed": "🔴", "not_applicable": "⚪"}
 def md_escape(text: object) -> str:
     """Untrusted text as literal Markdown: hidden characters shown as escapes, markup and HTML escaped."""
     s = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -85,6 +87,8 @@ def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str, all_ac
             out += [f"**{md_text(d['verdict'])}**", ""]
             if len(d["chain"]) > 1:
                 out += [f"{h['why']}: " + " → ".join(md_text(c["text"]) for c in d["chain"]), ""]
+        out += checklist(render_preflight(r.preflight, lang), lang)
+        if d is not None:
             if d["actions"]:
                 out += [f"**{h['actions']}**", ""]
                 out += [f"{i}. {md_text(a['action'])} _{md_text(a['why'])}_" for i, a in enumerate(d["actions"], 1)]
@@ -99,7 +103,7 @@ def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str, all_ac
         numbers = run_numbers(r.diagnosis, r.findings) if r.diagnosis is not None else {}
         for finding in story_order(r):
             f = render_finding(finding, lang, numbers)
-            span = span_text(f["start_step"], f["end_step"], f["unit"], lang, numbers.get("steps_per_epoch"))
+            span = where_text(f, lang, numbers.get("steps_per_epoch"))
             out.append(
                 f"### {SEVERITY[lang][f['severity']]}: {md_escape(f['title'])} "
                 f"(`{f['code']}`, {md_escape(span)}, {h['confidence']} {f['confidence']:.2f})"
@@ -116,3 +120,16 @@ def markdown_report(reports: Sequence[RunReport], logdir: str, lang: str, all_ac
         if r.analysis_errors:
             out += ["", f"**{h['analysis_errors']}**", ""] + [f"- {md_escape(e)}" for e in r.analysis_errors]
     return "\n".join(out).rstrip() + "\n"
+
+
+def checklist(preflight: dict | None, lang: str) -> list[str]:
+    """The pre-flight checklist under the verdict: its counts and cost, then a table of every check that ran."""
+    if preflight is None:
+        return []
+    h = MARKDOWN[lang]
+    out = [f"**{md_escape(preflight['headline'])}**", ""]
+    out += [f"| {h['check']} | {h['result']} | {h['measured']} |", "|---|---|---|"]
+    for c in preflight["checks"]:
+        status = f"{CHECK_ICON[c['status']]} {md_escape(c['status_text'])}"
+        out.append(f"| {md_escape(c['title'])} (`{c['code']}`) | {status} | {md_escape(c['text']) or '–'} |")
+    return [*out, ""]

@@ -20,12 +20,14 @@ from tb_recipe_plugin import __version__
 from tb_recipe_plugin.analysis.report import STATUS_ORDER, RunReport
 from tb_recipe_plugin.present.actions import run_numbers
 from tb_recipe_plugin.present.catalogue import render_finding
-from tb_recipe_plugin.present.catalogue.labels import SEVERITY, TEXT
-from tb_recipe_plugin.present.catalogue.render import best_basis, place, span_text
+from tb_recipe_plugin.present.catalogue.labels import PREFLIGHT, SEVERITY, TEXT
+from tb_recipe_plugin.present.catalogue.render import best_basis, place, where_text
+from tb_recipe_plugin.present.preflight import render_preflight
 from tb_recipe_plugin.present.safe_text import visible
 from tb_recipe_plugin.present.verdict import render_diagnosis, story_order
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green", "no_data": "dim"}
+CHECK_STYLE = {"passed": "green", "failed": "bold red", "not_applicable": "dim"}
 
 
 def sort_key(report: RunReport) -> tuple[int, str]:
@@ -110,6 +112,8 @@ def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool
         console.print(f"  [bold]{safe(d['verdict'])}[/]")
         if len(d["chain"]) > 1:
             console.print(f"  [dim]{words['why']}:[/] " + " → ".join(safe(c["text"]) for c in d["chain"]))
+    _checklist(render_preflight(report.preflight, lang), lang, console)
+    if d is not None:
         if d["actions"]:
             console.print(f"  [bold]{words['actions']}:[/]")
         for i, a in enumerate(d["actions"], 1):
@@ -126,7 +130,7 @@ def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool
     numbers = run_numbers(report.diagnosis, report.findings) if report.diagnosis is not None else {}
     for finding in story_order(report):
         f = render_finding(finding, lang, numbers)
-        span = span_text(f["start_step"], f["end_step"], f["unit"], lang, numbers.get("steps_per_epoch"))
+        span = where_text(f, lang, numbers.get("steps_per_epoch"))
         console.print(
             f"  [{STYLE[f['severity']]}]{SEVERITY[lang][f['severity']]}[/] [bold]{safe(f['title'])}[/] "
             f"[dim]({f['code']}, {span}, {words['confidence']} {f['confidence']:.2f})[/]"
@@ -140,3 +144,17 @@ def _run_block(report: RunReport, lang: str, console: Console, all_actions: bool
         console.print(f"  [red]{words['errors']}:[/] {safe(error)}")
     for error in report.analysis_errors:
         console.print(f"  [bold red]{words['analysis_errors']}:[/] {safe(error)}")
+
+
+def _checklist(preflight: dict | None, lang: str, console: Console) -> None:
+    """The pre-flight checklist under the verdict: the counts and what they cost, then one line per check."""
+    if preflight is None:
+        return
+    console.print(f"  [bold]{safe(preflight['headline'])}[/]")
+    status_words: dict[str, str] = PREFLIGHT[lang]["status"]  # type: ignore[assignment]
+    width = max(len(w) for w in status_words.values())
+    for c in preflight["checks"]:
+        shown = c["status_text"].ljust(width)
+        numbers = f": {safe(c['text'])}" if c["text"] else ""
+        code = f" [dim]({c['code']})[/]" if c["status"] == "failed" else ""  # the name of its finding below
+        console.print(f"    [{CHECK_STYLE[c['status']]}]{shown}[/]  {safe(c['title'])}{numbers}{code}")

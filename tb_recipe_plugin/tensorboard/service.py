@@ -33,6 +33,7 @@ import numpy as np
 from tensorboard.data import provider as tb_provider
 
 from tb_recipe_plugin.analysis.analyzer import analyze_run
+from tb_recipe_plugin.analysis.preflight import is_preflight_tag
 from tb_recipe_plugin.analysis.report import SCHEMA, STATUS_ORDER, RunReport, json_number
 from tb_recipe_plugin.analysis.rules.context import Context
 from tb_recipe_plugin.analysis.series import RunData, Series
@@ -54,7 +55,7 @@ from tb_recipe_plugin.sweep.hparams import HParams, run_hparams
 SCALARS = "scalars"
 HPARAMS = "hparams"
 TEXT = "text"
-DISPLAYED = ("run", "best_step_basis", "diagnosis", "roles", "findings", "errors", "analysis_errors")
+DISPLAYED = ("run", "best_step_basis", "diagnosis", "preflight", "roles", "findings", "errors", "analysis_errors")
 """The fields of a /diagnosis answer that the tab shows, repeated in its `display` object."""
 
 
@@ -170,11 +171,22 @@ class DiagnosisService:
         report, data = self._analysed(ctx, eid, _run(run), *self._groups(ctx, eid))
         out: dict[str, Any] = {}
         wanted = {info.tag: [r for r, i in report.roles.items() if i.tag == info.tag] for info in report.roles.values()}
-        # The Keras callback's signals: its global gradient norm, and whatever series its findings cite.
+        # The Keras callback's signals: its global gradient norm, and whatever series its findings cite (not the
+        # pre-flight checks' numbers, written once before training: the checklist shows them).
         signals = [tag for tag in data.series if internal_part(tag) == GRAD_NORM]
-        signals += [tag for f in report.findings for tag in f.tags if internal_part(tag) is not None]
+        signals += [
+            tag
+            for f in report.findings
+            for tag in f.tags
+            if internal_part(tag) is not None and not is_preflight_tag(tag)
+        ]
         for tag in signals:
             wanted.setdefault(tag, ["signal"])
+        # The pre-flight checks' curves over an index (the learning-rate range test's `lr` and `curve_loss`, the
+        # suggested output bias), each under the role `preflight_<check>_<measure>`.
+        for check in report.preflight.checks if report.preflight is not None else ():
+            for measure, tag in check.series.items():
+                wanted.setdefault(tag, [f"preflight_{check.code}_{measure}"])
         where = Context(run=data, roles=report.roles)
         for tag, roles in wanted.items():
             s = data.series.get(tag)

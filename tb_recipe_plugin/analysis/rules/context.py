@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tb_recipe_plugin.analysis.curves import Curve
+from tb_recipe_plugin.analysis.preflight import PreflightReadings
 from tb_recipe_plugin.analysis.report import Finding, Role
 from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.analysis.tag_words import tokens
@@ -19,6 +20,7 @@ class Context:
     roles: dict[str, Role]
     curves: dict[str, Curve] = field(default_factory=dict)
     internals: Internals = field(default_factory=Internals)  # the Keras callback's signals, if any
+    preflight: PreflightReadings = field(default_factory=PreflightReadings)  # the pre-flight checks it wrote, if any
     findings: list[Finding] = field(default_factory=list)
     # batch_loss is Keras' within-epoch running mean that could not be turned back into per-batch values
     # (analysis/levels.py): smooth and periodic by construction, so spike and periodicity rules skip it.

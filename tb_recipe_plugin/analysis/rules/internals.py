@@ -18,6 +18,7 @@ import numpy as np
 
 from tb_recipe_plugin.analysis.report import Finding
 from tb_recipe_plugin.analysis.rules.context import Context, pct
+from tb_recipe_plugin.analysis.rules.preflight import preflight_initial_loss
 from tb_recipe_plugin.analysis.rules.registry import rule
 from tb_recipe_plugin.analysis.series import Series
 from tb_recipe_plugin.internal_tags import Internals, LayerStat, Meta, Window
@@ -444,16 +445,26 @@ def _update_ratio_finding(ctx: Context, code: str, excess: Callable[[float], flo
 INITIAL_LOSS_FACTOR = 2.0
 
 
-@rule("warning", callback=True, thresholds=("INITIAL_LOSS_FACTOR",))
+@rule("warning", callback=True, preflight=True, thresholds=("INITIAL_LOSS_FACTOR",))
 def initial_loss_off(ctx: Context) -> Finding | None:
-    """The loss of the very first batch is more than 2x away from ln(C), a uniform guess over C classes.
+    """The loss at initialisation is more than 2x away from ln(C), a uniform guess over C classes.
 
     A freshly initialised classifier should be unsure of everything. A first
     loss far above ln(C) means confident wrong predictions from the start:
     unnormalised inputs, too large an initialisation, a softmax applied twice
     or ``from_logits`` set wrongly. Far below means the labels or the loss are
     not what they seem.
+
+    Two measurements say it; one finding reports it, from the better one. The
+    pre-flight check (before any step, on a clone; regression against the
+    targets' variance too) is used whenever it judged the initial loss, with
+    its verdict and the output bias it suggests (`preflight_initial_loss`).
+    Otherwise the callback's first training batch is compared with ln(C) here
+    (the check's `INITIAL_LOSS_FACTOR` is the same 2x).
     """
+    preflight = preflight_initial_loss(ctx)
+    if preflight is not True:
+        return preflight or None
     it = ctx.internals
     classes = class_count(it)
     expected = it.meta(Meta.EXPECTED_INITIAL_LOSS)
@@ -475,7 +486,7 @@ def initial_loss_off(ctx: Context) -> Finding | None:
         "initial_loss_off",
         int(loss.steps[0]),
         int(loss.steps[0]),
-        {"first_loss": first, "expected": expected, "num_classes": classes, "ratio": ratio},
+        {"source": "first_batch", "first_loss": first, "expected": expected, "num_classes": classes, "ratio": ratio},
         min(1.0, 0.6 + 0.2 * off / math.log(INITIAL_LOSS_FACTOR) / 2),
         (loss.tag,),
     )

@@ -46,6 +46,7 @@ class Rule:
     after: tuple[str, ...]
     threshold_names: tuple[str, ...]
     callback: bool  # needs the Keras callback's signals
+    preflight: bool = False  # reads the pre-flight checks' results: runs on a run that wrote only those
 
     @property
     def thresholds(self) -> Mapping[str, float]:
@@ -103,8 +104,14 @@ def rule(
     after: Iterable[str] = (),
     thresholds: Iterable[str] = (),
     callback: bool = False,
+    preflight: bool = False,
 ) -> Callable[[RuleFn], Rule]:
-    """Declare the decorated function as the rule whose finding code is its name."""
+    """Declare the decorated function as the rule whose finding code is its name.
+
+    ``preflight``: the rule reads the pre-flight checks (`Context.preflight`),
+    so it also runs on a run that has nothing else yet (a fit that crashed on
+    its first step after the checks were written).
+    """
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
 
@@ -122,6 +129,7 @@ def rule(
             after=tuple(after),
             threshold_names=tuple(thresholds),
             callback=callback,
+            preflight=preflight,
         )
         _DECLARED[code] = declared
         return declared

@@ -356,11 +356,181 @@ FINDINGS: dict[str, FindingSpec] = {
         ("raise_lr", "lr_range_test"),
     ),
     "initial_loss_off": FindingSpec(
-        {"en": "Initial loss far from ln(C)", "zh": "初始损失偏离 ln(C)"},
-        {
-            "en": "The first batch's loss was {first_loss}, {ratio}x the {expected} = ln({num_classes}) that a freshly initialised {num_classes}-class model should give.",
-            "zh": "第一个 batch 的损失为 {first_loss}，是刚初始化的 {num_classes} 类模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍。",
-        },
+        {"en": "Initial loss far from what a fresh model gives", "zh": "初始损失偏离新模型应有的值"},
+        {"en": "{summary}{bias_text}.", "zh": "{summary}{bias_text}。"},
         ("normalize_inputs", "check_from_logits", "lower_init_scale", "init_output_bias", "check_labels"),
+        (
+            # before the summaries that quote it: fragments are filled in this order
+            ("ratio_text", "ratio", {"en": " ({ratio}x)", "zh": "（{ratio} 倍）"}),
+            (
+                "summary",
+                "first_loss",
+                {
+                    "en": "The first batch's loss was {first_loss}, {ratio}x the {expected} = ln({num_classes}) that a freshly initialised {num_classes}-class model should give",
+                    "zh": "第一个 batch 的损失为 {first_loss}，是刚初始化的 {num_classes} 类模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍",
+                },
+            ),
+            (
+                "summary",
+                "target_spread",
+                {
+                    "en": "Before any training step (pre-flight check on a clone of the model) the loss was {loss}{ratio_text}, against the targets' spread of {target_spread} (their variance for MSE, mean absolute deviation for MAE), which a constant output at their mean gives",
+                    "zh": "训练开始前（在模型副本上检查）损失为 {loss}{ratio_text}，而目标值的离散程度只有 {target_spread}（MSE 为方差，MAE 为平均绝对偏差），输出恒为目标均值时即可达到",
+                },
+            ),
+            (
+                "summary",
+                "loss",
+                {
+                    "en": "Before any training step (pre-flight check on a clone of the model) the loss was {loss}{ratio_text}, against ln({num_classes}) = {expected} for a freshly initialised {num_classes}-class model",
+                    "zh": "训练开始前（在模型副本上检查）损失为 {loss}{ratio_text}，而刚初始化的 {num_classes} 类模型应为 ln({num_classes}) = {expected}",
+                },
+            ),
+            (
+                "bias_text",
+                "class_bias",
+                {
+                    "en": "; an output bias at the log class priors, [{class_bias}] (the `suggested_bias` series), gives {prior_loss}",
+                    "zh": "；把输出偏置设为各类先验的对数 [{class_bias}]（见 `suggested_bias` 序列），损失即为 {prior_loss}",
+                },
+            ),
+            (
+                "bias_text",
+                "target_bias",
+                {
+                    "en": "; an output bias at the targets' mean (median for MAE), [{target_bias}] (the `suggested_bias` series), gives {prior_loss}",
+                    "zh": "；把输出偏置设为目标均值（MAE 用中位数）[{target_bias}]（见 `suggested_bias` 序列），损失即为 {prior_loss}",
+                },
+            ),
+        ),
+    ),
+    "nonfinite_inputs": FindingSpec(
+        {"en": "NaN/Inf in the inputs", "zh": "输入中有 NaN/Inf"},
+        {
+            "en": "The pre-flight check found {count} NaN/Inf value(s) in {rows} of the {seen} input rows it read ({rows_pct}%), before any training step: each makes its loss NaN, and the first update that includes one turns the weights NaN.",
+            "zh": "训练前检查在读取的 {seen} 行输入中发现 {rows} 行（{rows_pct}%）共 {count} 个 NaN/Inf 值：每个都会让对应的损失变成 NaN，第一次包含它的更新就会把权重变成 NaN。",
+        },
+        ("clean_nonfinite_inputs", "find_nonfinite_source", "check_inputs_nan"),
+    ),
+    "nonfinite_labels": FindingSpec(
+        {"en": "NaN/Inf in the labels", "zh": "标签中有 NaN/Inf"},
+        {
+            "en": "The pre-flight check found {count} NaN/Inf value(s) in the labels of {rows} of the {seen} rows it read ({rows_pct}%), before any training step: each makes its loss NaN, and the first update that includes one turns the weights NaN.",
+            "zh": "训练前检查在读取的 {seen} 行中发现 {rows} 行（{rows_pct}%）的标签共有 {count} 个 NaN/Inf 值：每个都会让对应的损失变成 NaN，第一次包含它的更新就会把权重变成 NaN。",
+        },
+        ("clean_nonfinite_labels", "find_nonfinite_source"),
+    ),
+    "labels_out_of_range": FindingSpec(
+        {"en": "Labels the output cannot produce", "zh": "标签超出输出层的范围"},
+        {"en": "{summary}", "zh": "{summary}"},
+        ("fit_labels_to_output", "check_labels", "check_last_layer"),
+        (
+            (
+                "summary",
+                "label_width",
+                {
+                    "en": "The one-hot labels are {label_width} wide but the output has {num_units} units (pre-flight check): classes do not line up, or the loss fails.",
+                    "zh": "one-hot 标签宽度为 {label_width}，而输出层有 {num_units} 个单元（训练前检查）：类别对不上，或者损失直接报错。",
+                },
+            ),
+            (
+                "summary",
+                "onehot_width",
+                {
+                    "en": "{count} one-hot label value(s) ({fraction_pct}%) lie outside [0, 1] (from {label_min} to {label_max}; pre-flight check): they are no class probabilities.",
+                    "zh": "有 {count} 个 one-hot 标签值（{fraction_pct}%）不在 [0, 1] 内（从 {label_min} 到 {label_max}；训练前检查）：它们不是类别概率。",
+                },
+            ),
+            (
+                "summary",
+                "range_high",
+                {
+                    "en": "{fraction_pct}% of the targets ({count}) lie outside [{range_low}, {range_high}], the range of the output activation (they run from {label_min} to {label_max}; pre-flight check): the output can never reach them, and chasing them saturates it.",
+                    "zh": "{fraction_pct}% 的目标值（{count} 个）不在输出激活的取值范围 [{range_low}, {range_high}] 内（实际从 {label_min} 到 {label_max}；训练前检查）：输出永远够不到它们，追赶它们只会让输出饱和。",
+                },
+            ),
+            (
+                "summary",
+                "range_low",
+                {
+                    "en": "{fraction_pct}% of the targets ({count}) lie below {range_low}, the lowest value of the output activation (they run from {label_min} to {label_max}; pre-flight check): the output can never reach them.",
+                    "zh": "{fraction_pct}% 的目标值（{count} 个）低于输出激活的最小值 {range_low}（实际从 {label_min} 到 {label_max}；训练前检查）：输出永远够不到它们。",
+                },
+            ),
+            (
+                "summary",
+                "num_units",
+                {
+                    "en": "The class labels run from {label_min} to {label_max}, but the output has {num_units} units (classes 0 to {max_class}): {count} label(s) ({fraction_pct}%) are out of range (pre-flight check). On a CPU the first step fails; on a GPU the loss can silently go NaN or wrong.",
+                    "zh": "类别标签从 {label_min} 到 {label_max}，而输出层只有 {num_units} 个单元（类别 0 到 {max_class}）：有 {count} 个标签（{fraction_pct}%）越界（训练前检查）。在 CPU 上第一步就会报错；在 GPU 上损失可能悄悄变成 NaN 或算错。",
+                },
+            ),
+        ),
+    ),
+    "train_val_overlap": FindingSpec(
+        {"en": "Validation rows also in the training data", "zh": "验证数据与训练数据重复"},
+        {
+            "en": "{count} of the {seen} validation rows checked ({fraction_pct}%) are also training rows{train_text} (pre-flight check): validation measures memory, not generalisation, and hides overfitting.",
+            "zh": "检查的 {seen} 行验证数据中有 {count} 行（{fraction_pct}%）同时出现在训练数据里{train_text}（训练前检查）：验证集衡量的是记忆而不是泛化，还会掩盖过拟合。",
+        },
+        ("deduplicate_split", "check_leakage"),
+        (
+            (
+                "train_text",
+                "train_seen",
+                {"en": " (compared with {train_seen} training rows)", "zh": "（与 {train_seen} 行训练数据比较）"},
+            ),
+        ),
+    ),
+    "inputs_ignored": FindingSpec(
+        {"en": "The model ignores its inputs", "zh": "模型没有用到输入"},
+        {
+            "en": "After {steps} training steps from the same start, the held-out loss is {loss} on the real inputs and {zero_input_loss} on zeroed inputs{gain_text} (pre-flight check on a clone): the model does not use its inputs.",
+            "zh": "从同一起点各训练 {steps} 步后，真实输入的留出损失为 {loss}，全零输入为 {zero_input_loss}{gain_text}（在模型副本上的训练前检查）：模型没有用到它的输入。",
+        },
+        ("check_input_alignment", "check_labels", "overfit_one_batch"),
+        (("gain_text", "gain_pct", {"en": " (a gain of {gain_pct}%)", "zh": "（提升 {gain_pct}%）"}),),
+    ),
+    "batch_mixing": FindingSpec(
+        {"en": "Samples of a batch mix", "zh": "同一 batch 的样本相互影响"},
+        {
+            "en": "In inference mode, the gradient of one sample's output reaches the other {others} samples of its batch of {batch_size} with {leak}x the norm of its own (0 when samples are independent; pre-flight check): an operation mixes samples across the batch axis.",
+            "zh": "在推理模式下，一个样本的输出对同一 batch（共 {batch_size} 个样本）中其他 {others} 个样本输入的梯度，范数达到对其自身输入的 {leak} 倍（样本彼此独立时应为 0；训练前检查）：有操作在 batch 维度上混合了样本。",
+        },
+        ("find_batch_mixing", "check_batch_statistics"),
+    ),
+    "cannot_overfit_batch": FindingSpec(
+        {"en": "Cannot overfit one batch", "zh": "连一个 batch 都拟合不了"},
+        {
+            "en": "Trained on one fixed batch of {batch_size} rows for {steps} steps, the loss only went from {start_loss} to {final_loss}{kept_text} (pre-flight check on a clone): the model cannot even memorise one batch.",
+            "zh": "在一个固定的 {batch_size} 行 batch 上训练 {steps} 步，损失只从 {start_loss} 降到 {final_loss}{kept_text}（在模型副本上的训练前检查）：模型连一个 batch 都记不住。",
+        },
+        ("debug_cannot_overfit", "check_bias_init", "check_from_logits", "lr_range_test"),
+        (("kept_text", "kept_pct", {"en": " ({kept_pct}% of its start)", "zh": "（仍是起始值的 {kept_pct}%）"}),),
+    ),
+    "lr_range_test": FindingSpec(
+        {"en": "Learning rate far from the range test's", "zh": "学习率与范围测试的建议相差很远"},
+        {
+            "en": "The learning-rate range test (pre-flight, on a clone) suggests {suggested_lr}{how} and its loss was lowest at {min_loss_lr}; the model is compiled with {compiled_lr}{side_text}.",
+            "zh": "学习率范围测试（训练前在模型副本上进行）建议 {suggested_lr}{how}，损失最低点在 {min_loss_lr}；而模型编译时的学习率是 {compiled_lr}{side_text}。",
+        },
+        ("try_suggested_lr", "lr_sweep"),
+        (
+            ("how", "steepest_lr", {"en": " (where the loss fell fastest)", "zh": "（损失下降最快处）"}),
+            ("how", "min_loss_lr", {"en": " (a tenth of where the loss was lowest)", "zh": "（损失最低处的十分之一）"}),
+            (
+                "side_text",
+                "factor_below",
+                {"en": ", {factor_below}x below the suggestion", "zh": "，比建议值低 {factor_below} 倍"},
+            ),
+            (
+                "side_text",
+                "factor_above",
+                {
+                    "en": ", {factor_above}x the suggestion and above where the test's loss stopped falling",
+                    "zh": "，是建议值的 {factor_above} 倍，已超过测试中损失不再下降的位置",
+                },
+            ),
+        ),
     ),
 }

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
         "more_actions": "{n} more with --all",
         "findings": "findings",
         "see_above": "suggestions shown above",
+        "before_training": "before training",
     },
     "zh": {
         "best": "最佳",
@@ -47,6 +48,7 @@ TEXT: dict[str, dict[str, str]] = {
         "more_actions": "另有 {n} 条，用 --all 查看",
         "findings": "发现",
         "see_above": "建议见上文",
+        "before_training": "训练前",
     },
 }
 """The terminal and Markdown presenters' labels."""
@@ -66,6 +68,9 @@ MARKDOWN: dict[str, dict[str, str]] = {
         "analysis_errors": "Analysis failed (a tb-recipe bug; please report it)",
         "related": "Related",
         "confidence": "confidence",
+        "check": "Check",
+        "result": "Result",
+        "measured": "Measured",
     },
     "zh": {
         "run": "运行",
@@ -81,6 +86,9 @@ MARKDOWN: dict[str, dict[str, str]] = {
         "analysis_errors": "分析失败（tb-recipe 的缺陷，请报告）",
         "related": "相关",
         "confidence": "置信度",
+        "check": "检查",
+        "result": "结果",
+        "measured": "测得",
     },
 }
 """The Markdown presenter's headings."""
@@ -187,6 +195,14 @@ TAB: dict[str, dict[str, object]] = {
         "colStep": "Best step",
         "colStatus": "Status",
         "colVerdict": "Diagnosis",
+        "preflight": "Pre-flight checks",
+        "preflightStatus": {"passed": "passed", "failed": "failed", "not_applicable": "n/a"},
+        "beforeTraining": "before training",
+        "lrRange": "Learning-rate range test",
+        "lrRangeAxis": "learning rate",
+        "lrRangeLoss": "loss",
+        "lrSuggested": "suggested {value}",
+        "lrCompiled": "compiled {value}",
     },
     "zh": {
         "title": "诊断",
@@ -237,7 +253,146 @@ TAB: dict[str, dict[str, object]] = {
         "colStep": "最好的步",
         "colStatus": "状态",
         "colVerdict": "诊断",
+        "preflight": "训练前检查",
+        "preflightStatus": {"passed": "通过", "failed": "未通过", "not_applicable": "不适用"},
+        "beforeTraining": "训练前",
+        "lrRange": "学习率范围测试",
+        "lrRangeAxis": "学习率",
+        "lrRangeLoss": "损失",
+        "lrSuggested": "建议 {value}",
+        "lrCompiled": "编译时 {value}",
     },
 }
 """The Diagnosis tab's words, served to it by the ``/strings`` route (with `UNITS`), so the tab has no catalogue
 of its own."""
+
+PREFLIGHT: dict[str, dict[str, object]] = {
+    "en": {
+        "summary": "Pre-flight: {parts}",
+        "with_cost": "{summary} ({cost})",
+        "passed": "{n} passed",
+        "failed": "{n} failed ({codes})",
+        "not_applicable": "{n} not applicable",
+        "sep": ", ",
+        "cost": "{seconds} s, about {steps} training steps",
+        "cost_seconds": "{seconds} s",
+        "status": {"passed": "passed", "failed": "FAILED", "not_applicable": "n/a"},
+        "checks": {
+            "initial_loss_off": (
+                "Initial loss",
+                (
+                    "loss {loss} vs ln({num_classes}) = {expected_loss} ({ratio}x)",
+                    "loss {loss} vs the targets' spread {expected_loss} ({ratio}x)",
+                    "loss {loss}",
+                ),
+            ),
+            "inputs_ignored": (
+                "Inputs used",
+                (
+                    "held-out loss {loss} vs {zero_input_loss} on zeroed inputs after {steps} steps (gain {gain_pct}%)",
+                    "held-out loss {loss} vs {zero_input_loss} on zeroed inputs after {steps} steps",
+                ),
+            ),
+            "batch_mixing": (
+                "Samples independent in a batch",
+                ("gradient leak to the other samples {leak} (batch of {batch_size})",),
+            ),
+            "cannot_overfit_batch": (
+                "Overfit one batch",
+                ("loss of one batch of {batch_size}: {start_loss} → {final_loss} in {steps} steps ({kept_pct}% of the start)",),
+            ),
+            "nonfinite_inputs": ("Finite inputs", ("{rows} of {seen} rows hold NaN/Inf ({count} values)",)),
+            "nonfinite_labels": ("Finite labels", ("{rows} of {seen} rows hold NaN/Inf ({count} values)",)),
+            "labels_out_of_range": (
+                "Labels in the output's range",
+                (
+                    "one-hot width {label_width}, {num_units} output units",
+                    "{count} targets outside [{range_low}, {range_high}] ({fraction_pct}%)",
+                    "{count} targets below {range_low} ({fraction_pct}%)",
+                    "labels {label_min} to {label_max} for {num_units} output units ({count} out of range)",
+                    "targets {label_min} to {label_max}",
+                ),
+            ),
+            "train_val_overlap": (
+                "No validation rows in training",
+                (
+                    "{count} of {seen} validation rows found among {train_seen} training rows ({fraction_pct}%)",
+                    "{count} of {seen} validation rows found among the training rows",
+                ),
+            ),
+            "lr_range_test": (
+                "Learning-rate range test",
+                (
+                    "suggested {suggested_lr}, compiled {compiled_lr} (lowest loss at {min_loss_lr})",
+                    "suggested {suggested_lr} (lowest loss at {min_loss_lr})",
+                    "compiled {compiled_lr}; the loss never fell, no rate to suggest",
+                ),
+            ),
+        },
+    },
+    "zh": {
+        "summary": "训练前检查：{parts}",
+        "with_cost": "{summary}（{cost}）",
+        "passed": "{n} 项通过",
+        "failed": "{n} 项未通过（{codes}）",
+        "not_applicable": "{n} 项不适用",
+        "sep": "，",
+        "cost": "用时 {seconds} 秒，约合 {steps} 个训练步",
+        "cost_seconds": "用时 {seconds} 秒",
+        "status": {"passed": "通过", "failed": "未通过", "not_applicable": "不适用"},
+        "checks": {
+            "initial_loss_off": (
+                "初始损失",
+                (
+                    "损失 {loss}，对比 ln({num_classes}) = {expected_loss}（{ratio} 倍）",
+                    "损失 {loss}，对比目标值离散程度 {expected_loss}（{ratio} 倍）",
+                    "损失 {loss}",
+                ),
+            ),
+            "inputs_ignored": (
+                "是否用到输入",
+                (
+                    "训练 {steps} 步后留出损失 {loss}，全零输入为 {zero_input_loss}（提升 {gain_pct}%）",
+                    "训练 {steps} 步后留出损失 {loss}，全零输入为 {zero_input_loss}",
+                ),
+            ),
+            "batch_mixing": (
+                "batch 内样本相互独立",
+                ("梯度泄漏到其他样本的比例 {leak}（batch 大小 {batch_size}）",),
+            ),
+            "cannot_overfit_batch": (
+                "拟合单个 batch",
+                ("{batch_size} 行的 batch：{steps} 步内损失 {start_loss} → {final_loss}（为起始值的 {kept_pct}%）",),
+            ),
+            "nonfinite_inputs": ("输入无 NaN/Inf", ("{seen} 行中有 {rows} 行含 NaN/Inf（共 {count} 个值）",)),
+            "nonfinite_labels": ("标签无 NaN/Inf", ("{seen} 行中有 {rows} 行含 NaN/Inf（共 {count} 个值）",)),
+            "labels_out_of_range": (
+                "标签在输出范围内",
+                (
+                    "one-hot 宽度 {label_width}，输出单元 {num_units} 个",
+                    "{count} 个目标值不在 [{range_low}, {range_high}] 内（{fraction_pct}%）",
+                    "{count} 个目标值低于 {range_low}（{fraction_pct}%）",
+                    "标签 {label_min} 到 {label_max}，输出单元 {num_units} 个（越界 {count} 个）",
+                    "目标值 {label_min} 到 {label_max}",
+                ),
+            ),
+            "train_val_overlap": (
+                "验证数据不在训练数据中",
+                (
+                    "{seen} 行验证数据中有 {count} 行出现在 {train_seen} 行训练数据里（{fraction_pct}%）",
+                    "{seen} 行验证数据中有 {count} 行出现在训练数据里",
+                ),
+            ),
+            "lr_range_test": (
+                "学习率范围测试",
+                (
+                    "建议 {suggested_lr}，编译时 {compiled_lr}（损失最低处 {min_loss_lr}）",
+                    "建议 {suggested_lr}（损失最低处 {min_loss_lr}）",
+                    "编译时 {compiled_lr}；损失从未下降，无法给出建议",
+                ),
+            ),
+        },
+    },
+}
+"""The pre-flight checklist's words: the one-line summary, each check's name and how its numbers read (the first
+wording whose every number the check wrote is used; a check that wrote none of them shows no numbers)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from tb_recipe_plugin.analysis.report import Finding, json_number
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS
-from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH, STEPS_IN_EPOCHS, UNITS
+from tb_recipe_plugin.present.catalogue.labels import BEST_BASIS, STEP_IN_EPOCH, STEPS_IN_EPOCHS, TEXT, UNITS
 from tb_recipe_plugin.present.catalogue.suggestions import SUGGESTIONS
 
 
@@ -62,11 +62,17 @@ def fill_first(templates: tuple[str, ...] | list[str], values: dict[str, Any]) -
 
 
 def render_suggestion(sid: str, lang: str, values: dict[str, Any], schedule: bool = False) -> dict[str, Any]:
-    """One suggestion: with the run's own numbers (``run_action``) when all of them are known, else generic."""
+    """One suggestion: with the run's own numbers (``run_action``) when all of them are known, else generic.
+
+    A suggestion may word its numbers several ways (``run_action_*``, e.g. a label fix for class ids, one-hot
+    width or a target range): the first, in catalogue order, whose every number is known is used. The
+    ``run_action_schedule`` wording comes first for a run whose learning rate follows a schedule, and is not used
+    otherwise.
+    """
     texts = SUGGESTIONS[sid][lang]
-    variants = [texts[k] for k in ("run_action_schedule", "run_action") if k in texts]
-    if not schedule and "run_action_schedule" in texts:
-        variants = variants[1:]
+    keys = [k for k in texts if k.startswith("run_action")]
+    scheduled = [k for k in keys if k.endswith("_schedule")]
+    variants = [texts[k] for k in (scheduled if schedule else []) + [k for k in keys if k not in scheduled]]
     chosen = next((t for t in variants if all(dict.get(values, f) is not None for f in fields(t))), None)
     numbers = {f: json_number(dict.get(values, f)) for f in fields(chosen)} if chosen else {}
     return {
@@ -106,6 +112,14 @@ def span_text(lo: Any, hi: Any, unit: str, lang: str, steps_per_epoch: Any = Non
         a, b = (max(0, int((v - 1) // steps_per_epoch)) for v in (lo, hi))
         text = fill(STEPS_IN_EPOCHS[lang], {"steps": text, "a": a, "b": b})
     return text
+
+
+def where_text(finding: dict[str, Any], lang: str, steps_per_epoch: Any = None) -> str:
+    """Where a rendered finding was seen: its range on the run's axis, or "before training" for a pre-flight
+    check's (measured on a clone before the first step: its step 0 is no place on any curve)."""
+    if finding.get("stage") == "preflight":
+        return TEXT[lang]["before_training"]
+    return span_text(finding["start_step"], finding["end_step"], finding["unit"], lang, steps_per_epoch)
 
 
 def add_places(values: dict[str, Any], unit: str, lang: str) -> None:
@@ -151,6 +165,7 @@ def render_finding(finding: Finding, lang: str = "en", numbers: dict[str, Any] |
         "start_step": finding.start_step,
         "end_step": finding.end_step,
         "unit": finding.unit or "step",
+        "stage": finding.stage,
         "confidence": round(finding.confidence, 2),
         "series": list(finding.tags),
         "evidence": {k: json_number(v) for k, v in finding.evidence.items()},

@@ -510,11 +510,137 @@ SUGGESTIONS: dict[str, dict[str, dict[str, str]]] = {
     "init_output_bias": {
         "en": {
             "action": "For imbalanced classes, initialise the last layer's bias to the log of the class frequencies (Keras: `bias_initializer=keras.initializers.Constant(np.log(p))`).",
+            "run_action_class": "Initialise the last layer's bias to the log class priors the pre-flight check measured, [{class_bias}] (Keras: `bias_initializer=keras.initializers.Constant([...])`, the values of the `suggested_bias` series): the initial loss becomes {prior_loss}.",
+            "run_action_target": "Initialise the output bias at the targets' mean (median for MAE), [{target_bias}] (Keras: `bias_initializer=keras.initializers.Constant([...])`, the values of the `suggested_bias` series), and standardise large targets: the initial loss becomes {prior_loss}.",
             "why": "The model then starts from the class prior instead of spending its first steps learning it, and the initial loss matches what the data allows.",
         },
         "zh": {
             "action": "类别不平衡时，把最后一层的偏置初始化为各类频率的对数（Keras：`bias_initializer=keras.initializers.Constant(np.log(p))`）。",
+            "run_action_class": "把最后一层的偏置初始化为训练前检查测得的各类先验的对数 [{class_bias}]（Keras：`bias_initializer=keras.initializers.Constant([...])`，数值见 `suggested_bias` 序列）：初始损失会变为 {prior_loss}。",
+            "run_action_target": "把输出偏置初始化为目标均值（MAE 用中位数）[{target_bias}]（Keras：`bias_initializer=keras.initializers.Constant([...])`，数值见 `suggested_bias` 序列），目标值很大时先标准化：初始损失会变为 {prior_loss}。",
             "why": "这样模型从类别先验出发，不必在最初的若干步里先去学它，初始损失也与数据相符。",
+        },
+    },
+    "clean_nonfinite_inputs": {
+        "en": {
+            "action": "Drop or repair the rows with NaN/Inf inputs before training: find them with `~np.isfinite(x).reshape(len(x), -1).all(axis=1)`, then impute (e.g. the feature's training mean) or drop them, and add `tf.debugging.check_numerics` to the input pipeline so that a new source cannot slip one in.",
+            "run_action": "Drop or repair the {rows} rows with NaN/Inf inputs ({count} values in the {seen} rows checked) before training: find them with `~np.isfinite(x).reshape(len(x), -1).all(axis=1)`, then impute (e.g. the feature's training mean) or drop them, and add `tf.debugging.check_numerics` to the input pipeline so that a new source cannot slip one in.",
+            "why": "No learning-rate or clipping setting survives a NaN input: it is in the data, so it has to be fixed there.",
+        },
+        "zh": {
+            "action": "训练前删除或修补含 NaN/Inf 输入的行：用 `~np.isfinite(x).reshape(len(x), -1).all(axis=1)` 找出它们，再填补（例如用该特征在训练集上的均值）或删除，并在输入管道中加上 `tf.debugging.check_numerics`，防止新的数据源再混进来。",
+            "run_action": "训练前删除或修补含 NaN/Inf 输入的 {rows} 行（检查的 {seen} 行中共 {count} 个值）：用 `~np.isfinite(x).reshape(len(x), -1).all(axis=1)` 找出它们，再填补（例如用该特征在训练集上的均值）或删除，并在输入管道中加上 `tf.debugging.check_numerics`，防止新的数据源再混进来。",
+            "why": "任何学习率或梯度裁剪设置都救不了 NaN 输入：问题在数据里，只能在数据里修。",
+        },
+    },
+    "clean_nonfinite_labels": {
+        "en": {
+            "action": "Drop the rows whose labels are NaN/Inf, or keep them out of the loss with a sample weight of 0 (replace the label by any valid value first: `y = np.where(ok, y, 0)`, `sample_weight = ok.astype('float32')`).",
+            "run_action": "Drop the {rows} rows whose labels are NaN/Inf ({count} values in the {seen} rows checked), or keep them out of the loss with a sample weight of 0 (replace the label by any valid value first: `y = np.where(ok, y, 0)`, `sample_weight = ok.astype('float32')`).",
+            "why": "A missing target coded as NaN is still a target to the loss: its loss is NaN, and so is every weight after the next update.",
+        },
+        "zh": {
+            "action": "删除标签为 NaN/Inf 的行，或用 0 样本权重把它们排除在损失之外（先把标签换成任意合法值：`y = np.where(ok, y, 0)`，`sample_weight = ok.astype('float32')`）。",
+            "run_action": "删除标签为 NaN/Inf 的 {rows} 行（检查的 {seen} 行中共 {count} 个值），或用 0 样本权重把它们排除在损失之外（先把标签换成任意合法值：`y = np.where(ok, y, 0)`，`sample_weight = ok.astype('float32')`）。",
+            "why": "用 NaN 表示的缺失目标对损失来说仍是目标：它的损失是 NaN，下一次更新后所有权重也都是 NaN。",
+        },
+    },
+    "find_nonfinite_source": {
+        "en": {
+            "action": "Find the step of the pipeline that makes them: a division by a zero standard deviation when normalising (a constant feature), a log of 0 or of a negative value, an empty field parsed as NaN, an integer overflow cast to float.",
+            "why": "Fixing the source keeps the next data set clean too; dropping rows alone hides the bug.",
+        },
+        "zh": {
+            "action": "找出数据管道中产生它们的那一步：归一化时除以为 0 的标准差（某个特征是常数）、对 0 或负数取对数、空字段被解析成 NaN、整数溢出后转成浮点数。",
+            "why": "从源头修好，下一份数据也会是干净的；只删行会把缺陷藏起来。",
+        },
+    },
+    "fit_labels_to_output": {
+        "en": {
+            "action": "Make the labels fit the output layer: integer class ids 0..C-1 for C output units, one-hot labels exactly C wide, targets inside the output activation's range (0-1 for a sigmoid, or a linear output for targets on any scale).",
+            "run_action_width": "Make the one-hot width and the output agree: {label_width} classes need `Dense({label_width})`, or one-hot encode to the {num_units} units (`keras.utils.to_categorical(y, {num_units})`) if that is the real class count.",
+            "run_action_range": "Scale the targets into [{range_low}, {range_high}], the range of the output activation (0-255 pixel values: divide by 255), or use a linear output (`activation='linear'`) for targets on any scale.",
+            "run_action_range_low": "Use an output that can reach targets below {range_low}: a linear output (`activation='linear'`), or shift the targets into the activation's range.",
+            "run_action_classes": "Give the output layer {units_needed} units (`Dense({units_needed})`) for class labels up to {label_max}, or remap the labels to 0..{max_class} if there really are {num_units} classes (e.g. labels counted from 1: `y - 1`).",
+            "why": "The loss compares each label with an output the model can produce; a label outside that range cannot be fitted, and a class id beyond the units indexes past the output.",
+        },
+        "zh": {
+            "action": "让标签与输出层相符：C 个输出单元对应整数类别 0..C-1，one-hot 标签宽度正好为 C，目标值在输出激活的取值范围内（sigmoid 为 0-1；任意尺度的目标用线性输出）。",
+            "run_action_width": "让 one-hot 宽度与输出层一致：{label_width} 个类别需要 `Dense({label_width})`；如果真实类别数是 {num_units}，就按 {num_units} 做 one-hot（`keras.utils.to_categorical(y, {num_units})`）。",
+            "run_action_range": "把目标值缩放到输出激活的取值范围 [{range_low}, {range_high}] 内（0-255 的像素值就除以 255），或对任意尺度的目标改用线性输出（`activation='linear'`）。",
+            "run_action_range_low": "改用能取到低于 {range_low} 的输出：线性输出（`activation='linear'`），或把目标值平移到激活的取值范围内。",
+            "run_action_classes": "让输出层有 {units_needed} 个单元（`Dense({units_needed})`），以容纳最大为 {label_max} 的类别标签；如果确实只有 {num_units} 个类别，就把标签重新映射到 0..{max_class}（例如从 1 开始计数的标签：`y - 1`）。",
+            "why": "损失把每个标签和模型能给出的输出相比；超出这个范围的标签永远拟合不了，越界的类别编号还会索引到输出之外。",
+        },
+    },
+    "deduplicate_split": {
+        "en": {
+            "action": "Deduplicate before splitting: hash each row (e.g. `hashlib.sha1(row.tobytes()).hexdigest()`), drop the repeats, then split; split by group (subject, video, source file) when rows come in groups.",
+            "run_action": "Deduplicate before splitting ({count} of the {seen} validation rows checked are copies of training rows): hash each row (e.g. `hashlib.sha1(row.tobytes()).hexdigest()`), drop the repeats, then split; split by group (subject, video, source file) when rows come in groups.",
+            "why": "A validation row the model trained on is scored from memory, so the validation loss looks better than the model is.",
+        },
+        "zh": {
+            "action": "先去重再划分：对每行计算哈希（例如 `hashlib.sha1(row.tobytes()).hexdigest()`），删除重复后再划分；数据成组出现时（同一个人、同一段视频、同一个源文件）按组划分。",
+            "run_action": "先去重再划分（检查的 {seen} 行验证数据中有 {count} 行是训练数据的副本）：对每行计算哈希（例如 `hashlib.sha1(row.tobytes()).hexdigest()`），删除重复后再划分；数据成组出现时（同一个人、同一段视频、同一个源文件）按组划分。",
+            "why": "模型训练过的验证样本是靠记忆答对的，验证损失因此显得比模型实际更好。",
+        },
+    },
+    "check_input_alignment": {
+        "en": {
+            "action": "Check that each label still belongs to its input: shuffle x and y together (`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n)`, or one permutation index for both arrays), check that the pipeline passes the features through (a wrong dict key or column, a `map` that drops them), and print a few (input, label) pairs after the whole pipeline.",
+            "run_action": "Check that each label still belongs to its input (zeroed inputs reached a held-out loss of {zero_input_loss} in {steps} steps, as good as the real ones' {loss}): shuffle x and y together (`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n)`, or one permutation index for both arrays), check that the pipeline passes the features through (a wrong dict key or column, a `map` that drops them), and print a few (input, label) pairs after the whole pipeline.",
+            "why": "When the inputs carry no information about the labels, the model can only learn the label frequencies, which a model fed zeros learns as well.",
+        },
+        "zh": {
+            "action": "确认每个标签仍对应它自己的输入：把 x 和 y 一起打乱（`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n)`，或对两个数组使用同一个排列索引），确认数据管道把特征传了过去（字典键或列名写错、某个 `map` 把特征丢了），并在整个管道之后打印几组（输入，标签）。",
+            "run_action": "确认每个标签仍对应它自己的输入（全零输入训练 {steps} 步后留出损失为 {zero_input_loss}，与真实输入的 {loss} 一样好）：把 x 和 y 一起打乱（`tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n)`，或对两个数组使用同一个排列索引），确认数据管道把特征传了过去（字典键或列名写错、某个 `map` 把特征丢了），并在整个管道之后打印几组（输入，标签）。",
+            "why": "输入不含任何关于标签的信息时，模型只能学到标签的频率，而喂全零的模型也能学到这些。",
+        },
+    },
+    "find_batch_mixing": {
+        "en": {
+            "action": "Look for operations across the batch axis: a `reshape` or `transpose` that moves axis 0 (e.g. `ops.reshape(x, (-1, ...))` with the wrong shape, a `transpose` whose permutation does not start with 0), a reduction over axis 0 (`ops.mean(x, axis=0)`), or a custom layer that uses batch statistics.",
+            "run_action": "Look for operations across the batch axis (one sample's gradient leaked {leak}x its own norm into the other {others} samples; 0 when samples are independent): a `reshape` or `transpose` that moves axis 0 (e.g. `ops.reshape(x, (-1, ...))` with the wrong shape, a `transpose` whose permutation does not start with 0), a reduction over axis 0 (`ops.mean(x, axis=0)`), or a custom layer that uses batch statistics.",
+            "why": "Each prediction then depends on what else is in the batch: results change with the batch size and order, and training can exploit information from other samples.",
+        },
+        "zh": {
+            "action": "查找跨 batch 维度的操作：移动了第 0 维的 `reshape` 或 `transpose`（例如形状写错的 `ops.reshape(x, (-1, ...))`、排列不以 0 开头的 `transpose`）、在第 0 维上的归约（`ops.mean(x, axis=0)`），或使用 batch 统计量的自定义层。",
+            "run_action": "查找跨 batch 维度的操作（一个样本的梯度以其自身范数的 {leak} 倍泄漏到其他 {others} 个样本；样本独立时应为 0）：移动了第 0 维的 `reshape` 或 `transpose`（例如形状写错的 `ops.reshape(x, (-1, ...))`、排列不以 0 开头的 `transpose`）、在第 0 维上的归约（`ops.mean(x, axis=0)`），或使用 batch 统计量的自定义层。",
+            "why": "这样每个预测都取决于同一 batch 里还有哪些样本：结果随 batch 大小和顺序而变，训练时模型还能利用其他样本的信息。",
+        },
+    },
+    "check_batch_statistics": {
+        "en": {
+            "action": "Check that layers with batch statistics run in the right mode: `BatchNormalization` (and anything called with `training=True` by hand) must use its moving statistics at inference; call sub-models with `training=training`, never a constant.",
+            "why": "A layer stuck in training mode normalises each prediction with the statistics of its batch, so a single sample or a small last batch gets a different answer.",
+        },
+        "zh": {
+            "action": "检查带 batch 统计量的层是否处于正确的模式：`BatchNormalization`（以及任何被手动传入 `training=True` 的调用）在推理时必须使用滑动统计量；调用子模型时传 `training=training`，不要写死常量。",
+            "why": "一直处于训练模式的层会用所在 batch 的统计量去归一化每个预测，单个样本或较小的最后一个 batch 就会得到不同的结果。",
+        },
+    },
+    "debug_cannot_overfit": {
+        "en": {
+            "action": "Find what stops the model from fitting one small batch: dead units (ReLU layers with large negative biases, or an LR that killed them), layers frozen with `trainable=False`, a loss that does not match the output (`from_logits`), regularisation or dropout that dominates the loss, or a learning rate far too small.",
+            "run_action": "Find what stops the model from fitting {batch_size} rows ({start_loss} → {final_loss} in {steps} steps): dead units (ReLU layers with large negative biases, or an LR that killed them), layers frozen with `trainable=False`, a loss that does not match the output (`from_logits`), regularisation or dropout that dominates the loss, or a learning rate far too small.",
+            "why": "Memorising a few dozen samples is the easiest task a model gets; failing it means something in the model, the loss or the optimizer blocks learning itself.",
+        },
+        "zh": {
+            "action": "找出模型连一个小 batch 都拟合不了的原因：死亡的神经元（ReLU 层偏置为很大的负数，或学习率把它们弄死了）、被 `trainable=False` 冻结的层、与输出不匹配的损失（`from_logits`）、压过损失的正则化或 dropout，或者学习率小得离谱。",
+            "run_action": "找出模型连 {batch_size} 行都拟合不了的原因（{steps} 步内 {start_loss} → {final_loss}）：死亡的神经元（ReLU 层偏置为很大的负数，或学习率把它们弄死了）、被 `trainable=False` 冻结的层、与输出不匹配的损失（`from_logits`）、压过损失的正则化或 dropout，或者学习率小得离谱。",
+            "why": "记住几十个样本是模型能遇到的最简单的任务；做不到，说明模型、损失或优化器本身在阻碍学习。",
+        },
+    },
+    "try_suggested_lr": {
+        "en": {
+            "action": "Try the learning rate the range test suggests, then compare full runs at 3x either side of it.",
+            "run_action": "Try a learning rate of {suggested_lr} instead of {compiled_lr} (the range test's suggestion; its loss was lowest at {min_loss_lr}, about the largest rate that still trains), then compare full runs at 3x either side of it.",
+            "why": "A short range test tends to suggest high, so it is a starting point to compare, not a verdict; but a compiled rate 100x below it crawls, and one above its loss minimum was already making the loss rise.",
+        },
+        "zh": {
+            "action": "试试范围测试建议的学习率，再在它上下 3 倍处各跑一次完整训练做比较。",
+            "run_action": "把学习率从 {compiled_lr} 改为 {suggested_lr} 试试（范围测试的建议；损失最低点在 {min_loss_lr}，大约是还能训练的最大学习率），再在它上下 3 倍处各跑一次完整训练做比较。",
+            "why": "短的范围测试往往建议得偏高，所以它是比较的起点而不是结论；但编译时的学习率比它低 100 倍会训练得很慢，高于损失最低点则损失在测试中已经开始上升。",
         },
     },
 }

@@ -55,8 +55,76 @@ HEADLINES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "initial_loss_off": {
-        "en": ("the first loss ({first_loss}) is {ratio}x the ln({num_classes}) = {expected} of a fresh model",),
-        "zh": ("第一个 batch 的损失（{first_loss}）是新模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍",),
+        "en": (
+            "before the first step the loss ({loss}) is {ratio}x the ln({num_classes}) = {expected} of a fresh model",
+            "before the first step the loss ({loss}) is {ratio}x the targets' spread ({target_spread})",
+            "before the first step the loss is {loss}",
+            "the first loss ({first_loss}) is {ratio}x the ln({num_classes}) = {expected} of a fresh model",
+        ),
+        "zh": (
+            "训练开始前损失（{loss}）是新模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍",
+            "训练开始前损失（{loss}）是目标值离散程度（{target_spread}）的 {ratio} 倍",
+            "训练开始前损失就是 {loss}",
+            "第一个 batch 的损失（{first_loss}）是新模型应有的 ln({num_classes}) = {expected} 的 {ratio} 倍",
+        ),
+    },
+    "nonfinite_inputs": {
+        "en": ("the inputs hold NaN/Inf: {count} value(s) in {rows} of the {seen} rows checked before training",),
+        "zh": ("输入中有 NaN/Inf：训练前检查的 {seen} 行中有 {rows} 行共 {count} 个",),
+    },
+    "nonfinite_labels": {
+        "en": ("the labels hold NaN/Inf: {count} value(s) in {rows} of the {seen} rows checked before training",),
+        "zh": ("标签中有 NaN/Inf：训练前检查的 {seen} 行中有 {rows} 行共 {count} 个",),
+    },
+    "labels_out_of_range": {
+        "en": (
+            "the one-hot labels are {label_width} wide for {num_units} output units",
+            "{fraction_pct}% of the targets lie outside [{range_low}, {range_high}], the output activation's range",
+            "{fraction_pct}% of the targets lie below {range_low}, the output activation's lowest value",
+            "the class labels run from {label_min} to {label_max} but the output has {num_units} units (classes 0 to {max_class})",
+            "{count} one-hot label value(s) lie outside [0, 1]",
+            "{count} label(s) lie outside what the output can produce",
+        ),
+        "zh": (
+            "one-hot 标签宽度为 {label_width}，而输出层有 {num_units} 个单元",
+            "{fraction_pct}% 的目标值不在输出激活的取值范围 [{range_low}, {range_high}] 内",
+            "{fraction_pct}% 的目标值低于输出激活的最小值 {range_low}",
+            "类别标签从 {label_min} 到 {label_max}，而输出层只有 {num_units} 个单元（类别 0 到 {max_class}）",
+            "有 {count} 个 one-hot 标签值不在 [0, 1] 内",
+            "有 {count} 个标签超出了输出层能给出的范围",
+        ),
+    },
+    "train_val_overlap": {
+        "en": ("{count} of the {seen} validation rows checked ({fraction_pct}%) are also training rows",),
+        "zh": ("检查的 {seen} 行验证数据中有 {count} 行（{fraction_pct}%）也在训练数据里",),
+    },
+    "inputs_ignored": {
+        "en": (
+            "the model ignores its inputs: after {steps} steps the held-out loss is {loss} on the real inputs and {zero_input_loss} on zeroed ones",
+        ),
+        "zh": ("模型没有用到输入：训练 {steps} 步后，真实输入的留出损失为 {loss}，全零输入为 {zero_input_loss}",),
+    },
+    "batch_mixing": {
+        "en": ("samples of a batch mix: one sample's gradient reaches the others with {leak}x its own norm",),
+        "zh": ("同一 batch 的样本相互影响：一个样本的梯度以其自身范数的 {leak} 倍传到其他样本",),
+    },
+    "cannot_overfit_batch": {
+        "en": (
+            "the model cannot overfit one batch of {batch_size}: its loss only went from {start_loss} to {final_loss} in {steps} steps",
+        ),
+        "zh": ("模型连一个 {batch_size} 行的 batch 都拟合不了：{steps} 步内损失只从 {start_loss} 降到 {final_loss}",),
+    },
+    "lr_range_test": {
+        "en": (
+            "the learning-rate range test suggests {suggested_lr}, {factor_below}x the compiled {compiled_lr}",
+            "the compiled learning rate {compiled_lr} is {factor_above}x what the learning-rate range test suggests ({suggested_lr})",
+            "the learning-rate range test suggests {suggested_lr}; the model is compiled with {compiled_lr}",
+        ),
+        "zh": (
+            "学习率范围测试建议 {suggested_lr}，是编译时学习率 {compiled_lr} 的 {factor_below} 倍",
+            "编译时的学习率 {compiled_lr} 是学习率范围测试建议值（{suggested_lr}）的 {factor_above} 倍",
+            "学习率范围测试建议 {suggested_lr}，而模型编译时的学习率是 {compiled_lr}",
+        ),
     },
     "dying_relu": {
         "en": ("ReLU units died: {fraction_pct}% of {layer}'s units output 0 ({num_layers_hit} of {num_layers} ReLU layers hit: {layers})",),
@@ -159,7 +227,18 @@ NOUNS: dict[str, dict[str, str]] = {
     "exploding_gradients": {"en": "exploding gradients", "zh": "梯度爆炸"},
     "divergence": {"en": "a diverging loss", "zh": "训练发散"},
     "no_learning": {"en": "no learning at all", "zh": "模型什么也没学到"},
-    "initial_loss_off": {"en": "an initial loss far from ln(C)", "zh": "初始损失偏离 ln(C)"},
+    "initial_loss_off": {"en": "an initial loss far from what a fresh model gives", "zh": "初始损失偏离新模型应有的值"},
+    "nonfinite_inputs": {"en": "NaN/Inf in the inputs", "zh": "输入中有 NaN/Inf"},
+    "nonfinite_labels": {"en": "NaN/Inf in the labels", "zh": "标签中有 NaN/Inf"},
+    "labels_out_of_range": {"en": "labels the output cannot produce", "zh": "标签超出输出层的范围"},
+    "train_val_overlap": {"en": "validation rows that are also training rows", "zh": "验证数据与训练数据重复"},
+    "inputs_ignored": {"en": "a model that ignores its inputs", "zh": "模型没有用到输入"},
+    "batch_mixing": {"en": "samples that mix across the batch", "zh": "同一 batch 的样本相互影响"},
+    "cannot_overfit_batch": {"en": "a model that cannot overfit one batch", "zh": "模型连一个 batch 都拟合不了"},
+    "lr_range_test": {
+        "en": "a learning rate far from the range test's suggestion",
+        "zh": "学习率与范围测试的建议相差很远",
+    },
     "dying_relu": {"en": "dead ReLU units", "zh": "ReLU 神经元死亡"},
     "vanishing_gradients": {"en": "vanishing gradients", "zh": "梯度消失"},
     "saturated_activations": {"en": "saturated activations", "zh": "激活饱和"},

@@ -53,6 +53,16 @@ const CSS = `
   .card.flash { animation: flash 1.2s ease-out; }
   @keyframes flash { from { box-shadow:0 0 0 4px var(--accent); } to { box-shadow:none; } }
   .lr-note { color:var(--muted); margin:0 0 12px; }
+  .preflight { border:1px solid var(--line); border-radius:4px; padding:8px 12px; margin:0 0 12px; }
+  .preflight h3 { font-size:13px; font-weight:500; margin:0 0 6px; }
+  .preflight .summary { margin:0 0 6px; }
+  .preflight ul { list-style:none; padding:0; margin:0; }
+  .preflight li { display:flex; gap:8px; align-items:baseline; padding:2px 0; }
+  .preflight li.failed { cursor:pointer; }
+  .preflight li .title { font-weight:500; white-space:nowrap; }
+  .preflight li .numbers { color:var(--muted); }
+  .preflight .badge { min-width:44px; text-align:center; }
+  .preflight .chart { height:220px; margin:8px 0 0; }
   .muted { color:var(--muted); }
   #sweeps { border-bottom:1px solid var(--line); max-height:40%; overflow:auto; }
   #sweeps:empty { display:none; }
@@ -177,7 +187,8 @@ function findingCard(f, index, related) {
   const card = el('div', {class: 'card' + (state.finding === index ? ' selected' : ''), 'data-code': f.code,
                           style: `border-left-color:${color(f.severity)}`, onclick: () => selectFinding(index)});
   card.appendChild(el('h3', {}, badge(f.severity), document.createTextNode(' ' + f.title)));
-  const meta = [f.code, spanWithEpochs(f.start_step, f.end_step, f.unit), `${t().confidence} ${f.confidence.toFixed(2)}`];
+  const where = f.stage === 'preflight' ? t().beforeTraining : spanWithEpochs(f.start_step, f.end_step, f.unit);
+  const meta = [f.code, where, `${t().confidence} ${f.confidence.toFixed(2)}`];
   if (related) meta.push(related);
   card.appendChild(el('div', {class: 'meta', text: meta.join(' · ')}));
   card.appendChild(el('div', {class: 'message', text: f.message}));
@@ -209,6 +220,63 @@ function verdictPanel(d, status) {
   return panel;
 }
 
+// The pre-flight checks (run on a clone of the model before the first step): every check that ran, passed or not,
+// with its numbers, and the learning-rate range test's curve when it ran. A failed check is also a finding below;
+// clicking its row scrolls to that finding.
+const CHECK_COLOR = {passed: 'ok', failed: 'error', not_applicable: 'no_data'};
+
+function checklistPanel(p) {
+  const panel = el('div', {class: 'preflight', id: 'preflight'});
+  panel.appendChild(el('h3', {text: t().preflight}));
+  panel.appendChild(el('p', {class: 'summary', text: p.headline}));
+  const list = el('ul');
+  for (const c of p.checks) {
+    const item = el('li', {class: c.status, 'data-check': c.code, 'data-status': c.status, title: c.code},
+      el('span', {class: 'badge', text: t().preflightStatus[c.status], style: `background:${color(CHECK_COLOR[c.status])}`}),
+      el('span', {class: 'title', text: c.title}),
+      el('span', {class: 'numbers', text: c.text}));
+    if (c.status === 'failed') item.addEventListener('click', () => showFinding(c.code));
+    list.appendChild(item);
+  }
+  panel.appendChild(list);
+  const range = p.checks.find((c) => c.code === 'lr_range_test' && c.series.lr && c.series.curve_loss);
+  if (range) panel.appendChild(el('div', {class: 'chart', id: 'chart-lr-range', 'data-title': t().lrRange}));
+  return panel;
+}
+
+function showFinding(code) {
+  const card = [...document.querySelectorAll('.card')].find((c) => c.dataset.code === code);
+  if (!card) return;
+  if (card.scrollIntoView) card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  card.classList.remove('flash');
+  void card.offsetWidth;  // restart the animation
+  card.classList.add('flash');
+}
+
+// The range test's loss against its learning rate (log axis), with the suggested and the compiled rates marked.
+async function drawLrRange(Plotly) {
+  const div = document.getElementById('chart-lr-range');
+  const p = state.report && state.report.preflight;
+  if (!div || !p) return;
+  const check = p.checks.find((c) => c.code === 'lr_range_test');
+  const lr = state.series.series[check.series.lr], loss = state.series.series[check.series.curve_loss];
+  if (!lr || !loss) { div.style.display = 'none'; return; }
+  const at = new Map(lr.steps.map((step, i) => [step, lr.values[i]]));
+  const points = loss.steps.map((step, i) => [at.get(step), loss.values[i]]).filter(([x, y]) => typeof x === 'number' && typeof y === 'number');
+  const trace = {x: points.map(([x]) => x), y: points.map(([, y]) => y), mode: 'lines+markers', type: 'scatter',
+                 name: plotlyText(t().lrRangeLoss), marker: {size: 4}, line: {color: color('info')}};
+  const marks = [['suggested_lr', t().lrSuggested, color('ok')], ['compiled_lr', t().lrCompiled, color('warning')]]
+    .filter(([key]) => typeof check.numbers[key] === 'number' && check.numbers[key] > 0);
+  const shapes = marks.map(([key, , c]) => ({type: 'line', xref: 'x', yref: 'paper', x0: check.numbers[key], x1: check.numbers[key],
+                                             y0: 0, y1: 1, line: {color: c, width: 2, dash: 'dot'}, name: key}));
+  const annotations = marks.map(([key, label, c], i) => ({x: Math.log10(check.numbers[key]), y: 1 - 0.12 * i, xref: 'x', yref: 'paper',
+    text: plotlyText(fill(label, {value: Number(check.numbers[key].toPrecision(3))})), showarrow: false, xanchor: 'left',
+    font: {size: 11, color: c}}));
+  const layout = chartLayout(plotlyText(div.dataset.title), {shapes, annotations, margin: {l: 50, r: 10, t: 30, b: 40},
+    xaxis: {type: 'log', title: {text: plotlyText(t().lrRangeAxis)}}, yaxis: {title: {text: plotlyText(t().lrRangeLoss)}}});
+  await Plotly.react(div, [trace], layout, {displaylogo: false, responsive: true});
+}
+
 function renderMain() {
   const main = document.getElementById('main');
   main.replaceChildren();
@@ -225,8 +293,10 @@ function renderMain() {
                               onclick: () => selectSweep(home)}));
   }
   main.appendChild(el('h2', {}, badge(r.status), document.createTextNode(' ' + shown.run)));
-  // What is wrong and what to try first, above everything else; then the curves; then the findings.
+  // What is wrong and what to try first, above everything else; then the pre-flight checklist (when the run wrote
+  // one); then the curves; then the findings.
   if (d) main.appendChild(verdictPanel(d, r.status));
+  if (shown.preflight) main.appendChild(checklistPanel(shown.preflight));
   main.appendChild(el('p', {class: 'best', text: d && d.best ? `${t().best} ${d.best}` : t().noBest}));
   const roles = Object.entries(shown.roles).map(([role, info]) => `${role}=${info.tag}`).join(' · ');
   if (roles) main.appendChild(el('p', {class: 'muted', text: `${t().tags}: ${roles}`}));
@@ -344,6 +414,7 @@ async function drawCharts() {
     if (token !== state.request) return;
     await Plotly.react(div, traces, layout, {displaylogo: false, responsive: true});
   }
+  if (token === state.request) await drawLrRange(Plotly);
 }
 
 // -- sweeps -------------------------------------------------------------------------------------------------------

@@ -215,23 +215,28 @@ def report_points(report: PreflightReport) -> list[tuple[str, int, float]]:
     return points
 
 
-def report_text(report: PreflightReport) -> str:
-    """The report as Markdown for TensorBoard's Text tab: one row per check, then the cost."""
-    lines = ["| check | result | measured | note |", "|---|---|---|---|"]
-    for r in report.results:
-        verdict = "skipped" if r.skipped else {True: "passed", False: "**FAILED**", None: "n/a"}[r.passed]
-        measured = ", ".join(f"{k}={_number(v)}" for k, v in r.measures.items())
-        for k, values in r.curves.items():
-            if k == Measure.SUGGESTED_BIAS:
-                shown = ", ".join(_number(v) for v in values[:12]) + (" ..." if len(values) > 12 else "")
-                measured += f"{', ' if measured else ''}{k}=[{shown}]"
-        note = r.note.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {r.code} | {verdict} | {measured} | {note} |")
-    cost = f"{report.seconds:.2f} s"
-    if report.cost_in_steps is not None:
-        cost += f", about {report.cost_in_steps:.0f} training steps of {report.step_seconds * 1e3:.1f} ms"
-    lines += ["", f"Pre-flight checks on {report.samples} samples took {cost}."]
-    lines += [f"- {n}" for n in report.notes]
+def report_text(report: PreflightReport, lang: str = "en") -> str:
+    """The report as Markdown for TensorBoard's Text tab, in `lang`: the checklist the analyzer reads back from
+    `report_points` (so the words are the catalogue's, as in `tb-recipe analyze` and the tab), then any notes."""
+    import numpy as np
+
+    from tb_recipe_plugin.analysis.preflight import checklist, find_preflight
+    from tb_recipe_plugin.analysis.series import Series
+    from tb_recipe_plugin.present.markdown import md_escape
+    from tb_recipe_plugin.present.preflight import render_preflight
+
+    points: dict[str, tuple[list[int], list[float]]] = {}
+    for tag, step, value in report_points(report):
+        steps, values = points.setdefault(tag, ([], []))
+        steps.append(step)
+        values.append(value)
+    series = {tag: Series(tag, np.asarray(st), np.asarray(vs, dtype=np.float64)) for tag, (st, vs) in points.items()}
+    shown = render_preflight(checklist(find_preflight(series)), lang)
+    lines = [md_escape(shown["headline"]), ""] if shown else []
+    for check in shown["checks"] if shown else []:
+        text = f": {md_escape(check['text'])}" if check["text"] else ""
+        lines.append(f"- **{md_escape(check['status_text'])}** {md_escape(check['title'])}{text}")
+    lines += [f"- {md_escape(n)}" for n in report.notes]
     return "\n".join(lines)
 
 

@@ -532,3 +532,19 @@ def test_the_tab_routes_serve_the_checklist_and_the_range_test_curve(logdir):
     assert len(series["series"][f"train/{t.PREFLIGHT}/lr_range_test/lr"]["steps"]) == 80
     code, zh = get(client, "diagnosis", run="ignored", lang="zh")
     assert zh["preflight"]["summary"].startswith("训练前检查：8 项通过")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_text_tab_summary_is_the_checklist_in_the_callbacks_language(lang):
+    """`report_text` (what the callback writes for TensorBoard's Text tab) says what the analyzer's checklist
+    says, in the callback's language: one line per check that ran, failed ones as failed."""
+    from tb_recipe_plugin.preflight import report_text
+    from tb_recipe_plugin.present.catalogue.labels import PREFLIGHT
+
+    rep = report(failed=(Check.INPUTS_IGNORED,), skipped=(Check.LR_RANGE_TEST,))
+    text = report_text(rep, lang)
+    lines = [line for line in text.splitlines() if line.startswith("- **")]
+    assert len(lines) == len(Check) - 1  # the skipped check wrote nothing
+    failed = [line for line in lines if line.startswith(f"- **{PREFLIGHT[lang]['status']['failed']}**")]
+    assert len(failed) == 1 and "2\\.29" in failed[0]  # the zero-input loss it measured
+    assert "None" not in text and "?" not in text

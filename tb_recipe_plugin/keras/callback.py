@@ -353,7 +353,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         report = run_preflight(self.model, x, y, sample_weight=sample_weight, **options)
         for tag, step, value in report_points(report):
             self._add(tag, step, value)
-        self._emit(text_pb(tags.PREFLIGHT_SUMMARY, report_text(report)), 0)
+        self._emit(text_pb(tags.PREFLIGHT_SUMMARY, report_text(report, self.lang)), 0)
         self._flush()  # on disk before the first step: a fit that then crashes still leaves them
         failed = [r.code for r in report.results if r.passed is False]
         cost = report.cost_in_steps

@@ -16,6 +16,7 @@ from typing import Any
 
 from tb_recipe_plugin.analysis.diagnosis import Diagnosis
 from tb_recipe_plugin.analysis.report import Finding
+from tb_recipe_plugin.analysis.rules.context import sig2
 from tb_recipe_plugin.present.catalogue.findings import FINDINGS
 
 WEIGHT = {"primary": 3.0, "cause": 3.0, "consequence": 1.0, "context": 0.3}
@@ -71,8 +72,8 @@ def run_numbers(diagnosis: Diagnosis, findings: list[Finding]) -> dict[str, Any]
     lr_now = _lr_now(diagnosis, by_code)
     if lr_now is not None:
         out["lr_now"] = lr_now
-        out["lr_low"], out["lr_high"] = _sig(lr_now / 10), _sig(lr_now / 3)
-        out["lr_up_low"], out["lr_up_high"] = _sig(lr_now * 3), _sig(lr_now * 10)
+        out["lr_low"], out["lr_high"] = sig2(lr_now / 10), sig2(lr_now / 3)
+        out["lr_up_low"], out["lr_up_high"] = sig2(lr_now * 3), sig2(lr_now * 10)
         out["lr_schedule"] = not facts.get("lr_constant", 1)
     batch = facts.get("batch_size")
     if isinstance(batch, int) and batch > 0:
@@ -88,7 +89,7 @@ def run_numbers(diagnosis: Diagnosis, findings: list[Finding]) -> dict[str, Any]
         out["warmup_low"], out["warmup_high"] = max(1, round(0.01 * total)), max(2, round(0.05 * total))
     p90 = facts.get("grad_norm_p90")
     if isinstance(p90, float) and p90 > 0:
-        out["clip_norm"] = _sig(p90)
+        out["clip_norm"] = sig2(p90)
     per_epoch = facts.get("steps_per_epoch")
     if isinstance(per_epoch, int) and per_epoch > 1:
         out["steps_per_epoch"] = per_epoch  # steps quoted on the optimizer's axis also say their epoch
@@ -109,8 +110,3 @@ def _lr_now(diagnosis: Diagnosis, by_code: dict[str, Finding]) -> float | None:
         return float(high.evidence["lr_peak"])  # type: ignore[arg-type]
     peak = facts.get("lr_peak")
     return float(peak) if isinstance(peak, float) else None
-
-
-def _sig(x: float) -> float:
-    """Two significant digits: a learning rate to try, not a measurement."""
-    return float(f"{x:.2g}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tb_recipe_plugin.analysis.report import RunReport
+from tb_recipe_plugin.analysis.rules.context import sig2
 from tb_recipe_plugin.analysis.series import RunData
 from tb_recipe_plugin.sweep.hparams import HParams, HParamValue
 
@@ -390,7 +391,7 @@ def _advice(
                 lo = b / 10 if log else b - (values[-1] - values[0])
             if len(values) >= 3 and b == values[-1]:
                 hi = b * 10 if log else b + (values[-1] - values[0])
-            out.append(("search_range", {"hparam": h, "low": _sig(lo), "high": _sig(hi), "best": b,
+            out.append(("search_range", {"hparam": h, "low": sig2(lo), "high": sig2(hi), "best": b,
                                          "scale": "log" if log else "linear"}))  # fmt: skip
     if len([h for h, s in importance if s >= NO_EFFECT]) > 2 or len(tuned) > 2:
         out.append(("random_search", {"count": len(tuned)}))
@@ -399,6 +400,3 @@ def _advice(
         out.append(("train_longer", {"runs": learning, "of": len(runs)}))
     return out
 
-
-def _sig(x: float) -> float:
-    return float(f"{x:.2g}") if math.isfinite(x) and x != 0 else x

@@ -57,6 +57,11 @@ def pct(x: float) -> float:
     return round(100.0 * x, 1)
 
 
+def sig2(x: float) -> float:
+    """Two significant digits: a value to try (a learning rate, a range, a factor), not a measurement."""
+    return float(f"{x:.2g}")
+
+
 PERCENT_WORDS = frozenset({
     "acc", "accuracy", "top1", "top5", "ap", "ap50", "ap75", "map", "map50", "iou", "miou", "dice", "f1",
     "precision", "recall", "auc",

@@ -27,7 +27,7 @@ import math
 
 from tb_recipe_plugin.analysis.preflight import PreflightReadings
 from tb_recipe_plugin.analysis.report import Finding
-from tb_recipe_plugin.analysis.rules.context import Context, pct
+from tb_recipe_plugin.analysis.rules.context import Context, pct, sig2
 from tb_recipe_plugin.analysis.rules.registry import rule
 from tb_recipe_plugin.internal_tags import Check, Measure
 
@@ -229,9 +229,9 @@ def lr_range_test(ctx: Context) -> Finding | None:
     suggested, compiled = ev["suggested_lr"], ev["compiled_lr"]
     if suggested is not None and compiled is not None and suggested > 0 and compiled > 0:
         if compiled < suggested:
-            ev["factor_below"] = _sig(suggested / compiled)
+            ev["factor_below"] = sig2(suggested / compiled)
         else:
-            ev["factor_above"] = _sig(compiled / suggested)
+            ev["factor_above"] = sig2(compiled / suggested)
     return _finding(ctx, code, ev, 0.6, M.SUGGESTED_LR, M.COMPILED_LR, M.MIN_LOSS_LR)
 
 
@@ -287,6 +287,3 @@ def _short(value: float) -> str:
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return f"{value:.3g}"
 
-
-def _sig(x: float) -> float:
-    return float(f"{x:.2g}")

@@ -22,6 +22,7 @@ callback's other signals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -156,3 +157,31 @@ def checklist(readings: PreflightReadings) -> PreflightSummary | None:
         for code, r in readings.checks.items()
     ]
     return PreflightSummary(checks, readings.seconds, readings.step_seconds)
+
+
+def shares(numbers: Mapping[str, float | None]) -> dict[str, float]:
+    """The percentages the pre-flight messages quote, from the measures a check wrote (finite ones only), for the
+    rules' findings and the checklist alike: ``fraction_pct`` of ``fraction``; ``gain_pct`` of ``gain``, else of
+    the two held-out losses; ``kept_pct``, the final loss over the start loss; ``rows_pct``, rows over seen."""
+    from tb_recipe_plugin.analysis.rules.context import pct  # the rules' package imports this module
+
+    def number(key: str) -> float | None:
+        value = numbers.get(key)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    out: dict[str, float] = {}
+    fraction, gain = number("fraction"), number("gain")
+    loss, zero = number("loss"), number("zero_input_loss")
+    start, final = number("start_loss"), number("final_loss")
+    rows, seen = number("rows"), number("seen")
+    if fraction is not None:
+        out["fraction_pct"] = pct(fraction)
+    if gain is None and loss is not None and zero is not None and zero > 0:
+        gain = (zero - loss) / zero
+    if gain is not None:
+        out["gain_pct"] = pct(gain)
+    if start is not None and final is not None and start > 0:
+        out["kept_pct"] = pct(final / start)
+    if rows is not None and seen:
+        out["rows_pct"] = pct(rows / seen)
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tb_recipe_plugin.analysis.preflight import shares
 from tb_recipe_plugin.analysis.report import PreflightCheck, PreflightSummary, json_number
 from tb_recipe_plugin.present.catalogue.labels import PREFLIGHT
 from tb_recipe_plugin.present.catalogue.render import TemplateValues, fields, fill
@@ -96,13 +97,7 @@ def cost_text(summary: PreflightSummary, lang: str) -> str | None:
 
 def check_text(check: PreflightCheck, lang: str) -> str:
     """A check's numbers in words: the first of its wordings whose every number it wrote, else nothing."""
-    numbers = dict(check.numbers)
-    for key, pct_key in (("fraction", "fraction_pct"), ("gain", "gain_pct")):
-        if math.isfinite(numbers.get(key, math.nan)):
-            numbers[pct_key] = round(100.0 * numbers[key], 1)
-    start, final = numbers.get("start_loss", math.nan), numbers.get("final_loss", math.nan)
-    if start > 0 and math.isfinite(final / start):
-        numbers["kept_pct"] = round(100.0 * final / start, 1)
+    numbers = {**check.numbers, **shares(check.numbers)}
     values = TemplateValues(numbers)
     for template in _check_words(PREFLIGHT[lang], check.code)[1]:
         if all(name in numbers for name in fields(template)):

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 
-from tb_recipe_plugin.analysis.preflight import PreflightReadings
+from tb_recipe_plugin.analysis.preflight import PreflightReadings, shares
 from tb_recipe_plugin.analysis.report import Finding
-from tb_recipe_plugin.analysis.rules.context import Context, pct, sig2
+from tb_recipe_plugin.analysis.rules.context import Context, sig2
 from tb_recipe_plugin.analysis.rules.registry import rule
 from tb_recipe_plugin.internal_tags import Check, Measure
 
@@ -55,7 +55,7 @@ def _values(pf: PreflightReadings, code: Check, *measures: Measure) -> dict[str,
 
 
 def _fraction_pct(value: float | None) -> float | None:
-    return pct(value) if value is not None and math.isfinite(value) else None
+    return shares({"fraction": value}).get("fraction_pct")
 
 
 def _rows_finding(ctx: Context, code: Check) -> Finding | None:
@@ -63,9 +63,7 @@ def _rows_finding(ctx: Context, code: Check) -> Finding | None:
     if pf.passed(code) is not False:
         return None
     ev = _values(pf, code, M.COUNT, M.ROWS, M.SEEN)
-    rows, seen = ev["rows"], ev["seen"]
-    if rows is not None and seen:
-        ev["rows_pct"] = pct(rows / seen)
+    ev.update(shares(ev))
     return _finding(ctx, code, ev, 1.0, M.COUNT, M.ROWS, M.SEEN)
 
 
@@ -163,9 +161,7 @@ def inputs_ignored(ctx: Context) -> Finding | None:
     if pf.passed(code) is not False:
         return None
     ev = _values(pf, code, M.LOSS, M.ZERO_INPUT_LOSS, M.STEPS)
-    loss, zero = ev["loss"], ev["zero_input_loss"]
-    if loss is not None and zero is not None and zero > 0 and math.isfinite(loss / zero):
-        ev["gain_pct"] = pct((zero - loss) / zero)
+    ev.update(shares(ev))
     return _finding(ctx, code, ev, 0.8, M.LOSS, M.ZERO_INPUT_LOSS, M.STEPS)
 
 
@@ -205,9 +201,7 @@ def cannot_overfit_batch(ctx: Context) -> Finding | None:
     if pf.passed(code) is not False:
         return None
     ev = _values(pf, code, M.START_LOSS, M.FINAL_LOSS, M.STEPS, M.BATCH_SIZE)
-    start, final = ev["start_loss"], ev["final_loss"]
-    if start is not None and final is not None and start > 0 and math.isfinite(final / start):
-        ev["kept_pct"] = pct(final / start)
+    ev.update(shares(ev))
     return _finding(ctx, code, ev, 0.8, M.START_LOSS, M.FINAL_LOSS, M.STEPS, M.BATCH_SIZE)
 
 
@@ -286,4 +280,3 @@ def _short(value: float) -> str:
     if not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return f"{value:.3g}"
-

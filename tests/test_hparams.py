@@ -313,3 +313,20 @@ def test_an_experiment_declared_at_the_sweep_root_is_no_run(tmp_path: Path) -> N
     assert sorted(_runs(tmp_path)) == ["sweep/trial_0", "sweep/trial_1"]
     write_run(tmp_path / "sweep", loss=[1.0, 0.9, 0.8])  # with curves of its own, the root is a run after all
     assert sorted(_runs(tmp_path)) == ["sweep", "sweep/trial_0", "sweep/trial_1"]
+
+
+def test_discovery_reads_an_add_hparams_child_but_not_its_run(tmp_path: Path, monkeypatch) -> None:
+    """Deciding the fold opens the small child folder only: once it is folded, its run has no run below it,
+    so the run's own curves are read once, when it is loaded, not also at discovery."""
+    from tb_recipe_plugin.io import loader
+
+    tensorboardx = pytest.importorskip("tensorboardX")
+    with tensorboardx.SummaryWriter(str(tmp_path / "run")) as writer:
+        for step in range(5):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+        writer.add_hparams({"lr": 0.01}, {"hparam/loss": 0.2}, name="hp")
+    opened: list[str] = []
+    real = loader._read_file
+    monkeypatch.setattr(loader, "_read_file", lambda c, split, path: opened.append(path) or real(c, split, path))
+    (source,) = loader.discover_runs(str(tmp_path))
+    assert source.name == "run" and opened == source.hparams_files  # the child's file, nothing of the run's

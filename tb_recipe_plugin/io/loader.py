@@ -22,6 +22,7 @@ import fnmatch
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -126,15 +127,14 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
     writes it): no run of its own. Local logdirs only (a remote check would cost a download)."""
     from tb_recipe_plugin.hparams_child import experiment_record, hparams_parent
 
-    above = {ROOT_RUN} if len(runs) > 1 else set()  # folders with runs below them
+    below: Counter[str] = Counter()  # folder -> runs below it, kept current as children are folded away
     for name in runs:
-        parts = name.split("/")
-        above.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    for name in sorted(runs, key=len, reverse=True):
+        below.update(_ancestors(name))
+    for name in sorted(runs, key=len, reverse=True):  # children first: a parent sees its folded children gone
         source = runs.get(name)
         # the rules' cheap parts first (a parent, or runs below; no split folder), before opening any file
         child = hparams_parent(name, runs, [HPARAMS_SESSION_START_TAG], 0) is not None
-        if source is None or source.errors or not (child or name in above):
+        if source is None or source.errors or not (child or below[name]):
             continue
         paths = [path for _, path in source.files]
         if any(is_url(path) for path in paths) or not _small(paths):
@@ -146,9 +146,18 @@ def _fold_hparams_children(runs: dict[str, RunSource]) -> None:
         parent = hparams_parent(name, runs, collector.hparams, longest)
         if parent is not None:
             runs[parent].hparams_files.extend(paths)
-            del runs[name]
-        elif name in above and experiment_record(collector.hparams, longest):
-            del runs[name]
+        elif not (below[name] and experiment_record(collector.hparams, longest)):
+            continue
+        del runs[name]
+        below.subtract(_ancestors(name))
+
+
+def _ancestors(name: str) -> list[str]:
+    """The folders a run lies in, up to the logdir itself (`ROOT_RUN`)."""
+    if name == ROOT_RUN:
+        return []
+    parts = name.split("/")
+    return [ROOT_RUN] + ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _small(paths: list[str]) -> bool:

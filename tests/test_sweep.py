@@ -280,3 +280,18 @@ def test_the_sweep_analysis_never_raises_and_keeps_its_invariants(runs):
         if kind == "search_range":
             assert math.isfinite(evidence["low"]) and math.isfinite(evidence["high"])
             assert evidence["low"] <= evidence["high"]
+
+
+def test_the_text_names_every_run_the_ranking_leaves_out(tmp_path, capsys):
+    """A run without the sweep's metric (no validation curve) is neither ranked nor failed: the text still lists
+    it, after the failed ones, so a sweep of N runs shows N."""
+    from tb_recipe_plugin.cli import main
+    from tests.test_cli import write_run
+
+    _write_sweep(tmp_path)
+    write_run(tmp_path / "sweep" / "lr=0.1,bs=64", **{"Loss/train": list(decay(30))})
+    assert main(["sweep", str(tmp_path / "sweep"), "--no-color"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.strip().startswith("failed ")]
+    (unranked,) = [i for i, line in enumerate(lines) if line.strip().startswith("not ranked")]
+    assert failed and max(failed) < unranked and "lr=0.1,bs=64" in lines[unranked]

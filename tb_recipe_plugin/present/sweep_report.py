@@ -145,10 +145,15 @@ def render_sweep_text(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: T
             hp = _hparams_text(r.hparams, sweep.hparams)
             said = r.primary or r.status
             console.print(f"    {i:>3}. {safe(name)}  {_short(r.best_value)}  [dim]{safe(hp)} · {said}[/]")
-        failed = [r for r in sweep.runs if r.failed]
-        for r in failed:
+        # Then the runs the ranking leaves out: failed (NaN or diverged), then those with no value of the metric.
+        for r in sorted((r for r in sweep.runs if r.run not in sweep.ranking), key=lambda r: not r.failed):
             hp = _hparams_text(r.hparams, sweep.hparams)
-            console.print(f"      [red]{words['failed']}[/] {safe(r.run)}  [dim]{safe(hp)} · {', '.join(r.codes)}[/]")
+            label, said = (
+                ("[red]" + words["failed"], ", ".join(r.codes))
+                if r.failed
+                else ("[dim]" + words["unranked"], r.primary or r.status)
+            )
+            console.print(f"      {label}[/] {safe(r.run)}  [dim]{safe(hp)} · {said}[/]")
 
 
 def render_sweep_markdown(sweeps: Sequence[Sweep], logdir: str, lang: str, stream: TextIO, color: bool) -> None:
